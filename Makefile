@@ -1,0 +1,39 @@
+# `make dev` and `make test` each create the virtual environment they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+# sam build needs python3.13 for the Lambda runtime; pyenv provides it next to 3.11.
+export PYENV_VERSION ?= 3.11.7:3.13.0
+
+.PHONY: venv dev test unit integration e2e lint sam-validate bench loadtest chromium clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(BIN)/.installed
+
+dev: venv
+	$(PY) -m local
+
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+lint: venv
+	$(BIN)/ruff check .
+
+sam-validate: venv
+	$(BIN)/sam validate --lint
+
+test: venv chromium lint sam-validate
+	$(BIN)/pytest -q
+
+bench: venv
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache
