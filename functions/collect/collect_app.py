@@ -1,0 +1,49 @@
+"""CollectFunction: POST /v1/events (beacons) and GET /v1/campaigns/{campaign_id}/tracker.js."""
+
+from functools import cache
+from pathlib import Path
+
+from aws_lambda_powertools import Logger
+from zellify_tiktok.api import json_response, make_resolver, raw_body, request_base_url
+from zellify_tiktok.services.collect import BeaconRequest, collect
+from zellify_tiktok.services.tracker import tracker_script
+
+logger = Logger()
+app = make_resolver(cors=True)
+TRACKER_JS = Path(__file__).with_name("tracker.js")
+
+
+@cache
+def tracker_template() -> str:
+    return TRACKER_JS.read_text(encoding="utf-8")
+
+
+@app.post("/v1/events")
+def post_events():
+    event = app.current_event
+    answer = collect(BeaconRequest(
+        body=raw_body(event),
+        origin=event.headers.get("origin"),
+        source_ip=event.request_context.http.source_ip,
+        user_agent=event.headers.get("user-agent"),
+    ))
+    return json_response(202, answer)
+
+
+@app.get("/v1/campaigns/<campaign_id>/tracker.js")
+def get_tracker(campaign_id: str):
+    script = tracker_script(campaign_id, tracker_template(), request_base_url(app.current_event))
+    return app_javascript(script)
+
+
+def app_javascript(script: str):
+    response = json_response(200)
+    response.body = script
+    response.headers["Content-Type"] = "application/javascript; charset=utf-8"
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+def lambda_handler(event, context):
+    return app.resolve(event, context)

@@ -1,0 +1,60 @@
+"""HTTP plumbing shared by the API functions: the resolver, the raw body, errors in one place."""
+
+import base64
+import json
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+
+from .errors import ApiError, BadRequest, NotFound
+
+logger = Logger(child=True)
+
+
+def json_response(status: int, body: dict | list | None = None, headers: dict | None = None) -> Response:
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=json.dumps(body, separators=(",", ":"), default=str) if body is not None else "",
+        headers=headers or {},
+    )
+
+
+def error_response(error: ApiError) -> Response:
+    return json_response(error.status, error.to_body())
+
+
+def make_resolver(*, cors: bool = False) -> APIGatewayHttpResolver:
+    """A resolver whose every error answer has DESIGN §6's shape."""
+    cors_config = CORSConfig(allow_origin="*", allow_headers=["Content-Type"], max_age=600) if cors else None
+    app = APIGatewayHttpResolver(cors=cors_config)
+
+    @app.exception_handler(ApiError)
+    def _api_error(error: ApiError) -> Response:
+        logger.info("request refused", extra={"status": error.status, "code": error.code})
+        return error_response(error)
+
+    @app.not_found
+    def _not_found(_: NotFoundError) -> Response:
+        return error_response(NotFound("no such route", code="route_not_found"))
+
+    return app
+
+
+def raw_body(event: APIGatewayProxyEventV2) -> bytes:
+    """The exact bytes the client sent (API Gateway base64-encodes what it does not treat as text)."""
+    body = event.body or ""
+    if event.is_base64_encoded:
+        try:
+            return base64.b64decode(body, validate=False)
+        except ValueError as exc:
+            raise BadRequest("body is not valid base64", code="invalid_encoding") from exc
+    return body.encode("utf-8", errors="surrogatepass")
+
+
+def request_base_url(event: APIGatewayProxyEventV2) -> str:
+    host = event.request_context.domain_name or event.headers.get("host", "localhost")
+    scheme = event.headers.get("x-forwarded-proto", "https")
+    return f"{scheme}://{host}"

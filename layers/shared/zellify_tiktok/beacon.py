@@ -1,0 +1,283 @@
+"""Parsing and validation of a browser beacon (DESIGN §6.1). Pure functions, no I/O."""
+
+import json
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from .errors import BadRequest, PayloadTooLarge
+from .events import EVENT_TABLE
+from .hashing import hash_email, is_valid_email
+
+MAX_BEACON_BYTES = 64 * 1024
+MAX_EVENTS = 50
+FUTURE_TOLERANCE_MS = 10 * 60 * 1000
+MAX_AGE_MS = 7 * 24 * 3600 * 1000
+MAX_VALUE = Decimal("1000000000")
+
+EVENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+CAMPAIGN_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+SESSION_ID = EVENT_ID
+CURRENCY = re.compile(r"^[A-Z]{3}$")
+MAX_TEXT = 2048
+MAX_CONTENTS = 50
+
+
+@dataclass(frozen=True)
+class Rejection:
+    event_id: str | None
+    code: str
+    message: str
+
+    def to_dict(self) -> dict:
+        return {"event_id": self.event_id, "code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class BeaconEvent:
+    """A validated funnel event; email already hashed, never kept raw."""
+
+    event: str
+    event_id: str
+    time_s: int
+    page: dict | None = None
+    step: dict | None = None
+    email_hash: str | None = None
+    value: Decimal | None = None
+    currency: str | None = None
+    contents: list[dict] | None = None
+
+
+@dataclass
+class Beacon:
+    campaign_id: str
+    session_id: str
+    ttp: str | None
+    ttclid: str | None
+    consent: bool | None
+    events: list[BeaconEvent] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+def decode_json_object(body: bytes, limit: int) -> dict:
+    """The body as a JSON object, or the 413/400 that names what is wrong with it."""
+    if len(body) > limit:
+        raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {limit}")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest("body is not valid UTF-8", code="invalid_encoding") from exc
+    try:
+        parsed = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise BadRequest(f"body is not JSON: {exc}", code="invalid_json") from exc
+    if not isinstance(parsed, dict):
+        raise BadRequest("body must be a JSON object", code="invalid_json")
+    return parsed
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _field_error(name: str, message: str) -> BadRequest:
+    return BadRequest(f"{name}: {message}", code="invalid_field", details=[{"field": name, "message": message}])
+
+
+def _optional_text(obj: dict, name: str, limit: int) -> str | None:
+    value = obj.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise _field_error(name, f"must be a string of at most {limit} characters")
+    return value
+
+
+def parse_beacon(body: bytes, now_ms: int) -> Beacon:
+    """Envelope problems raise (400/413); event problems become rejections."""
+    obj = decode_json_object(body, MAX_BEACON_BYTES)
+    campaign_id = obj.get("campaign_id")
+    if not isinstance(campaign_id, str) or not CAMPAIGN_ID.match(campaign_id):
+        raise _field_error("campaign_id", "required: 1-128 characters of A-Z a-z 0-9 _ -")
+    session_id = obj.get("session_id")
+    if not isinstance(session_id, str) or not SESSION_ID.match(session_id):
+        raise _field_error("session_id", "required: 1-128 characters of A-Z a-z 0-9 . _ : -")
+    consent = obj.get("consent")
+    if consent is not None and not isinstance(consent, bool):
+        raise _field_error("consent", "must be true or false")
+    events = obj.get("events")
+    if not isinstance(events, list):
+        raise _field_error("events", "required: a list of 1 to 50 events")
+    if not 1 <= len(events) <= MAX_EVENTS:
+        raise _field_error("events", f"has {len(events)} events; 1 to {MAX_EVENTS} are allowed")
+    beacon = Beacon(
+        campaign_id=campaign_id,
+        session_id=session_id,
+        ttp=_optional_text(obj, "ttp", 256),
+        ttclid=_optional_text(obj, "ttclid", 1024),
+        consent=consent,
+    )
+    for raw in events:
+        result = validate_event(raw, now_ms)
+        if isinstance(result, Rejection):
+            beacon.rejected.append(result)
+        else:
+            beacon.events.append(result)
+    return beacon
+
+
+class _Invalid(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def validate_event(raw: Any, now_ms: int) -> BeaconEvent | Rejection:
+    event_id = raw.get("event_id") if isinstance(raw, dict) else None
+    shown_id = event_id if isinstance(event_id, str) and len(event_id) <= 128 else None
+    try:
+        return _validate_event(raw, now_ms)
+    except _Invalid as exc:
+        return Rejection(shown_id, exc.code, exc.message)
+
+
+def _validate_event(raw: Any, now_ms: int) -> BeaconEvent:
+    if not isinstance(raw, dict):
+        raise _Invalid("invalid_field", "an event must be a JSON object")
+    name = raw.get("event")
+    spec = EVENT_TABLE.get(name) if isinstance(name, str) else None
+    if spec is None:
+        raise _Invalid("unknown_event", f"unknown event {str(name)[:64]!r}; known: {', '.join(EVENT_TABLE)}")
+    if not spec.beacon:
+        raise _Invalid("server_only_event", f"{name} reaches the Events API only from Stripe (pixel only)")
+    event_id = raw.get("event_id")
+    if not isinstance(event_id, str) or not EVENT_ID.match(event_id):
+        raise _Invalid("invalid_event_id", "event_id: required, 1-128 characters of A-Z a-z 0-9 . _ : -")
+    time_s = _event_time(raw.get("time"), now_ms)
+    value, currency = _value(raw, spec.has_value)
+    return BeaconEvent(
+        event=name,
+        event_id=event_id,
+        time_s=time_s,
+        page=_page(raw.get("page")),
+        step=_step(raw.get("step")),
+        email_hash=_email(raw.get("email")) if name == "email_captured" else None,
+        value=value,
+        currency=currency,
+        contents=_contents(raw.get("contents")) if spec.has_value else None,
+    )
+
+
+def _event_time(value: Any, now_ms: int) -> int:
+    if value is None:
+        return now_ms // 1000
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise _Invalid("invalid_field", "time: must be epoch milliseconds (a number)")
+    try:
+        ms = int(value)
+    except (ValueError, InvalidOperation, OverflowError) as exc:
+        raise _Invalid("invalid_field", "time: must be epoch milliseconds (a number)") from exc
+    if ms > now_ms + FUTURE_TOLERANCE_MS:
+        return now_ms // 1000
+    if ms < now_ms - MAX_AGE_MS:
+        raise _Invalid("too_old", "time: events older than 7 days are not accepted")
+    return ms // 1000
+
+
+def _number(value: Any, what: str, code: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise _Invalid(code, f"{what}: must be a non-negative number")
+    number = Decimal(value)
+    if not number.is_finite() or number < 0 or number > MAX_VALUE:
+        raise _Invalid(code, f"{what}: must be a non-negative number below {MAX_VALUE}")
+    return number
+
+
+def _value(raw: dict, has_value: bool) -> tuple[Decimal | None, str | None]:
+    if not has_value or raw.get("value") is None:
+        return None, None
+    value = _number(raw["value"], "value", "invalid_value")
+    currency = raw.get("currency")
+    if not isinstance(currency, str) or not CURRENCY.match(currency.upper()):
+        raise _Invalid("invalid_currency", "currency: an ISO 4217 code (e.g. USD) must come with a value")
+    return value, currency.upper()
+
+
+def _page(value: Any) -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _Invalid("invalid_field", "page: must be an object with url and referrer")
+    page = {}
+    for key in ("url", "referrer"):
+        text = value.get(key)
+        if text in (None, ""):
+            continue
+        if not isinstance(text, str) or len(text) > MAX_TEXT:
+            raise _Invalid("invalid_field", f"page.{key}: must be a string of at most {MAX_TEXT} characters")
+        page[key] = text
+    return page or None
+
+
+def _step(value: Any) -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _Invalid("invalid_field", "step: must be an object with index and id")
+    step = {}
+    index = value.get("index")
+    if index is not None:
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < 10_000:
+            raise _Invalid("invalid_field", "step.index: must be a non-negative integer")
+        step["index"] = index
+    step_id = value.get("id")
+    if step_id is not None:
+        if not isinstance(step_id, str | int) or isinstance(step_id, bool) or len(str(step_id)) > 128:
+            raise _Invalid("invalid_field", "step.id: must be a string of at most 128 characters")
+        step["id"] = str(step_id)
+    return step or None
+
+
+def _email(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not is_valid_email(value):
+        raise _Invalid("invalid_email", "email: not a valid email address")
+    return hash_email(value)
+
+
+def _contents(value: Any) -> list[dict] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > MAX_CONTENTS:
+        raise _Invalid("invalid_field", f"contents: must be a list of at most {MAX_CONTENTS} items")
+    return [_content(item, i) for i, item in enumerate(value)] or None
+
+
+def _content(item: Any, i: int) -> dict:
+    where = f"contents[{i}]"
+    if not isinstance(item, dict):
+        raise _Invalid("invalid_field", f"{where}: must be an object")
+    content: dict[str, Any] = {}
+    content_id = item.get("content_id")
+    if content_id is not None:
+        # TikTok rejects a numeric content_id (40002): send it as the string it means.
+        if isinstance(content_id, bool) or not isinstance(content_id, str | int | Decimal):
+            raise _Invalid("invalid_field", f"{where}.content_id: must be a string")
+        content["content_id"] = str(content_id)[:256]
+    name = item.get("content_name")
+    if name is not None:
+        if not isinstance(name, str):
+            raise _Invalid("invalid_field", f"{where}.content_name: must be a string")
+        content["content_name"] = name[:256]
+    quantity = item.get("quantity")
+    if quantity is not None:
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 <= quantity <= 1_000_000:
+            raise _Invalid("invalid_field", f"{where}.quantity: must be a non-negative integer")
+        content["quantity"] = quantity
+    price = item.get("price")
+    if price is not None:
+        content["price"] = _number(price, f"{where}.price", "invalid_field")
+    return content

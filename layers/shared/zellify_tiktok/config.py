@@ -1,0 +1,40 @@
+"""One settings model, read from the environment once per cold start."""
+
+from functools import cache
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    campaigns_table: str = "CampaignsTable"
+    sessions_table: str = "SessionsTable"
+    sent_events_table: str = "SentEventsTable"
+    retry_queue_url: str = ""
+    dead_letter_queue_url: str = ""
+    # One Secrets Manager secret per campaign: f"{secret_prefix}{campaign_id}".
+    secret_prefix: str = "zellify-tiktok/campaigns/"
+    stripe_secret_name: str = "zellify-tiktok/stripe-webhook"
+
+    tiktok_api_base: str = "https://business-api.tiktok.com/open_api/v1.3"
+    tiktok_pixel_sdk_url: str = "https://analytics.tiktok.com/i18n/pixel/events.js"
+    # A request-serving function makes one attempt under this budget (DESIGN §7).
+    tiktok_connect_timeout_s: float = 1.0
+    tiktok_total_timeout_s: float = 3.0
+
+    # Where browsers reach the API; derived from the request when unset.
+    public_base_url: str | None = None
+
+    session_ttl_days: int = 60
+    ledger_ttl_hours: int = 48
+    first_payment_ttl_days: int = 400
+    # Campaign config and tokens are cached across warm invocations for this long.
+    cache_max_age_s: int = 60
+    # last_delivery is rewritten when TikTok's answer changes, or at most this often.
+    last_delivery_refresh_s: int = 60
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

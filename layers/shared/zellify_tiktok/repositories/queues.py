@@ -1,0 +1,47 @@
+"""RetryQueue and DeadLetterQueue (SQS). Messages carry built payloads, never a token or a raw email."""
+
+import json
+import uuid
+
+from .aws import client
+
+SEND_BATCH_LIMIT = 10
+# SQS takes 256 KiB per message; stay well below so a batch of messages fits too.
+MAX_MESSAGE_BYTES = 200 * 1024
+
+
+class QueueUnavailable(Exception):
+    pass
+
+
+class MessageQueue:
+    def __init__(self, url: str):
+        self.url = url
+
+    def send(self, messages: list[dict]) -> None:
+        """Send every message or raise QueueUnavailable (nothing silently dropped)."""
+        if not self.url:
+            raise QueueUnavailable("queue URL is not configured")
+        sqs = client("sqs")
+        bodies = [json.dumps(m, separators=(",", ":"), default=str) for m in messages]
+        for start in range(0, len(bodies), SEND_BATCH_LIMIT):
+            entries = [{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start:start + SEND_BATCH_LIMIT])]
+            try:
+                response = sqs.send_message_batch(QueueUrl=self.url, Entries=entries)
+            except Exception as exc:  # botocore errors of every kind mean the same here
+                raise QueueUnavailable(type(exc).__name__) from None
+            failed = response.get("Failed") or []
+            if failed:
+                raise QueueUnavailable(f"{len(failed)} messages refused: {failed[0].get('Code')}")
+
+
+def split_for_queue(message: dict, events_key: str = "events") -> list[dict]:
+    """Split a message whose events would not fit in one SQS message."""
+    events = message[events_key]
+    if len(events) <= 1 or len(json.dumps(message, default=str)) <= MAX_MESSAGE_BYTES:
+        return [message]
+    middle = len(events) // 2
+    return [
+        *split_for_queue({**message, events_key: events[:middle], "message_id": str(uuid.uuid4())}, events_key),
+        *split_for_queue({**message, events_key: events[middle:], "message_id": str(uuid.uuid4())}, events_key),
+    ]

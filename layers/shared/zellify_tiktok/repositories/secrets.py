@@ -1,0 +1,80 @@
+"""Secrets Manager: one secret per campaign (its Events API token) and the Stripe signing secret(s).
+
+Reads go through Powertools' SecretsProvider, cached with a short max age across warm invocations.
+"""
+
+import contextlib
+import json
+
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+from .aws import client
+
+
+class SecretUnavailable(Exception):
+    """Secrets Manager could not be read (not: the secret does not exist)."""
+
+
+class SecretsRepository:
+    def __init__(self, prefix: str, stripe_secret_name: str, max_age_s: int):
+        self.prefix = prefix
+        self.stripe_secret_name = stripe_secret_name
+        self.max_age_s = max_age_s
+        self._provider: SecretsProvider | None = None
+
+    @property
+    def provider(self) -> SecretsProvider:
+        if self._provider is None:
+            self._provider = SecretsProvider(boto3_client=client("secretsmanager"))
+        return self._provider
+
+    def token_name(self, campaign_id: str) -> str:
+        return f"{self.prefix}{campaign_id}"
+
+    def _read(self, name: str, *, force: bool = False) -> str | None:
+        try:
+            value = self.provider.get(name, max_age=self.max_age_s, force_fetch=force)
+        except GetParameterError as exc:
+            if "ResourceNotFoundException" in str(exc):
+                return None
+            raise SecretUnavailable(type(exc).__name__) from None
+        return value if isinstance(value, str) else None
+
+    def get_token(self, campaign_id: str) -> str | None:
+        return self._read(self.token_name(campaign_id))
+
+    def put_token(self, campaign_id: str, token: str) -> None:
+        secrets = client("secretsmanager")
+        name = self.token_name(campaign_id)
+        try:
+            secrets.put_secret_value(SecretId=name, SecretString=token)
+        except secrets.exceptions.ResourceNotFoundException:
+            secrets.create_secret(
+                Name=name,
+                SecretString=token,
+                Description=f"TikTok Events API access token of campaign {campaign_id}",
+            )
+        self.provider.clear_cache()
+
+    def delete_token(self, campaign_id: str) -> None:
+        """Force delete (no recovery window), so the campaign can be configured again at once."""
+        secrets = client("secretsmanager")
+        with contextlib.suppress(secrets.exceptions.ResourceNotFoundException):
+            secrets.delete_secret(SecretId=self.token_name(campaign_id), ForceDeleteWithoutRecovery=True)
+        self.provider.clear_cache()
+
+    def stripe_signing_secrets(self) -> list[str]:
+        """The webhook signing secret(s): JSON {"secrets": [...]} (several during rotation) or one string."""
+        raw = self._read(self.stripe_secret_name)
+        if not raw:
+            return []
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            return [raw.strip()]
+        if isinstance(parsed, dict):
+            parsed = parsed.get("secrets", [])
+        if isinstance(parsed, str):
+            parsed = [parsed]
+        return [s for s in parsed if isinstance(s, str) and s]

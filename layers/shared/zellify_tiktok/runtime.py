@@ -1,0 +1,46 @@
+"""The objects a function needs, built once per cold start from the settings and reused warm."""
+
+from dataclasses import dataclass
+from functools import cache
+
+from .config import Settings, get_settings
+from .repositories.campaigns import CampaignsRepository
+from .repositories.ledger import SentEventsLedger
+from .repositories.queues import MessageQueue
+from .repositories.secrets import SecretsRepository
+from .repositories.sessions import SessionsRepository
+from .tiktok import TikTokClient
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    campaigns: CampaignsRepository
+    secrets: SecretsRepository
+    sessions: SessionsRepository
+    ledger: SentEventsLedger
+    retry_queue: MessageQueue
+    dead_letter_queue: MessageQueue
+    tiktok: TikTokClient
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Runtime":
+        return cls(
+            settings=settings,
+            campaigns=CampaignsRepository(settings.campaigns_table, settings.cache_max_age_s),
+            secrets=SecretsRepository(settings.secret_prefix, settings.stripe_secret_name, settings.cache_max_age_s),
+            sessions=SessionsRepository(settings.sessions_table, settings.session_ttl_days),
+            ledger=SentEventsLedger(settings.sent_events_table, settings.ledger_ttl_hours),
+            retry_queue=MessageQueue(settings.retry_queue_url),
+            dead_letter_queue=MessageQueue(settings.dead_letter_queue_url),
+            tiktok=TikTokClient(
+                settings.tiktok_api_base,
+                connect_timeout=settings.tiktok_connect_timeout_s,
+                total_timeout=settings.tiktok_total_timeout_s,
+            ),
+        )
+
+
+@cache
+def get_runtime() -> Runtime:
+    return Runtime.from_settings(get_settings())

@@ -1,0 +1,1 @@
+"""The functions handlers call: one per route."""

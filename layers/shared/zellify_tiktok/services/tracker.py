@@ -1,0 +1,39 @@
+"""GET /v1/campaigns/{campaign_id}/tracker.js (DESIGN §6.2): the script with the campaign baked in."""
+
+import json
+
+from ..campaign import Campaign
+from ..events import browser_event_table
+from ..runtime import Runtime, get_runtime
+from .collect import load_campaign
+
+CONFIG_PLACEHOLDER = "var CONFIG = /*__ZT_CONFIG__*/{};"
+
+
+def tracker_config(campaign: Campaign, *, api_base: str, pixel_sdk_url: str) -> dict:
+    """What the browser may know of a campaign: never the token, nor anything derived from it."""
+    return {
+        "campaign_id": campaign.campaign_id,
+        "pixel_id": campaign.pixel_id,
+        "server_side": campaign.server_side,
+        "endpoint": api_base.rstrip("/") + "/v1/events",
+        "event_names": campaign.event_names,
+        "event_table": browser_event_table(),
+        "require_consent": campaign.require_consent,
+        "limited_data_use": campaign.limited_data_use,
+        "pixel_sdk_url": pixel_sdk_url,
+    }
+
+
+def render_tracker(template: str, config: dict) -> str:
+    # ensure_ascii keeps U+2028/2029 and any non-ASCII out of the script text.
+    return template.replace(CONFIG_PLACEHOLDER, f"var CONFIG = {json.dumps(config, ensure_ascii=True)};", 1)
+
+
+def tracker_script(campaign_id: str, template: str, request_base_url: str,
+                   runtime: Runtime | None = None) -> str:
+    runtime = runtime or get_runtime()
+    campaign = load_campaign(runtime, campaign_id)
+    api_base = runtime.settings.public_base_url or request_base_url
+    return render_tracker(template, tracker_config(campaign, api_base=api_base,
+                                                   pixel_sdk_url=runtime.settings.tiktok_pixel_sdk_url))

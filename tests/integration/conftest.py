@@ -1,0 +1,93 @@
+"""Handlers under moto (in-process), with tables and queues built from template.yaml."""
+
+import json
+import os
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+from zellify_tiktok.config import Settings, get_settings
+from zellify_tiktok.runtime import Runtime, get_runtime
+from zellify_tiktok.tiktok import TikTokClient
+
+from tests.integration.template_resources import create_resources
+from tests.tiktok_fake import FakeTikTok
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        env = create_resources(ROOT / "template.yaml", stack_name="zellify-tiktok-test")
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        get_runtime.cache_clear()
+        from zellify_tiktok.repositories import aws as aws_clients
+
+        aws_clients.client.cache_clear()
+        yield env
+        get_settings.cache_clear()
+        get_runtime.cache_clear()
+        aws_clients.client.cache_clear()
+
+
+@pytest.fixture
+def tiktok():
+    return FakeTikTok()
+
+
+@pytest.fixture
+def runtime(aws, tiktok, monkeypatch):
+    """The runtime the handlers use, with TikTok's HTTP answered by the in-memory fake."""
+    rt = Runtime.from_settings(Settings())
+    rt.tiktok = TikTokClient("https://tiktok.test/open_api/v1.3", connect_timeout=1, total_timeout=3,
+                             http=tiktok)
+    get_runtime.cache_clear()
+    monkeypatch.setattr("zellify_tiktok.runtime.get_runtime", lambda: rt)
+    for module in ("collect", "settings", "tracker"):
+        monkeypatch.setattr(f"zellify_tiktok.services.{module}.get_runtime", lambda: rt, raising=False)
+    return rt
+
+
+def load_event(name: str, **overrides) -> dict:
+    event = json.loads((EVENTS / name).read_text())
+    for key, value in overrides.items():
+        event[key] = value
+    return event
+
+
+class LambdaContext:
+    function_name = "test"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test"
+    aws_request_id = "req-1"
+
+    @staticmethod
+    def get_remaining_time_in_millis():
+        return 10_000
+
+
+@pytest.fixture
+def context():
+    return LambdaContext()
+
+
+@pytest.fixture
+def sqs_messages(aws):
+    def read(env_name: str) -> list[dict]:
+        sqs = boto3.client("sqs")
+        out = []
+        while True:
+            got = sqs.receive_message(QueueUrl=os.environ[env_name], MaxNumberOfMessages=10,
+                                      VisibilityTimeout=0).get("Messages", [])
+            if not got:
+                return out
+            for m in got:
+                out.append(json.loads(m["Body"]))
+                sqs.delete_message(QueueUrl=os.environ[env_name], ReceiptHandle=m["ReceiptHandle"])
+    return read
