@@ -1,0 +1,77 @@
+"""Building API Gateway events from the samples in events/ and calling the handlers."""
+
+import base64
+import json
+import time
+
+import collect_app
+import settings_app
+
+from tests.integration.conftest import LambdaContext, load_event
+
+ADMIN_SETTINGS = {
+    "pixel_id": "C4ABCDEF0123456789AB", "access_token": "tt-access-token-0123456789abcdef",
+    "test_event_code": None, "enabled": True, "allowed_origins": ["https://funnel.example.com"],
+    "event_names": {}, "limited_data_use": False, "require_consent": False, "report_renewals": False,
+    "stripe_account": None,
+}
+
+
+def call(handler, event: dict) -> tuple[int, dict, dict | str]:
+    response = handler.lambda_handler(event, LambdaContext())
+    body = response.get("body") or ""
+    try:
+        parsed = json.loads(body) if body else None
+    except ValueError:
+        parsed = body
+    return response["statusCode"], response.get("headers", {}), parsed
+
+
+def put_settings(campaign_id: str = "demo", **overrides) -> tuple[int, dict]:
+    event = load_event("put_settings.json")
+    event["rawPath"] = f"/v1/campaigns/{campaign_id}/tiktok"
+    event["requestContext"]["http"]["path"] = event["rawPath"]
+    event["pathParameters"] = {"campaign_id": campaign_id}
+    event["body"] = json.dumps({**ADMIN_SETTINGS, **overrides})
+    status, _, body = call(settings_app, event)
+    return status, body
+
+
+def settings_request(method: str, campaign_id: str = "demo", body: str | None = None) -> tuple[int, dict]:
+    name = {"GET": "get_settings.json", "DELETE": "delete_settings.json", "PUT": "put_settings.json"}[method]
+    event = load_event(name)
+    event["rawPath"] = f"/v1/campaigns/{campaign_id}/tiktok"
+    event["requestContext"]["http"]["path"] = event["rawPath"]
+    event["pathParameters"] = {"campaign_id": campaign_id}
+    if body is not None:
+        event["body"] = body
+    status, _, parsed = call(settings_app, event)
+    return status, parsed
+
+
+def beacon_body(events=None, **envelope) -> dict:
+    sample = json.loads(load_event("post_events.json")["body"])
+    now = int(time.time() * 1000)
+    for event in sample["events"]:
+        event["time"] = now
+    sample.update(envelope)
+    if events is not None:
+        sample["events"] = events
+    return sample
+
+
+def post_beacon(body: dict | bytes | str, *, origin: str | None = "https://funnel.example.com",
+                base64_encoded: bool = False, headers: dict | None = None) -> tuple[int, dict, dict]:
+    event = load_event("post_events.json")
+    raw = body if isinstance(body, bytes | str) else json.dumps(body)
+    raw_bytes = raw.encode() if isinstance(raw, str) else raw
+    if base64_encoded:
+        event["body"], event["isBase64Encoded"] = base64.b64encode(raw_bytes).decode(), True
+    else:
+        event["body"] = raw_bytes.decode("utf-8")
+    if origin is None:
+        event["headers"].pop("origin", None)
+    else:
+        event["headers"]["origin"] = origin
+    event["headers"].update(headers or {})
+    return call(collect_app, event)

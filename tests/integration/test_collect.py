@@ -1,0 +1,211 @@
+import json
+import os
+from pathlib import Path
+
+import boto3
+import collect_app
+import pytest
+
+from tests.integration.conftest import load_event
+from tests.integration.helpers import beacon_body, call, post_beacon, put_settings
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "beacon_track_request.json"
+RAW_EMAIL = "Ann@Example.com"
+
+
+def normalised(call_record: dict) -> dict:
+    """The TikTok request with the only moving part (event_time) pinned."""
+    body = json.loads(json.dumps(call_record["body"]))
+    for event in body["data"]:
+        event["event_time"] = 1795615199
+    return {"url": call_record["url"], "headers": call_record["headers"], "body": body}
+
+
+def test_beacon_produces_the_golden_events_api_request(runtime, tiktok):
+    put_settings()
+    status, headers, body = post_beacon(beacon_body())
+    assert status == 202
+    assert body == {"accepted": ["ev-0001-page", "ev-0002-step", "ev-0003-email", "ev-0004-checkout"],
+                    "rejected": []}
+    assert len(tiktok.calls) == 1
+    if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN.write_text(json.dumps(normalised(tiktok.calls[0]), indent=2) + "\n")
+    assert normalised(tiktok.calls[0]) == json.loads(GOLDEN.read_text())
+
+
+def test_repeated_beacon_is_sent_once(runtime, tiktok):
+    put_settings()
+    assert post_beacon(beacon_body())[0] == 202
+    status, _, body = post_beacon(beacon_body())
+    assert status == 202 and len(body["accepted"]) == 4
+    assert len(tiktok.calls) == 1
+
+
+def test_repeats_inside_one_beacon_are_sent_once(runtime, tiktok):
+    put_settings()
+    event = {"event": "page_view", "event_id": "same"}
+    status, _, body = post_beacon(beacon_body(events=[event, event]))
+    assert status == 202 and body["accepted"] == ["same", "same"]
+    assert [e["event_id"] for e in tiktok.events] == ["same"]
+
+
+def test_pixel_only_campaign_accepts_and_sends_nothing(runtime, tiktok, aws):
+    put_settings(access_token=None)
+    status, _, body = post_beacon(beacon_body())
+    assert status == 202 and len(body["accepted"]) == 4
+    assert tiktok.calls == []
+    assert boto3.client("dynamodb").scan(TableName=aws["SESSIONS_TABLE"])["Count"] == 0
+
+
+def test_mixed_beacon_sends_the_good_event_and_names_the_bad(runtime, tiktok):
+    put_settings()
+    events = [{"event": "page_view", "event_id": "good"}, {"event": "payment_succeeded", "event_id": "pi_1"},
+              {"event": "page_view", "event_id": "bad id"}]
+    status, _, body = post_beacon(beacon_body(events=events))
+    assert status == 202 and body["accepted"] == ["good"]
+    assert [(r["event_id"], r["code"]) for r in body["rejected"]] == [("pi_1", "server_only_event"),
+                                                                      ("bad id", "invalid_event_id")]
+    assert [e["event_id"] for e in tiktok.events] == ["good"]
+
+
+@pytest.mark.parametrize("raw, status, code", [
+    ("not json", 400, "invalid_json"),
+    ("[]", 400, "invalid_json"),
+    (json.dumps({"campaign_id": "demo", "session_id": "s", "events": []}), 400, "invalid_field"),
+    (json.dumps({"campaign_id": "demo", "session_id": "s", "events": "x"}), 400, "invalid_field"),
+    (json.dumps({"campaign_id": "ghost", "session_id": "s", "events": [{"event": "page_view", "event_id": "a"}]}),
+     404, "unknown_campaign"),
+    (json.dumps({"campaign_id": "demo", "session_id": "s", "events": [{"event": "x", "event_id": "a"}]}),
+     422, "no_valid_events"),
+    ("x" * (64 * 1024 + 1), 413, "payload_too_large"),
+])
+def test_bad_input_status_and_error_shape(runtime, tiktok, raw, status, code):
+    put_settings()
+    got_status, headers, body = post_beacon(raw)
+    assert got_status == status
+    assert body["error"]["code"] == code and body["error"]["message"] and isinstance(body["error"]["details"], list)
+    assert headers["Content-Type"] == "application/json"
+    assert tiktok.calls == []
+
+
+def test_invalid_utf8_base64_body_is_400(runtime):
+    put_settings()
+    status, _, body = post_beacon(b"\xff\xfe{}", base64_encoded=True)
+    assert status == 400 and body["error"]["code"] == "invalid_encoding"
+
+
+def test_base64_encoded_beacon_is_accepted(runtime, tiktok):
+    put_settings()
+    assert post_beacon(beacon_body(), base64_encoded=True)[0] == 202
+    assert len(tiktok.events) == 4
+
+
+def test_all_invalid_lists_rejections_in_details(runtime):
+    put_settings()
+    status, _, body = post_beacon(beacon_body(events=[{"event": "trial_started", "event_id": "sub_1"}]))
+    assert status == 422 and body["error"]["details"][0]["code"] == "server_only_event"
+
+
+def test_origin_check(runtime, tiktok):
+    put_settings()
+    assert post_beacon(beacon_body(), origin="https://evil.example")[0] == 403
+    assert post_beacon(beacon_body(), origin="null")[0] == 403
+    assert post_beacon(beacon_body(), origin=None)[0] == 202
+    assert len(tiktok.calls) == 1
+
+
+def test_disabled_campaign_is_404(runtime):
+    put_settings(enabled=False)
+    assert post_beacon(beacon_body())[0] == 404
+
+
+def test_cors_preflight_is_answered_by_the_function(runtime):
+    status, headers, _ = call(collect_app, load_event("options_events.json"))
+    assert status == 204
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in headers["Access-Control-Allow-Methods"]
+    status, headers, _ = post_beacon(beacon_body())
+    assert headers.get("Access-Control-Allow-Origin") == "*"
+
+
+def test_session_never_forgets_and_never_stores_the_raw_email(runtime, tiktok, aws):
+    put_settings()
+    post_beacon(beacon_body())
+    later = beacon_body(events=[{"event": "page_view", "event_id": "later"}], ttp=None, ttclid=None)
+    post_beacon(later, headers={"user-agent": ""})
+    last = tiktok.events[-1]
+    assert set(last["user"]) == {"external_id", "email", "ttp", "ttclid", "ip", "user_agent"}
+    assert last["user"]["ttclid"] == "E.C.P.CsABc0FkZXYtdHRjbGlk"
+    dump = json.dumps(boto3.client("dynamodb").scan(TableName=aws["SESSIONS_TABLE"])["Items"])
+    assert RAW_EMAIL.lower() not in dump.lower() and last["user"]["email"] in dump
+
+
+def test_transient_failure_is_queued_without_token_and_answered_202(runtime, tiktok, sqs_messages):
+    put_settings()
+    tiktok.script = [503]
+    status, _, body = post_beacon(beacon_body())
+    assert status == 202 and len(body["accepted"]) == 4
+    messages = sqs_messages("RETRY_QUEUE_URL")
+    assert len(messages) == 1 and len(messages[0]["events"]) == 4
+    dump = json.dumps(messages)
+    assert "tt-access-token" not in dump and RAW_EMAIL.lower() not in dump.lower()
+    assert messages[0]["campaign_id"] == "demo" and messages[0]["reason"]["http_status"] == 503
+    # Not recorded as sent: the same beacon is tried again.
+    tiktok.script = []
+    post_beacon(beacon_body())
+    assert len(tiktok.calls) == 2
+
+
+def test_permanent_failure_is_dead_lettered_with_tiktoks_answer(runtime, tiktok, sqs_messages):
+    put_settings()
+    tiktok.script = [{"code": 40105, "message": "Access token is invalid"}]
+    assert post_beacon(beacon_body())[0] == 202
+    dead = sqs_messages("DEAD_LETTER_QUEUE_URL")
+    assert dead[0]["reason"]["code"] == 40105 and dead[0]["reason"]["permanent"] is True
+    from tests.integration.helpers import settings_request
+
+    view = settings_request("GET")[1]
+    assert view["last_delivery"]["code"] == 40105
+    assert any("40105" in w for w in view["warnings"])
+
+
+def test_require_consent_without_consent_stores_and_sends_nothing(runtime, tiktok, aws):
+    put_settings(require_consent=True)
+    status, _, body = post_beacon(beacon_body(consent=False))
+    assert status == 202 and len(body["accepted"]) == 4
+    assert tiktok.calls == []
+    assert boto3.client("dynamodb").scan(TableName=aws["SESSIONS_TABLE"])["Count"] == 0
+    post_beacon(beacon_body(consent=True))
+    assert len(tiktok.calls) == 1
+
+
+def test_test_event_code_is_sent_until_it_expires(runtime, tiktok):
+    put_settings(test_event_code="TEST777")
+    post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "a"}]))
+    assert tiktok.calls[-1]["body"]["test_event_code"] == "TEST777"
+    put_settings(test_event_code="TEST777", test_event_code_expires_at="2020-01-01T00:00:00+00:00")
+    runtime.campaigns._cache.clear()
+    post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "b"}]))
+    assert "test_event_code" not in tiktok.calls[-1]["body"]
+
+
+def test_tracker_js_bakes_config_and_never_the_token(runtime):
+    put_settings(event_names={"payment_succeeded": "Purchase"})
+    status, headers, script = call(collect_app, load_event("get_tracker.json"))
+    assert status == 200
+    assert headers["Content-Type"].startswith("application/javascript")
+    assert headers["Cache-Control"] == "public, max-age=300"
+    assert "C4ABCDEF0123456789AB" in script and '"Purchase"' in script
+    assert "tt-access-token" not in script and "cdef" not in script
+    event = load_event("get_tracker.json")
+    event["pathParameters"] = {"campaign_id": "ghost"}
+    event["rawPath"] = "/v1/campaigns/ghost/tracker.js"
+    assert call(collect_app, event)[0] == 404
+
+
+def test_unknown_route_has_the_error_shape(runtime):
+    event = load_event("get_tracker.json")
+    event["rawPath"] = "/v1/nothing"
+    event["requestContext"]["http"]["path"] = "/v1/nothing"
+    status, _, body = call(collect_app, event)
+    assert status == 404 and body["error"]["code"] == "route_not_found"

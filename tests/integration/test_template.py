@@ -1,0 +1,89 @@
+"""The SAM template lints, builds for arm64, and keeps DESIGN §2's shape."""
+
+import os
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+from cfnlint.decode import decode
+
+ROOT = Path(__file__).resolve().parents[2]
+SAM = shutil.which("sam", path=str(ROOT / ".venv" / "bin")) or "sam"
+EM_AARCH64 = 183
+
+
+def sam(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "PYENV_VERSION": os.environ.get("PYENV_VERSION", "3.11.7:3.13.0")}
+    return subprocess.run([SAM, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+
+
+def elf_machine(path: Path) -> int:
+    with path.open("rb") as f:
+        header = f.read(20)
+    return struct.unpack("<H", header[18:20])[0]
+
+
+@pytest.fixture(scope="module")
+def template():
+    return decode(str(ROOT / "template.yaml"))[0]
+
+
+def test_sam_validate_lint():
+    result = sam("validate", "--lint")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_sam_build_produces_arm64_layer(tmp_path):
+    result = sam("build", "--build-dir", str(tmp_path / "build"), "--cache-dir", str(tmp_path / "cache"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    layer = tmp_path / "build" / "SharedLayer" / "python"
+    assert (layer / "zellify_tiktok" / "delivery.py").exists()
+    extensions = list(layer.rglob("*.so"))
+    assert extensions, "pydantic_core ships a compiled extension"
+    assert {elf_machine(p) for p in extensions} == {EM_AARCH64}
+    assert not (layer / "boto3").exists() and not (layer / "stripe").exists()
+    assert (tmp_path / "build" / "CollectFunction" / "tracker.js").exists()
+
+
+def test_http_api_shape(template):
+    api = template["Resources"]["HttpApi"]["Properties"]
+    assert "CorsConfiguration" not in api, "the collector answers CORS itself (DESIGN §2)"
+    assert "StageName" not in api, "$default stage only: rawPath carries no stage prefix"
+    assert api["DefaultRouteSettings"]["ThrottlingRateLimit"]
+
+
+def test_settings_routes_use_iam_and_public_routes_do_not(template):
+    resources = template["Resources"]
+    for name, resource in resources.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for event in resource["Properties"].get("Events", {}).values():
+            if event["Type"] != "HttpApi":
+                continue
+            path = event["Properties"]["Path"]
+            auth = event["Properties"].get("Auth", {}).get("Authorizer")
+            assert (auth == "AWS_IAM") == path.endswith("/tiktok"), (name, path)
+
+
+def test_functions_run_python313_on_arm64(template):
+    function = template["Globals"]["Function"]
+    assert function["Runtime"] == "python3.13" and function["Architectures"] == ["arm64"]
+
+
+def test_tables_have_ttl_where_design_says(template):
+    resources = template["Resources"]
+    for table in ("SessionsTable", "SentEventsTable"):
+        ttl = resources[table]["Properties"]["TimeToLiveSpecification"]
+        assert ttl == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_only_the_settings_function_writes_secrets(template):
+    for name, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        text = str(resource["Properties"].get("Policies", []))
+        writes = "secretsmanager:PutSecretValue" in text or "secretsmanager:CreateSecret" in text
+        assert writes == (name == "CampaignSettingsFunction"), name
