@@ -1,5 +1,6 @@
 """Create template.yaml's tables and queues in moto and resolve the functions' environment."""
 
+import json
 from pathlib import Path
 
 import boto3
@@ -36,9 +37,8 @@ def create_resources(template_path: Path, *, stack_name: str) -> dict[str, str]:
         redrive = props.get("RedrivePolicy")
         if redrive:
             target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
-            attributes["RedrivePolicy"] = (
-                '{"deadLetterTargetArn": "%s", "maxReceiveCount": "%s"}'
-                % (physical[target]["Arn"], redrive["maxReceiveCount"])
+            attributes["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": physical[target]["Arn"], "maxReceiveCount": str(redrive["maxReceiveCount"])}
             )
         url = sqs.create_queue(QueueName=logical, Attributes=attributes)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
