@@ -41,6 +41,8 @@ class DeliveryReport:
     duplicates: list[str] = field(default_factory=list)
     queued: list[str] = field(default_factory=list)
     dead_lettered: list[str] = field(default_factory=list)
+    # Ledger keys of events that failed transiently and were not parked (the caller retries them).
+    failed_keys: set[str] = field(default_factory=set)
     answer: Answer | None = None
 
     @property
@@ -75,9 +77,11 @@ class Deliverer:
 
     def deliver(self, campaign: Campaign, events: list[dict], *, source: str,
                 records: list[LedgerRecord] = (), test_event_code: str | None = None,
-                use_campaign_test_code: bool = True) -> DeliveryReport:
+                use_campaign_test_code: bool = True, park_transient: bool = True) -> DeliveryReport:
         """Send what was not sent before; queue transient failures; dead-letter permanent ones.
 
+        With park_transient=False (the retry function) transient failures are not queued again but
+        reported in failed_keys, so SQS redelivers the message and counts its receives.
         Raises QueueUnavailable only when a failure could not be parked either.
         """
         report = DeliveryReport()
@@ -97,12 +101,10 @@ class Deliverer:
             already = self.rt.ledger.already_sent(list(by_key))
             token = self.rt.secrets.get_token(campaign.campaign_id)
         except INFRA_ERRORS as exc:
-            logger.warning("infrastructure failure before send; queueing",
+            logger.warning("infrastructure failure before send",
                            extra={"campaign_id": campaign.campaign_id, "error": type(exc).__name__})
-            pending = list(by_key.values())
-            self._queue(campaign, pending, test_event_code, source, records,
-                        {"code": None, "message": f"infrastructure: {type(exc).__name__}"})
-            report.queued.extend(e["event_id"] for e in pending)
+            self._transient(report, campaign, list(by_key.values()), test_event_code, source, records,
+                            {"code": None, "message": f"infrastructure: {type(exc).__name__}"}, park_transient)
             return report
         report.duplicates.extend(by_key[k]["event_id"] for k in already)
         pending = [e for k, e in by_key.items() if k not in already]
@@ -121,9 +123,9 @@ class Deliverer:
         report.sent.extend(e["event_id"] for e in result.sent)
         if result.transient:
             answer = result.transient_answer
-            self._queue(campaign, result.transient, test_event_code, source, records,
-                        {"code": answer.code, "message": answer.message, "http_status": answer.http_status})
-            report.queued.extend(e["event_id"] for e in result.transient)
+            self._transient(report, campaign, result.transient, test_event_code, source, records,
+                            {"code": answer.code, "message": answer.message, "http_status": answer.http_status},
+                            park_transient)
         if result.permanent:
             self._dead_letter(campaign, result.permanent, test_event_code, source)
             report.dead_lettered.extend(e["event_id"] for e, _ in result.permanent)
@@ -145,6 +147,13 @@ class Deliverer:
             # Sent but not recorded: a repeat may be sent again, and TikTok's own dedup absorbs it.
             logger.warning("ledger record failed", extra={"campaign_id": campaign.campaign_id,
                                                           "error": type(exc).__name__})
+
+    def _transient(self, report, campaign, events, test_event_code, source, records, reason, park) -> None:
+        if park:
+            self._queue(campaign, events, test_event_code, source, records, reason)
+            report.queued.extend(e["event_id"] for e in events)
+        else:
+            report.failed_keys.update(ledger_key(campaign.pixel_id, e["event"], e["event_id"]) for e in events)
 
     def _queue(self, campaign, events, test_event_code, source, records, reason) -> None:
         message = retry_message(campaign, events, test_event_code=test_event_code, source=source,

@@ -45,3 +45,19 @@ def split_for_queue(message: dict, events_key: str = "events") -> list[dict]:
         *split_for_queue({**message, events_key: events[:middle], "message_id": str(uuid.uuid4())}, events_key),
         *split_for_queue({**message, events_key: events[middle:], "message_id": str(uuid.uuid4())}, events_key),
     ]
+
+
+def backoff_seconds(receive_count: int, *, base_s: int = 30, cap_s: int = 900) -> int:
+    """Exponential backoff by delivery attempt, capped at SQS's 15-minute visibility maximum here."""
+    return min(cap_s, base_s * 2 ** max(0, receive_count - 1))
+
+
+class RetryDelays:
+    """Postpones a failed message's next delivery (SQS visibility) so retries back off."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def postpone(self, receipt_handle: str, seconds: int) -> None:
+        client("sqs").change_message_visibility(QueueUrl=self.url, ReceiptHandle=receipt_handle,
+                                                VisibilityTimeout=seconds)

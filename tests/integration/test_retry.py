@@ -1,0 +1,95 @@
+import json
+
+import boto3
+import retry_app
+
+from tests.integration.conftest import LambdaContext
+from tests.integration.helpers import beacon_body, post_beacon, put_settings
+
+
+def sqs_event(queue_env: str, aws: dict) -> dict:
+    """Receive what is on the queue and shape it as Lambda's SQS event."""
+    sqs = boto3.client("sqs")
+    records = []
+    while True:
+        got = sqs.receive_message(QueueUrl=aws[queue_env], MaxNumberOfMessages=10,
+                                  AttributeNames=["All"]).get("Messages", [])
+        if not got:
+            break
+        for m in got:
+            records.append({"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                            "attributes": m["Attributes"], "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
+                            "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:RetryQueue",
+                            "awsRegion": "us-east-1"})
+    return {"Records": records}
+
+
+def queue_beacons(tiktok, count: int, events_per_beacon: int = 3) -> None:
+    tiktok.script = [503] * count
+    for b in range(count):
+        events = [{"event": "page_view", "event_id": f"b{b}-e{i}"} for i in range(events_per_beacon)]
+        assert post_beacon(beacon_body(events=events, session_id=f"s{b}"))[0] == 202
+
+
+def test_queued_events_are_delivered_in_one_grouped_call(runtime, tiktok, aws):
+    put_settings()
+    queue_beacons(tiktok, 12)
+    tiktok.calls.clear()
+    event = sqs_event("RETRY_QUEUE_URL", aws)
+    assert len(event["Records"]) == 12
+    response = retry_app.lambda_handler(event, LambdaContext())
+    assert response == {"batchItemFailures": []}
+    assert len(tiktok.calls) == 1 and len(tiktok.events) == 36
+    # Delivered events are in the ledger: a redelivered message sends nothing.
+    response = retry_app.lambda_handler(event, LambdaContext())
+    assert len(tiktok.calls) == 1
+
+
+def test_transient_failure_reports_the_records_and_backs_off(runtime, tiktok, aws):
+    put_settings()
+    queue_beacons(tiktok, 2)
+    event = sqs_event("RETRY_QUEUE_URL", aws)
+    tiktok.script = [{"code": 40100, "message": "Too many requests"}]
+    response = retry_app.lambda_handler(event, LambdaContext())
+    assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == sorted(
+        r["messageId"] for r in event["Records"])
+    # Backed off: not visible again right away.
+    assert boto3.client("sqs").receive_message(QueueUrl=aws["RETRY_QUEUE_URL"]).get("Messages") is None
+
+
+def test_one_bad_event_is_dead_lettered_and_the_rest_delivered(runtime, tiktok, aws, sqs_messages):
+    put_settings()
+    queue_beacons(tiktok, 4)
+    event = sqs_event("RETRY_QUEUE_URL", aws)
+
+    def answer(body):
+        bad = any(e["event_id"] == "b2-e1" for e in body["data"])
+        return {"code": 40002, "message": "Invalid parameter: data[0]"} if bad else {"code": 0, "message": "OK"}
+
+    tiktok.calls.clear()
+    tiktok.script = [answer] * 30
+    response = retry_app.lambda_handler(event, LambdaContext())
+    assert response == {"batchItemFailures": []}
+    sent = {e["event_id"] for call in tiktok.calls if call["body"]["data"] for e in call["body"]["data"]}
+    assert "b2-e1" in sent  # it was tried
+    dead = sqs_messages("DEAD_LETTER_QUEUE_URL")
+    assert [e["event_id"] for m in dead for e in m["events"]] == ["b2-e1"]
+    assert dead[0]["reason"]["code"] == 40002 and "access" not in json.dumps(dead).lower()
+
+
+def test_unreadable_message_is_dead_lettered(runtime, aws, sqs_messages):
+    event = {"Records": [{"messageId": "m1", "receiptHandle": "h", "body": "garbage", "attributes": {}}]}
+    assert retry_app.lambda_handler(event, LambdaContext()) == {"batchItemFailures": []}
+    assert sqs_messages("DEAD_LETTER_QUEUE_URL")[0]["kind"] == "unreadable"
+
+
+def test_deleted_campaign_dead_letters_its_messages(runtime, tiktok, aws, sqs_messages):
+    put_settings()
+    queue_beacons(tiktok, 1)
+    event = sqs_event("RETRY_QUEUE_URL", aws)
+    from tests.integration.helpers import settings_request
+
+    settings_request("DELETE")
+    runtime.campaigns._cache.clear()
+    assert retry_app.lambda_handler(event, LambdaContext()) == {"batchItemFailures": []}
+    assert sqs_messages("DEAD_LETTER_QUEUE_URL")[0]["reason"]["permanent"] is True
