@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .campaign import Campaign
+from .observability import count, metrics
 from .repositories.campaigns import delivery_record
 from .repositories.ledger import ledger_key
 from .repositories.queues import split_for_queue
@@ -107,6 +109,7 @@ class Deliverer:
                             {"code": None, "message": f"infrastructure: {type(exc).__name__}"}, park_transient)
             return report
         report.duplicates.extend(by_key[k]["event_id"] for k in already)
+        count("EventsDeduplicated", len(report.duplicates))
         pending = [e for k, e in by_key.items() if k not in already]
         if not pending:
             return report
@@ -121,6 +124,7 @@ class Deliverer:
                                       test_event_code=test_event_code)
         self._record_sent(campaign, result, records, now)
         report.sent.extend(e["event_id"] for e in result.sent)
+        _count_outcomes(result)
         if result.transient:
             answer = result.transient_answer
             self._transient(report, campaign, result.transient, test_event_code, source, records,
@@ -189,6 +193,14 @@ class Deliverer:
                                                                         datetime.now(UTC)))
         except INFRA_ERRORS as exc:
             logger.warning("last_delivery not recorded", extra={"error": type(exc).__name__})
+
+
+def _count_outcomes(result: DeliveryResult) -> None:
+    count("EventsSent", len(result.sent))
+    count("TikTokTransientFailures", len(result.transient))
+    count("TikTokPermanentFailures", len(result.permanent))
+    for event in result.sent:
+        metrics.add_metric(name="MatchKeysPerEvent", unit=MetricUnit.Count, value=len(event.get("user") or {}))
 
 
 def _epoch(iso: str | None) -> float:

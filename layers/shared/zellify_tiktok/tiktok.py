@@ -9,6 +9,7 @@ from typing import Any
 import urllib3
 from aws_lambda_powertools import Logger
 
+from .observability import milliseconds
 from .payload import track_body
 
 logger = Logger(child=True)
@@ -146,8 +147,7 @@ class TikTokClient:
         except urllib3.exceptions.HTTPError as exc:
             return Answer(Outcome.TRANSIENT, None, f"{type(exc).__name__}: TikTok unreachable or too slow")
         finally:
-            logger.debug("tiktok call", extra={"ms": round((time.perf_counter() - started) * 1000, 1),
-                                               "events": len(events)})
+            milliseconds("TikTokLatency", (time.perf_counter() - started) * 1000)
         return classify(response.status, response.data)
 
 

@@ -10,6 +10,7 @@ from ..campaign import Campaign
 from ..delivery import INFRA_ERRORS, Deliverer
 from ..errors import Forbidden, NotFound, ServiceUnavailable, Unprocessable
 from ..hashing import hash_external_id
+from ..observability import count
 from ..payload import beacon_tiktok_event, user_data
 from ..repositories.queues import QueueUnavailable
 from ..repositories.sessions import SessionUpdate, checkout_record
@@ -44,10 +45,12 @@ def collect(request: BeaconRequest, runtime: Runtime | None = None, clock=time.t
     if not campaign.origin_allowed(request.origin):
         raise Forbidden(f"origin {request.origin!r} is not allowed for this campaign")
     rejected = [r.to_dict() for r in beacon.rejected]
+    count("EventsRejected", len(rejected))
     if not beacon.events:
         raise Unprocessable("no valid event in the beacon", code="no_valid_events", details=rejected)
     logger.append_keys(campaign_id=campaign.campaign_id)
     answer = {"accepted": [e.event_id for e in beacon.events], "rejected": rejected}
+    count("EventsAccepted", len(answer["accepted"]))
     if not campaign.server_side:
         return answer
     if campaign.require_consent and beacon.consent is not True:
