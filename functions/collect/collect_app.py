@@ -4,7 +4,8 @@ from functools import cache
 from pathlib import Path
 
 from aws_lambda_powertools import Logger
-from zellify_tiktok.api import json_response, make_resolver, raw_body, request_base_url
+from zellify_tiktok.api import client_ip, json_response, make_resolver, raw_body, request_base_url
+from zellify_tiktok.config import get_settings
 from zellify_tiktok.observability import metrics
 from zellify_tiktok.services.collect import BeaconRequest, collect
 from zellify_tiktok.services.tracker import tracker_script
@@ -25,7 +26,7 @@ def post_events():
     answer = collect(BeaconRequest(
         body=raw_body(event),
         origin=event.headers.get("origin"),
-        source_ip=event.request_context.http.source_ip,
+        source_ip=client_ip(event, get_settings().client_ip_header),
         user_agent=event.headers.get("user-agent"),
     ))
     return json_response(202, answer)

@@ -44,15 +44,36 @@ def create_resources(template_path: Path, *, stack_name: str) -> dict[str, str]:
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         physical[logical] = {"Ref": url, "QueueUrl": url, "Arn": arn, "QueueName": logical}
     parameters = {name: str(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
+    conditions = template.get("Conditions", {})
     env = {}
     for name, value in template["Globals"]["Function"]["Environment"]["Variables"].items():
-        env[name] = _resolve(value, physical, parameters, stack_name)
+        env[name] = _resolve(value, physical, parameters, stack_name, conditions)
     return env
 
 
-def _resolve(value, physical: dict, parameters: dict, stack_name: str) -> str:
+def _condition(expr, parameters: dict, conditions: dict) -> bool:
+    """CloudFormation condition functions, evaluated with the parameters' defaults."""
+    if "Condition" in expr:
+        return _condition(conditions[expr["Condition"]], parameters, conditions)
+    if "Fn::Equals" in expr:
+        left, right = (parameters[v["Ref"]] if isinstance(v, dict) else str(v) for v in expr["Fn::Equals"])
+        return left == right
+    if "Fn::Not" in expr:
+        return not _condition(expr["Fn::Not"][0], parameters, conditions)
+    if "Fn::And" in expr:
+        return all(_condition(e, parameters, conditions) for e in expr["Fn::And"])
+    if "Fn::Or" in expr:
+        return any(_condition(e, parameters, conditions) for e in expr["Fn::Or"])
+    raise ValueError(f"cannot evaluate condition {expr!r}")
+
+
+def _resolve(value, physical: dict, parameters: dict, stack_name: str, conditions: dict) -> str:
     if isinstance(value, str | int):
         return str(value)
+    if "Fn::If" in value:
+        name, when_true, when_false = value["Fn::If"]
+        chosen = when_true if _condition(conditions[name], parameters, conditions) else when_false
+        return _resolve(chosen, physical, parameters, stack_name, conditions)
     if "Ref" in value:
         ref = value["Ref"]
         return parameters[ref] if ref in parameters else physical[ref]["Ref"]

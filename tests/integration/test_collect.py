@@ -209,3 +209,15 @@ def test_unknown_route_has_the_error_shape(runtime):
     event["requestContext"]["http"]["path"] = "/v1/nothing"
     status, _, body = call(collect_app, event)
     assert status == 404 and body["error"]["code"] == "route_not_found"
+
+
+def test_behind_cloudfront_the_viewer_address_is_the_ip(runtime, tiktok, monkeypatch):
+    from zellify_tiktok.config import get_settings
+
+    monkeypatch.setenv("CLIENT_IP_HEADER", "cloudfront-viewer-address")
+    get_settings.cache_clear()
+    put_settings()
+    post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "cf"}]),
+                headers={"cloudfront-viewer-address": "198.51.100.7:53012"})
+    assert tiktok.events[-1]["user"]["ip"] == "198.51.100.7"
+    get_settings.cache_clear()

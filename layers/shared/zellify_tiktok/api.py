@@ -54,6 +54,14 @@ def raw_body(event: APIGatewayProxyEventV2) -> bytes:
     return body.encode("utf-8", errors="surrogatepass")
 
 
+def client_ip(event: APIGatewayProxyEventV2, header: str) -> str | None:
+    """The visitor's IP: API Gateway's sourceIp, or the trusted proxy header when one is configured."""
+    forwarded = event.headers.get(header.lower()) if header else None
+    if forwarded:
+        return forwarded.rsplit(":", 1)[0].strip("[]")
+    return event.request_context.http.source_ip
+
+
 def request_base_url(event: APIGatewayProxyEventV2) -> str:
     host = event.request_context.domain_name or event.headers.get("host", "localhost")
     scheme = event.headers.get("x-forwarded-proto", "https")

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
 
     # Where browsers reach the API; derived from the request when unset.
     public_base_url: str | None = None
+    # Behind CloudFront the visitor's address comes in this header ("ip:port"), not in sourceIp.
+    client_ip_header: str = ""
 
     session_ttl_days: int = 60
     ledger_ttl_hours: int = 48
