@@ -1,0 +1,181 @@
+"""Fault injection: every failure class ends delivered, dead-lettered with its reason, or 503 — never lost.
+
+AWS faults are raised inside the real boto3 clients (botocore's before-call hook), TikTok faults by
+the in-memory TikTok under the real TikTokClient.
+"""
+
+import contextlib
+import json
+
+import pytest
+import retry_app
+import urllib3
+from botocore.exceptions import ClientError, EndpointConnectionError
+from zellify_tiktok.repositories.aws import client
+
+from tests.integration.conftest import LambdaContext
+from tests.integration.helpers import beacon_body, post_beacon, put_settings, settings_request
+from tests.integration.test_retry import sqs_event
+from tests.tiktok_fake import FakeTikTok
+
+
+def fail_aws(service: str, operation: str, error: Exception):
+    def raise_error(**_):
+        raise error
+
+    client(service).meta.events.register(f"before-call.{service}.{operation}", raise_error,
+                                         unique_id=f"fault-{service}-{operation}")
+    return lambda: client(service).meta.events.unregister(f"before-call.{service}.{operation}",
+                                                          unique_id=f"fault-{service}-{operation}")
+
+
+def throttled(operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
+                       operation)
+
+
+def drain_until_empty(aws) -> None:
+    for _ in range(5):
+        event = sqs_event("RETRY_QUEUE_URL", aws)
+        if not event["Records"]:
+            return
+        retry_app.lambda_handler(event, LambdaContext())
+        # Backoff postponed failed records; make them visible again for the next round.
+        for record in event["Records"]:
+            with contextlib.suppress(ClientError):  # deleted: delivered
+                client("sqs").change_message_visibility(QueueUrl=aws["RETRY_QUEUE_URL"],
+                                                        ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0)
+
+
+def delivered_ids(tiktok: FakeTikTok) -> set[str]:
+    return {e["event_id"] for call, answer in zip(tiktok.calls, tiktok.answers, strict=True)
+            if answer == 0 for e in call["body"]["data"]}
+
+
+@pytest.fixture
+def answers(tiktok, monkeypatch):
+    """Record TikTok's answer code per call next to the call."""
+    tiktok.answers = []
+    original = tiktok.request
+
+    def request(*args, **kwargs):
+        try:
+            response = original(*args, **kwargs)
+        except Exception:
+            tiktok.answers.append("error")
+            raise
+        body = json.loads(response.data) if response.status == 200 else {}
+        tiktok.answers.append(body.get("code", response.status))
+        return response
+
+    monkeypatch.setattr(tiktok, "request", request)
+    return tiktok.answers
+
+
+TRANSIENT = {
+    "40100": {"code": 40100, "message": "Too many requests"},
+    "429": 429,
+    "503": 503,
+    "timeout": urllib3.exceptions.ReadTimeoutError(None, "/", "read timed out"),
+    "reset": urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError(104, "reset")),
+}
+
+
+@pytest.mark.parametrize("fault", list(TRANSIENT))
+def test_transient_tiktok_failure_is_delivered_after_the_fault_clears(fault, runtime, tiktok, answers, aws):
+    put_settings()
+    tiktok.script = [TRANSIENT[fault]]
+    status, _, body = post_beacon(beacon_body())
+    assert status == 202 and len(body["accepted"]) == 4
+    drain_until_empty(aws)
+    assert delivered_ids(tiktok) == set(body["accepted"])
+
+
+def test_revoked_token_is_dead_lettered_and_visible(runtime, tiktok, sqs_messages):
+    put_settings()
+    tiktok.script = [{"code": 40105, "message": "Access token is invalid"}]
+    assert post_beacon(beacon_body())[0] == 202
+    dead = sqs_messages("DEAD_LETTER_QUEUE_URL")
+    assert {e["event_id"] for m in dead for e in m["events"]} == {"ev-0001-page", "ev-0002-step", "ev-0003-email",
+                                                                    "ev-0004-checkout"}
+    assert dead[0]["reason"] == {"code": 40105, "message": "Access token is invalid", "http_status": 200,
+                                 "permanent": True}
+    assert settings_request("GET")[1]["last_delivery"]["code"] == 40105
+
+
+def test_40002_inside_a_batch_takes_only_the_bad_event_down(runtime, tiktok, answers, sqs_messages):
+    put_settings()
+
+    def answer(body):
+        bad = any(e["event_id"] == "ev-0003-email" for e in body["data"])
+        return {"code": 40002, "message": "Invalid parameter: user.email"} if bad else {"code": 0, "message": "OK"}
+
+    tiktok.script = [answer] * 10
+    assert post_beacon(beacon_body())[0] == 202
+    assert delivered_ids(tiktok) == {"ev-0001-page", "ev-0002-step", "ev-0004-checkout"}
+    dead = sqs_messages("DEAD_LETTER_QUEUE_URL")
+    assert [e["event_id"] for m in dead for e in m["events"]] == ["ev-0003-email"]
+    assert dead[0]["reason"]["code"] == 40002
+
+
+def test_dynamodb_throttling_on_the_session_still_sends_with_the_beacons_user_data(runtime, tiktok, answers):
+    put_settings()
+    heal = fail_aws("dynamodb", "UpdateItem", throttled("UpdateItem"))
+    try:
+        status, _, body = post_beacon(beacon_body())
+    finally:
+        heal()
+    assert status == 202
+    assert delivered_ids(tiktok) == set(body["accepted"])
+    assert {"external_id", "ip", "user_agent", "ttp", "ttclid"} <= set(tiktok.events[0]["user"])
+
+
+def test_dynamodb_throttling_on_the_ledger_queues_then_delivers(runtime, tiktok, answers, aws):
+    put_settings()
+    heal = fail_aws("dynamodb", "BatchGetItem", throttled("BatchGetItem"))
+    try:
+        status, _, body = post_beacon(beacon_body())
+        assert status == 202 and tiktok.calls == []
+    finally:
+        heal()
+    drain_until_empty(aws)
+    assert delivered_ids(tiktok) == set(body["accepted"])
+
+
+def test_secrets_manager_down_queues_then_delivers(runtime, tiktok, answers, aws):
+    put_settings()
+    runtime.secrets.provider.clear_cache()
+    heal = fail_aws("secretsmanager", "GetSecretValue",
+                    EndpointConnectionError(endpoint_url="https://secretsmanager.us-east-1.amazonaws.com"))
+    try:
+        status, _, body = post_beacon(beacon_body())
+        assert status == 202 and tiktok.calls == []
+    finally:
+        heal()
+    drain_until_empty(aws)
+    assert delivered_ids(tiktok) == set(body["accepted"])
+
+
+def test_tiktok_and_sqs_down_answers_503(runtime, tiktok):
+    put_settings()
+    tiktok.script = [503]
+    heal = fail_aws("sqs", "SendMessageBatch",
+                    EndpointConnectionError(endpoint_url="https://sqs.us-east-1.amazonaws.com"))
+    try:
+        status, _, body = post_beacon(beacon_body())
+    finally:
+        heal()
+    assert status == 503 and body["error"]["code"] == "service_unavailable"
+
+
+def test_everything_down_answers_503(runtime, tiktok):
+    put_settings()
+    heal_ledger = fail_aws("dynamodb", "BatchGetItem", throttled("BatchGetItem"))
+    heal_sqs = fail_aws("sqs", "SendMessageBatch",
+                        EndpointConnectionError(endpoint_url="https://sqs.us-east-1.amazonaws.com"))
+    try:
+        status, _, _ = post_beacon(beacon_body())
+    finally:
+        heal_ledger()
+        heal_sqs()
+    assert status == 503 and tiktok.calls == []
