@@ -1,0 +1,76 @@
+"""Property-based: any beacon either yields payloads the TikTok stand-in accepts, or a 4xx naming the problem."""
+
+import json
+import time
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from zellify_tiktok.beacon import parse_beacon
+from zellify_tiktok.campaign import Campaign
+from zellify_tiktok.errors import ApiError
+from zellify_tiktok.events import EVENT_TABLE
+from zellify_tiktok.payload import beacon_tiktok_event, track_body
+from zellify_tiktok.tiktok import check_event
+
+from local.tiktok_standin import track_problem
+
+NOW_S = time.time()
+NOW_MS = int(NOW_S * 1000)
+CAMPAIGN = Campaign(campaign_id="c", pixel_id="PIXEL12345", has_token=True)
+USER = {"external_id": "a" * 64, "ip": "203.0.113.9", "user_agent": "UA"}
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**13), st.text(max_size=20),
+                    st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(["USD", "usd", "XYZ", "JPY"]))
+anything = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                         st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+                        max_leaves=8)
+event_names = st.one_of(st.sampled_from(sorted(EVENT_TABLE)), st.text(max_size=10))
+contents = st.lists(st.fixed_dictionaries({}, optional={
+    "content_id": st.one_of(st.text(max_size=10), st.integers(0, 10**6), anything),
+    "content_name": st.one_of(st.text(max_size=10), anything),
+    "quantity": st.one_of(st.integers(-2, 5), anything),
+    "price": st.one_of(st.floats(0, 1000, allow_nan=False), st.integers(-5, 1000), anything)}), max_size=3)
+events = st.fixed_dictionaries({"event": event_names}, optional={
+    "event_id": st.one_of(st.from_regex(r"[A-Za-z0-9._:-]{1,20}", fullmatch=True), anything),
+    "time": st.one_of(st.integers(NOW_MS - 9 * 86400_000, NOW_MS + 3600_000), anything),
+    "page": st.one_of(st.fixed_dictionaries({}, optional={"url": st.one_of(st.text(max_size=30), anything),
+                                                          "referrer": st.one_of(st.text(max_size=30), anything)}),
+                      anything),
+    "step": st.one_of(st.fixed_dictionaries({}, optional={"index": st.one_of(st.integers(-1, 5), anything),
+                                                          "id": st.one_of(st.text(max_size=10), anything)}), anything),
+    "email": st.one_of(st.emails(), st.text(max_size=20), anything),
+    "value": st.one_of(st.floats(-1, 10**10, allow_nan=False), st.integers(-1, 10**10), anything),
+    "currency": st.one_of(st.sampled_from(["USD", "eur", "JPY", "XYZ", "US"]), anything),
+    "contents": st.one_of(contents, anything),
+})
+envelopes = st.fixed_dictionaries({}, optional={
+    "campaign_id": st.one_of(st.just("c"), anything),
+    "session_id": st.one_of(st.from_regex(r"[A-Za-z0-9-]{1,30}", fullmatch=True), anything),
+    "ttp": st.one_of(st.text(max_size=30), anything),
+    "ttclid": st.one_of(st.text(max_size=30), anything),
+    "consent": st.one_of(st.booleans(), anything),
+    "events": st.one_of(st.lists(st.one_of(events, anything), min_size=0, max_size=6), anything),
+})
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(envelope=envelopes)
+def test_any_beacon_is_accepted_by_tiktok_or_refused_with_a_named_4xx(envelope):
+    try:
+        beacon = parse_beacon(json.dumps(envelope).encode(), NOW_MS)
+    except ApiError as error:
+        assert 400 <= error.status < 500
+        assert error.code and error.message
+        return
+    for rejection in beacon.rejected:
+        assert rejection.code in {"unknown_event", "server_only_event", "invalid_event_id", "invalid_email",
+                                  "invalid_value", "invalid_currency", "too_old", "invalid_field"}
+        assert rejection.message
+    built = []
+    for event in beacon.events:
+        checked, problem = check_event(beacon_tiktok_event(event, CAMPAIGN, USER))
+        assert problem is None, problem
+        built.append(checked)
+    if built:
+        body = json.loads(json.dumps(track_body(CAMPAIGN.pixel_id, built)))
+        assert track_problem(body, NOW_S) is None
