@@ -59,6 +59,24 @@ class SessionsRepository:
         )
         return "Attributes" in response
 
+    def find_by_email_hash(self, campaign_id: str, email_hash: str) -> list[str]:
+        """Session ids of one campaign whose record holds this email hash (for erasure requests).
+
+        A Query of the campaign's partition with a filter reads the whole partition: fine for a rare
+        operator action, and no index has to copy email hashes around. Consistent, so a session
+        written moments ago is not missed.
+        """
+        pages = client("dynamodb").get_paginator("query").paginate(
+            TableName=self.table,
+            KeyConditionExpression="campaign_id = :campaign",
+            FilterExpression="#email = :email",
+            ProjectionExpression="session_id",
+            ExpressionAttributeNames={"#email": "email"},
+            ExpressionAttributeValues={":campaign": {"S": campaign_id}, ":email": {"S": email_hash}},
+            ConsistentRead=True,
+        )
+        return [item["session_id"]["S"] for page in pages for item in page.get("Items", [])]
+
 
 def checkout_record(value: Decimal, currency: str, contents: list[dict] | None) -> dict:
     return {"value": value, "currency": currency, "contents": contents or []}

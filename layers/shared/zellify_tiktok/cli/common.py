@@ -1,0 +1,109 @@
+"""What every command shares: the runtime built from the environment, output (human or --json), progress."""
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..config import Settings
+from ..repositories.aws import client
+from ..runtime import Runtime
+
+
+@dataclass
+class State:
+    """The root command's options, handed to every command through typer's context object."""
+
+    json: bool = False
+    out: Console = field(default_factory=lambda: Console(highlight=False))
+    err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+    _runtime: Runtime | None = field(default=None, init=False, repr=False)
+
+    @property
+    def runtime(self) -> Runtime:
+        # Built on first use, after the global options have set the AWS environment, from the same
+        # environment variables the functions read.
+        if self._runtime is None:
+            self._runtime = Runtime.from_settings(Settings())
+        return self._runtime
+
+    def emit(self, data: Any, render: Callable[[Console], None]) -> None:
+        """`data` as JSON on stdout with --json, else the human rendering."""
+        if self.json:
+            typer.echo(json.dumps(data, indent=2, default=str))
+        else:
+            render(self.out)
+
+    def report_error(self, body: dict) -> None:
+        if self.json:
+            typer.echo(json.dumps(body, default=str), err=True)
+            return
+        error = body["error"]
+        self.err.print(f"[bold red]Error:[/] {escape(error['message'])}")
+        for detail in error.get("details") or []:
+            if isinstance(detail, dict) and "field" in detail:
+                self.err.print(f"  {escape(str(detail['field']))}: {escape(str(detail.get('message', '')))}")
+            else:
+                self.err.print(f"  {escape(json.dumps(detail, default=str))}")
+
+    @contextmanager
+    def progress(self, description: str, total: int) -> Iterator[Callable[[], None]]:
+        """A progress bar on stderr for long work; none with --json, so scripts read clean output."""
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=self.err, disable=self.json, transient=True,
+        ) as bar:
+            task = bar.add_task(description, total=total)
+            yield lambda: bar.advance(task)
+
+
+def state_of(ctx: typer.Context) -> State:
+    return ctx.obj
+
+
+def queue_url(configured: str, name: str) -> str:
+    """The queue URL from the environment (a deployed stack's physical queue), else looked up by name.
+
+    The local stack names its queues after the template's logical ids (RetryQueue, DeadLetterQueue),
+    so against `make dev` no URL needs to be configured.
+    """
+    return configured or client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+
+
+def cell(value: Any) -> str:
+    """One value as table text (escaped: TikTok messages may hold [brackets] rich would eat)."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict | list):
+        return escape(json.dumps(value, default=str, separators=(", ", ": ")))
+    return escape(str(value))
+
+
+def delivery_text(delivery: dict | None) -> str:
+    """TikTok's last answer on one line (plain text: pass it through cell() for a table)."""
+    if not delivery:
+        return "never"
+    return f"{delivery.get('at', '?')}  code {delivery.get('code')}  {delivery.get('message') or ''}".rstrip()
+
+
+def print_warnings(console: Console, warnings: list[str], prefix: str = "") -> None:
+    for warning in warnings:
+        console.print(f"[yellow]![/] {escape(prefix)}{escape(warning)}")
+
+
+def key_value_table(rows: dict[str, Any]) -> Table:
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in rows.items():
+        table.add_row(escape(key), cell(value))
+    return table

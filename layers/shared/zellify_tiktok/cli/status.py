@@ -1,0 +1,77 @@
+"""`status`: what is waiting in the queues, and TikTok's last answer per campaign."""
+
+from datetime import UTC, datetime
+
+import typer
+from botocore.exceptions import ClientError
+from rich.console import Console
+from rich.table import Table
+
+from ..repositories.aws import client
+from ..services.settings import settings_view
+from .common import cell, delivery_text, print_warnings, queue_url, state_of
+from .errors import EXIT_NOT_FOUND, classify
+
+# (queue name in the local stack, Settings field holding a deployed stack's URL)
+QUEUES = (("RetryQueue", "retry_queue_url"), ("DeadLetterQueue", "dead_letter_queue_url"))
+_DEPTH_ATTRIBUTES = {
+    "visible": "ApproximateNumberOfMessages",
+    "in_flight": "ApproximateNumberOfMessagesNotVisible",
+    "delayed": "ApproximateNumberOfMessagesDelayed",
+}
+
+
+def status(ctx: typer.Context) -> None:
+    """Queue depths (approximate, as SQS counts them) and the last delivery of every campaign.
+
+    Exits 3 when a queue cannot be found (its URL variable is unset or wrong), after showing the rest.
+    """
+    state = state_of(ctx)
+    rt = state.runtime
+    queues = {name: _depth(getattr(rt.settings, setting), name) for name, setting in QUEUES}
+    now = datetime.now(UTC)
+    campaigns = []
+    for campaign in sorted(rt.campaigns.list(), key=lambda c: c.campaign_id):
+        view = settings_view(campaign, now)
+        campaigns.append({key: view[key] for key in ("campaign_id", "enabled", "last_delivery", "warnings")})
+
+    def render(console: Console) -> None:
+        table = Table("queue", "visible", "in flight", "delayed", title="Queues", title_justify="left")
+        for name, depth in queues.items():
+            if "error" in depth:
+                table.add_row(name, f"[red]{cell(depth['error'])}[/]", "", "")
+            else:
+                table.add_row(name, *(cell(depth[key]) for key in _DEPTH_ATTRIBUTES))
+        console.print(table)
+        dead = queues["DeadLetterQueue"].get("visible") or 0
+        if dead:
+            console.print(f"[yellow]![/] {dead} message(s) in the DeadLetterQueue: events TikTok refused "
+                          "or that failed every retry")
+        if not campaigns:
+            console.print("No campaigns configured.")
+            return
+        table = Table("campaign", "enabled", "last delivery", title="Campaigns", title_justify="left")
+        for row in campaigns:
+            table.add_row(cell(row["campaign_id"]), cell(row["enabled"]), cell(delivery_text(row["last_delivery"])))
+        console.print(table)
+        for row in campaigns:
+            print_warnings(console, row["warnings"], prefix=f"{row['campaign_id']}: ")
+
+    state.emit({"queues": queues, "campaigns": campaigns}, render)
+    if any("error" in depth for depth in queues.values()):
+        raise typer.Exit(EXIT_NOT_FOUND)
+
+
+def _depth(configured_url: str, name: str) -> dict:
+    """Depth counts, or the error of a queue that is not there (AWS being unreachable still fails the command)."""
+    try:
+        url = queue_url(configured_url, name)
+        attributes = client("sqs").get_queue_attributes(
+            QueueUrl=url, AttributeNames=list(_DEPTH_ATTRIBUTES.values())
+        )["Attributes"]
+    except ClientError as exc:
+        exit_code, body = classify(exc)
+        if exit_code != EXIT_NOT_FOUND:
+            raise
+        return {"error": body["error"]["message"]}
+    return {key: int(attributes.get(attribute, 0)) for key, attribute in _DEPTH_ATTRIBUTES.items()}

@@ -1,0 +1,105 @@
+"""The template's functions, imported from their CodeUri folders and invoked as Lambda would invoke them."""
+
+import importlib
+import logging
+import sys
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from .template import ACCOUNT_ID, REGION, STACK_NAME, FunctionSpec
+
+log = logging.getLogger("local.functions")
+
+
+class Status(StrEnum):
+    LOADED = "loaded"
+    # Its handler file is not on disk yet (being written): invoking it fails, its queue is not polled.
+    MISSING = "missing"
+    # Its handler failed to import: invoking it fails as Lambda's Runtime.ImportModuleError does.
+    FAILED = "failed"
+
+
+class FunctionUnavailable(Exception):
+    """The handler could not be imported; Lambda reports the invocation as failed."""
+
+
+class FunctionTimedOut(Exception):
+    """The handler ran past the function's Timeout: Lambda would have stopped it and kept no result."""
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    deadline: float  # time.monotonic() at which Lambda would stop the invocation
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return f"local/[$LATEST]{self.aws_request_id.replace('-', '')}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class LambdaFunction:
+    spec: FunctionSpec
+    status: Status
+    handler: Callable[[Any, LambdaContext], Any] | None = None
+    error: str = ""
+
+    @property
+    def physical_name(self) -> str:
+        return f"{STACK_NAME}-{self.spec.name}"
+
+    def invoke(self, event: Any) -> Any:
+        """Call the handler with a fresh context; raise what it raises, like a failed invocation."""
+        if self.handler is None:
+            raise FunctionUnavailable(f"{self.spec.name}: {self.error}")
+        started = time.monotonic()
+        context = LambdaContext(
+            function_name=self.physical_name,
+            memory_limit_in_mb=self.spec.memory_mb,
+            invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.physical_name}",
+            deadline=started + self.spec.timeout_s,
+        )
+        result = self.handler(event, context)
+        # A thread cannot be stopped halfway; the overrun is reported once the handler returns.
+        if time.monotonic() > context.deadline:
+            raise FunctionTimedOut(f"{self.spec.name} ran past its Timeout of {self.spec.timeout_s} s")
+        return result
+
+
+def load_function(spec: FunctionSpec) -> LambdaFunction:
+    """Import `Handler` from `CodeUri`, which goes first on sys.path as the task root does in Lambda."""
+    module_name, attribute = spec.handler.rsplit(".", 1)
+    folder = spec.code_uri.resolve()
+    module_file = folder / (module_name.replace(".", "/") + ".py")
+    if not module_file.exists():
+        log.warning("%s skipped: %s does not exist yet", spec.name, module_file)
+        return LambdaFunction(spec, Status.MISSING, error=f"{module_file} does not exist")
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    try:
+        module = importlib.import_module(module_name)
+        if Path(module.__file__ or "").resolve() != module_file:
+            raise ImportError(f"module {module_name} is already imported from {module.__file__}: "
+                              "handler modules need names unique across functions")
+        handler = getattr(module, attribute)
+    except Exception as exc:
+        log.error("%s failed to import %s:\n%s", spec.name, spec.handler, traceback.format_exc())
+        return LambdaFunction(spec, Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+    return LambdaFunction(spec, Status.LOADED, handler=handler)

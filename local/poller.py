@@ -1,0 +1,109 @@
+"""An SQS event source mapping: long-polls a queue and hands batches to a function, as Lambda does."""
+
+import base64
+import logging
+import threading
+import traceback
+
+import boto3
+
+from .functions import LambdaFunction
+from .template import REGION, SqsEventSpec
+
+log = logging.getLogger("local.poller")
+
+WAIT_TIME_S = 1
+# ReceiveMessage returns at most 10 messages.
+MAX_RECEIVE = 10
+
+
+def _lambda_message_attribute(attribute: dict) -> dict:
+    """An SQS message attribute as Lambda's SQS event writes it (camelCase, binary as base64)."""
+    converted = {
+        "stringListValues": attribute.get("StringListValues", []),
+        "binaryListValues": [base64.b64encode(v).decode() for v in attribute.get("BinaryListValues", [])],
+        "dataType": attribute["DataType"],
+    }
+    if "StringValue" in attribute:
+        converted["stringValue"] = attribute["StringValue"]
+    if "BinaryValue" in attribute:
+        converted["binaryValue"] = base64.b64encode(attribute["BinaryValue"]).decode()
+    return converted
+
+
+def sqs_record(message: dict, queue_arn: str) -> dict:
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": {
+            name: _lambda_message_attribute(value) for name, value in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": REGION,
+    }
+
+
+class SqsPoller:
+    def __init__(self, function: LambdaFunction, spec: SqsEventSpec, queue_url: str, queue_arn: str):
+        self.function = function
+        self.spec = spec
+        self.queue_url = queue_url
+        self.queue_arn = queue_arn
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"sqs-poller-{function.spec.name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=WAIT_TIME_S + self.function.spec.timeout_s + 1)
+
+    def _run(self) -> None:
+        sqs = boto3.client("sqs")
+        while not self._stopping.is_set():
+            try:
+                messages = sqs.receive_message(
+                    QueueUrl=self.queue_url,
+                    MaxNumberOfMessages=min(self.spec.batch_size, MAX_RECEIVE),
+                    WaitTimeSeconds=WAIT_TIME_S,
+                    AttributeNames=["All"],
+                    MessageAttributeNames=["All"],
+                ).get("Messages", [])
+                if messages:
+                    self._deliver(sqs, messages)
+            except Exception:
+                log.error("polling %s failed:\n%s", self.queue_url, traceback.format_exc())
+                self._stopping.wait(WAIT_TIME_S)
+
+    def _deliver(self, sqs, messages: list[dict]) -> None:
+        try:
+            result = self.function.invoke({"Records": [sqs_record(m, self.queue_arn) for m in messages]})
+        except Exception:
+            # Lambda deletes nothing: the batch is received again after the visibility timeout.
+            log.error("%s failed on a batch of %d message(s):\n%s", self.function.spec.name, len(messages),
+                      traceback.format_exc())
+            return
+        done = [m for m in messages if m["MessageId"] not in self._failed_ids(result, messages)]
+        if done:
+            sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
+                {"Id": str(index), "ReceiptHandle": m["ReceiptHandle"]} for index, m in enumerate(done)
+            ])
+
+    def _failed_ids(self, result: object, messages: list[dict]) -> set[str]:
+        """The messages to leave in the queue, read from batchItemFailures as Lambda reads it."""
+        ids = {m["MessageId"] for m in messages}
+        if not self.spec.report_batch_item_failures or not isinstance(result, dict):
+            return set()
+        failures = result.get("batchItemFailures") or []
+        failed = {f.get("itemIdentifier") if isinstance(f, dict) else None for f in failures}
+        if not failed <= ids:
+            # Lambda treats a malformed answer as the whole batch failing.
+            log.warning("%s answered malformed batchItemFailures %r: the whole batch fails",
+                        self.function.spec.name, failures)
+            return ids
+        return failed

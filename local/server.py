@@ -1,0 +1,128 @@
+"""The local stack's HTTP front: /healthz and /_dev endpoints, the /demo mount, the HTTP API behind the rest."""
+
+import html
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.utils import redirect
+from werkzeug.wrappers import Request, Response
+
+from .apigw import HttpApi
+from .http_util import json_response
+from .pixel_standin import PixelStandIn
+from .tiktok_standin import TRACK_PATH, TikTokStandIn
+
+log = logging.getLogger("local.http")
+
+WsgiApp = Callable[[dict, Any], Iterable[bytes]]
+DEMO_PREFIX = "/demo"
+
+
+class LocalApp:
+    """WSGI app of the whole local stack."""
+
+    def __init__(self, *, api: HttpApi, tiktok: TikTokStandIn, pixel: PixelStandIn, aws_endpoint_url: str,
+                 health: Callable[[], tuple[bool, dict]], state: Callable[[], dict],
+                 render_test_events: Callable[[dict], str] | None, demo_app: WsgiApp | None):
+        self.api = api
+        self.aws_endpoint_url = aws_endpoint_url
+        self.health = health
+        self.state = state
+        self.render_test_events = render_test_events or fallback_test_events_page
+        self.demo_app = demo_app
+        self.dev_routes = Map([
+            Rule("/healthz", endpoint=self._healthz, methods=["GET"]),
+            Rule("/_dev/", endpoint=self._test_events, methods=["GET"]),
+            Rule("/_dev/state", endpoint=self._state, methods=["GET"]),
+            Rule("/_dev/aws", endpoint=self._aws, methods=["GET"]),
+            Rule(f"/_dev/tiktok{TRACK_PATH}", endpoint=tiktok.track, methods=["POST"]),
+            Rule("/_dev/tiktok/requests", endpoint=tiktok.requests_endpoint, methods=["GET", "DELETE"]),
+            Rule("/_dev/tiktok/faults", endpoint=tiktok.faults_endpoint, methods=["GET", "POST", "DELETE"]),
+            Rule("/_dev/pixel/sdk.js", endpoint=pixel.sdk, methods=["GET"]),
+            Rule("/_dev/pixel/requests", endpoint=pixel.requests_endpoint,
+                 methods=["GET", "POST", "DELETE", "OPTIONS"]),
+        ])
+
+    def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == DEMO_PREFIX or path.startswith(DEMO_PREFIX + "/"):
+            return self._demo(environ, start_response)
+        if path in ("/healthz", "/_dev") or path.startswith("/_dev/"):
+            return self._dev(Request(environ))(environ, start_response)
+        return self.api(environ, start_response)
+
+    def _dev(self, request: Request) -> Response:
+        try:
+            endpoint, _ = self.dev_routes.bind_to_environ(request.environ).match()
+        except HTTPException as exc:
+            if exc.code in (404, 405):
+                return json_response({"message": exc.name}, exc.code)
+            return exc.get_response(request.environ)  # the redirect from /_dev to /_dev/
+        return endpoint(request)
+
+    def _demo(self, environ: dict, start_response: Any) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if self.demo_app is None:
+            response = json_response({"message": "Not Found", "reason": "local/demo.py has no demo_app yet"}, 404)
+        elif path == DEMO_PREFIX:
+            query = environ.get("QUERY_STRING", "")
+            response = redirect(f"{DEMO_PREFIX}/" + (f"?{query}" if query else ""), 308)
+        else:
+            mounted = {**environ, "SCRIPT_NAME": environ.get("SCRIPT_NAME", "") + DEMO_PREFIX,
+                       "PATH_INFO": path[len(DEMO_PREFIX):]}
+            return self.demo_app(mounted, start_response)
+        return response(environ, start_response)
+
+    def _healthz(self, request: Request) -> Response:
+        ok, details = self.health()
+        return json_response(details, 200 if ok else 503)
+
+    def _aws(self, request: Request) -> Response:
+        return json_response({"endpoint_url": self.aws_endpoint_url})
+
+    def _state(self, request: Request) -> Response:
+        return json_response(self.state())
+
+    def _test_events(self, request: Request) -> Response:
+        return Response(self.render_test_events(self.state()), content_type="text/html; charset=utf-8")
+
+
+def fallback_test_events_page(state: dict) -> str:
+    """What /_dev/ shows until local/testevents.py exists: the TikTok stand-in's requests."""
+    rows = []
+    for record in state["tiktok_requests"]:
+        body = record["body"] if isinstance(record["body"], dict) else {}
+        events = body.get("data") if isinstance(body.get("data"), list) else []
+        names = ", ".join(f"{e.get('event')} ({e.get('event_id')})" for e in events if isinstance(e, dict))
+        answer = record["response"] or {}
+        rows.append("<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in (
+            record["received_at"], body.get("event_source_id", ""), names, answer.get("code"), answer.get("message"),
+        )) + "</tr>")
+    return (
+        "<!doctype html><meta charset=utf-8><title>Test Events (local)</title>"
+        "<h1>TikTok Events API stand-in</h1>"
+        f"<p>{len(state['queued'])} queued for retry, {len(state['dead_lettered'])} dead-lettered, "
+        f"{len(state['pixel_requests'])} pixel calls. JSON: <a href=/_dev/state>/_dev/state</a></p>"
+        "<table border=1><tr><th>received</th><th>pixel</th><th>events</th><th>code</th><th>message</th></tr>"
+        + "".join(rows) + "</table>"
+    )
+
+
+class _RequestHandler(WSGIRequestHandler):
+    """One log line per request through `local.http`.
+
+    werkzeug's own logger is quietened by the stack: moto's server, in this process too, would log
+    every AWS call through it.
+    """
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        log.info('"%s %s" %s', self.command, self.path, getattr(code, "value", code))
+
+
+def make_http_server(app: WsgiApp, port: int) -> BaseWSGIServer:
+    # Threaded: a delayed stand-in answer must not hold up the requests behind it.
+    return make_server("127.0.0.1", port, app, threaded=True, request_handler=_RequestHandler)

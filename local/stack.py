@@ -1,0 +1,249 @@
+"""The local stack (DESIGN §8): moto, the template's resources and functions, the stand-ins, one HTTP server.
+
+    stack = LocalStack(port=0)      # 0: a free port
+    base_url = stack.start()
+    ...
+    stack.stop()
+
+One stack per process: moto's backends and the handlers' environment are process-wide.
+"""
+
+import importlib
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from werkzeug.serving import BaseWSGIServer
+from werkzeug.test import Client
+
+from .apigw import HttpApi, Route
+from .aws import MotoServer, create_resources, create_stripe_secret, peek_messages, use_endpoint
+from .functions import LambdaFunction, Status, load_function
+from .pixel_standin import PixelStandIn
+from .poller import SqsPoller
+from .server import LocalApp, make_http_server
+from .template import FunctionSpec, Resolver, Template, cfn_string
+from .tiktok_standin import API_PATH, TikTokStandIn
+
+log = logging.getLogger("local")
+
+LOCAL_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = LOCAL_DIR.parent
+DEFAULT_ADMIN_TOKEN = "dev-admin-token"
+DEFAULT_STRIPE_SIGNING_SECRET = "whsec_dev"
+DEMO_CAMPAIGN_ID = "demo"
+DEMO_SETTINGS = {
+    "pixel_id": "CDEMO00000000000PIXEL",
+    "access_token": "dev-tiktok-token",
+    "enabled": True,
+    "allowed_origins": None,
+    "event_names": {},
+    "limited_data_use": False,
+    "require_consent": False,
+    "report_renewals": False,
+}
+
+
+def _load_hook(module: str, attribute: str) -> Any:
+    """An optional piece another file provides (local/demo.py, local/testevents.py), or None."""
+    if not (LOCAL_DIR / f"{module}.py").exists():
+        return None
+    try:
+        hook = getattr(importlib.import_module(f"{__package__}.{module}"), attribute)
+    except Exception:
+        log.exception("local/%s.py gives no usable %s: using the fallback", module, attribute)
+        return None
+    return hook
+
+
+class LocalStack:
+    def __init__(self, port: int = 3000, root: Path = PROJECT_ROOT):
+        self.port = port
+        self.root = root
+        # Read now: the handlers' environment is written into os.environ at start.
+        self.admin_token = os.environ.get("DEV_ADMIN_TOKEN") or DEFAULT_ADMIN_TOKEN
+        self.stripe_signing_secret = os.environ.get("STRIPE_WEBHOOK_SECRET") or DEFAULT_STRIPE_SIGNING_SECRET
+        self._tiktok_api_base = os.environ.get("TIKTOK_API_BASE")
+        self._pixel_sdk_url = os.environ.get("TIKTOK_PIXEL_SDK_URL")
+        self.tiktok = TikTokStandIn()
+        self.pixel = PixelStandIn(LOCAL_DIR / "pixel_sdk.js")
+        self.base_url = ""
+        self.aws_endpoint_url = ""
+        self.handler_environment: dict[str, str] = {}
+        self.functions: dict[str, LambdaFunction] = {}
+        self.routes: list[Route] = []
+        self.pollers: list[SqsPoller] = []
+        self.seeded: str | None = None
+        self._moto: MotoServer | None = None
+        self._http: BaseWSGIServer | None = None
+        self._http_thread: threading.Thread | None = None
+        self._app: LocalApp | None = None
+        self._dynamodb: Any = None
+
+    def start(self) -> str:
+        """Bring everything up; answer the base URL. The handlers are imported once AWS points at moto."""
+        # moto's server logs every AWS call through werkzeug's logger; our server logs through local.http.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self._moto = MotoServer()
+        self.aws_endpoint_url = self._moto.start()
+        use_endpoint(self.aws_endpoint_url)
+        self._dynamodb = boto3.client("dynamodb", config=Config(connect_timeout=1, read_timeout=2,
+                                                                retries={"max_attempts": 1}))
+        template = Template(self.root / "template.yaml")
+        resolver = Resolver(template, create_resources(template))
+        # Bound before the handlers load: their environment names this server's port.
+        self._http = make_http_server(self._dispatch, self.port)
+        self.base_url = f"http://127.0.0.1:{self._http.port}"
+        specs = template.functions()
+        self.handler_environment = self._environment(template, specs, resolver)
+        os.environ.update(self.handler_environment)
+        if "STRIPE_SECRET_NAME" in self.handler_environment:
+            create_stripe_secret(self.handler_environment["STRIPE_SECRET_NAME"], self.stripe_signing_secret)
+        self.functions = {spec.name: load_function(spec) for spec in specs}
+        # A function not written yet keeps its routes, as the deployed API would: they answer 500.
+        self.routes = [Route(spec, self.functions[spec.function]) for spec in template.http_routes()]
+        self._app = LocalApp(
+            api=HttpApi(self.routes, self.admin_token),
+            tiktok=self.tiktok,
+            pixel=self.pixel,
+            aws_endpoint_url=self.aws_endpoint_url,
+            health=self.health,
+            state=self.state,
+            render_test_events=_load_hook("testevents", "render"),
+            demo_app=_load_hook("demo", "demo_app"),
+        )
+        self._seed()
+        self._start_pollers(template, resolver)
+        # Serving last: /healthz answers once everything above is done.
+        self._http_thread = threading.Thread(target=self._http.serve_forever, name="local-http", daemon=True)
+        self._http_thread.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
+        self.pollers = []
+        if self._http is not None:
+            if self._http_thread is not None:  # shutdown() waits for serve_forever, so only when it runs
+                self._http.shutdown()
+            self._http.server_close()
+            self._http = self._http_thread = None
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+
+    def _dispatch(self, environ: dict, start_response: Any) -> Any:
+        # The server is bound before the app exists (the handlers need its port) and serves once it does.
+        return self._app(environ, start_response)
+
+    def _environment(self, template: Template, specs: list[FunctionSpec], resolver: Resolver) -> dict[str, str]:
+        """Globals' environment, then each function's own, then what only makes sense locally."""
+
+        def resolved(variables: dict) -> dict[str, str]:
+            values = {name: resolver.resolve(value) for name, value in variables.items()}
+            return {name: cfn_string(value) for name, value in values.items() if value is not None}
+
+        environment = resolved(template.global_environment)
+        for spec in specs:
+            for name, value in resolved(spec.environment).items():
+                if environment.setdefault(name, value) != value:
+                    log.warning("%s sets %s=%r, but in-process handlers share one environment: it stays %r",
+                                spec.name, name, value, environment[name])
+        environment.update({
+            "TIKTOK_API_BASE": self._tiktok_api_base or f"{self.base_url}/_dev/tiktok{API_PATH}",
+            "TIKTOK_PIXEL_SDK_URL": self._pixel_sdk_url or f"{self.base_url}/_dev/pixel/sdk.js",
+            "PUBLIC_BASE_URL": self.base_url,
+            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+        })
+        return environment
+
+    def _seed(self) -> None:
+        """Configure the demo campaign through the real settings route, as the dashboard would."""
+        response = Client(self._dispatch).put(
+            f"/v1/campaigns/{DEMO_CAMPAIGN_ID}/tiktok",
+            base_url=self.base_url,
+            json=DEMO_SETTINGS,
+            headers={"Authorization": f"Bearer {self.admin_token}"},
+        )
+        if response.status_code == 200:
+            self.seeded = DEMO_CAMPAIGN_ID
+        else:
+            log.warning("campaign %r not seeded: PUT /v1/campaigns/%s/tiktok answered %s %s", DEMO_CAMPAIGN_ID,
+                        DEMO_CAMPAIGN_ID, response.status_code, response.get_data(as_text=True)[:500])
+
+    def _start_pollers(self, template: Template, resolver: Resolver) -> None:
+        for event in template.sqs_events():
+            function = self.functions[event.function]
+            arn = resolver.resolve(event.queue_arn)
+            url = next((a["QueueUrl"] for a in resolver.attributes.values()
+                        if a.get("Arn") == arn and "QueueUrl" in a), None)
+            if function.status is Status.MISSING or url is None:
+                log.warning("%s's SQS event not polled: %s", event.function,
+                            function.error if url else f"queue {arn} is not created locally")
+                continue
+            poller = SqsPoller(function, event, url, arn)
+            poller.start()
+            self.pollers.append(poller)
+        if not self.pollers:
+            log.info("no function polls a queue (no SQS event in template.yaml yet): nothing retries locally")
+
+    def health(self) -> tuple[bool, dict]:
+        try:
+            tables = self._dynamodb.list_tables()["TableNames"]
+            aws = "ok"
+        except Exception as exc:
+            tables, aws = [], f"{type(exc).__name__}: {exc}"
+        failed = [f for f in self.functions.values() if f.status is Status.FAILED]
+        ok = aws == "ok" and not failed
+        return ok, {
+            "status": "ok" if ok else "unavailable",
+            "aws": aws,
+            "tables": tables,
+            "functions": {name: str(f.status) for name, f in self.functions.items()},
+            "function_errors": {name: f.error for name, f in self.functions.items() if f.error},
+            "pollers": [p.function.spec.name for p in self.pollers],
+            "seeded_campaign": self.seeded,
+        }
+
+    def state(self) -> dict:
+        return {
+            "tiktok_requests": self.tiktok.records(),
+            "pixel_requests": self.pixel.records(),
+            "queued": peek_messages(self._queue_name("RETRY_QUEUE_URL")),
+            "dead_lettered": peek_messages(self._queue_name("DEAD_LETTER_QUEUE_URL")),
+        }
+
+    def _queue_name(self, url_variable: str) -> str:
+        return self.handler_environment.get(url_variable, "").rsplit("/", 1)[-1]
+
+    def banner(self) -> str:
+        base = self.base_url
+        functions = ", ".join(f"{name} {f.status}" for name, f in self.functions.items())
+        routes = ", ".join(route.spec.route_key for route in self.routes) or "none yet"
+        tiktok = self.handler_environment["TIKTOK_API_BASE"]
+        seeded = (f"{self.seeded} (pixel {DEMO_SETTINGS['pixel_id']}, Events API token {DEMO_SETTINGS['access_token']})"
+                  if self.seeded else "none (the settings route is not available yet: see the warning above)")
+        return "\n".join([
+            "",
+            "Local stack ready (no AWS account, nothing deployed)",
+            f"  API base URL      {base}",
+            f"  routes            {routes}",
+            f"  functions         {functions}",
+            f"  Demo funnel       {base}/demo/",
+            f"  Test Events page  {base}/_dev/",
+            f"  TikTok stand-in   {base}/_dev/tiktok{API_PATH}/event/track/  "
+            f"(recorded: {base}/_dev/tiktok/requests, faults: {base}/_dev/tiktok/faults)",
+            f"  TIKTOK_API_BASE   {tiktok}" + ("" if tiktok.startswith(base) else "  (set by you: NOT the stand-in)"),
+            f"  Pixel stand-in    {self.handler_environment['TIKTOK_PIXEL_SDK_URL']}  "
+            f"(recorded: {base}/_dev/pixel/requests)",
+            f"  AWS (moto)        {self.aws_endpoint_url}",
+            f"  Stripe secret     {self.stripe_signing_secret}  (POST {base}/v1/webhooks/stripe)",
+            f"  Admin token       Authorization: Bearer {self.admin_token}  (settings routes)",
+            f"  Seeded campaign   {seeded}",
+            "  Ctrl-C stops it.",
+            "",
+        ])

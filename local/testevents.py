@@ -1,0 +1,359 @@
+"""The local Test Events page (`GET /_dev/`, DESIGN §8): both channels of every event, side by side.
+
+`render(state)` is a pure function of what the local stack recorded:
+  tiktok_requests  what the Events API stand-in received: {"received_at", "headers", "body", "response"}
+  pixel_requests   the `ttq` calls the Pixel stand-in reported: {"received_at", "pixel_id", "method", "args"}
+  queued           message bodies waiting in the RetryQueue (dicts, or strings that were not JSON)
+  dead_lettered    message bodies in the DeadLetterQueue
+
+An event is identified the way TikTok deduplicates it: pixel + event name + event_id. Each such
+event gets one row with its dedup state (paired / pixel only / server only), the match keys its
+server copy carried and TikTok's answer. Everything shown is escaped; the Access-Token header the
+stand-in recorded is never shown, nor the raw email address the page gave `ttq.identify`.
+"""
+
+import html
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+MATCH_KEYS = ("email", "external_id", "ttp", "ttclid", "ip", "user_agent")
+PAIRED, PIXEL_ONLY, SERVER_ONLY = "paired", "pixel only", "server only"
+# TikTok's answer codes that mean the events were taken (reference/tiktok.md).
+ACCEPTED_CODES = (0, 20001)
+MAX_JSON_CHARS = 4000
+
+
+@dataclass
+class PixelCopy:
+    received_at: str
+    properties: dict
+
+
+@dataclass
+class ServerCopy:
+    received_at: str
+    properties: dict
+    match_keys: frozenset
+    answer: Any
+    test_event_code: str | None
+
+
+@dataclass
+class Row:
+    pixel_id: str | None
+    name: str | None
+    event_id: str | None
+    pixel: list[PixelCopy] = field(default_factory=list)
+    server: list[ServerCopy] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def state(self) -> str:
+        if self.pixel and self.server:
+            return PAIRED
+        return PIXEL_ONLY if self.pixel else SERVER_ONLY
+
+    @property
+    def last_seen(self) -> str:
+        return max(c.received_at for c in [*self.pixel, *self.server])
+
+
+def _dicts(value: Any) -> list[dict]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _key(pixel_id: Any, name: Any, event_id: Any) -> tuple:
+    return (_text(pixel_id), _text(name), _text(event_id))
+
+
+def _present_keys(user: Any) -> frozenset:
+    if not isinstance(user, dict):
+        return frozenset()
+    return frozenset(k for k in MATCH_KEYS if user.get(k) not in (None, "", [], {}))
+
+
+def _collect(state: dict) -> tuple[list[Row], list[dict]]:
+    """The event rows, newest first, and the Pixel calls that are not events (load, identify, …)."""
+    rows: dict[tuple, Row] = {}
+
+    def row(key: tuple) -> Row:
+        return rows.setdefault(key, Row(*key))
+
+    other_calls = []
+    for call in _dicts(state.get("pixel_requests")):
+        args = call.get("args") if isinstance(call.get("args"), list) else []
+        if call.get("method") != "track" or not args:
+            other_calls.append(call)
+            continue
+        options = args[2] if len(args) > 2 and isinstance(args[2], dict) else {}
+        properties = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
+        row(_key(call.get("pixel_id"), args[0], options.get("event_id"))).pixel.append(
+            PixelCopy(str(call.get("received_at") or ""), properties))
+
+    for request in _dicts(state.get("tiktok_requests")):
+        body = request.get("body") if isinstance(request.get("body"), dict) else {}
+        for event in _dicts(body.get("data")):
+            row(_key(body.get("event_source_id"), event.get("event"), event.get("event_id"))).server.append(
+                ServerCopy(
+                    received_at=str(request.get("received_at") or ""),
+                    properties=event.get("properties") if isinstance(event.get("properties"), dict) else {},
+                    match_keys=_present_keys(event.get("user")),
+                    answer=request.get("response"),
+                    test_event_code=_text(body.get("test_event_code")),
+                ))
+
+    for section, note in (("queued", "server copy queued for retry"), ("dead_lettered", "server copy dead-lettered")):
+        for message in _dicts(state.get(section)):
+            for event in _dicts(message.get("events")):
+                key = _key(message.get("pixel_id"), event.get("event"), event.get("event_id"))
+                if key in rows and note not in rows[key].notes:
+                    rows[key].notes.append(note)
+
+    for r in rows.values():
+        if r.event_id is None:
+            r.notes.append("no event_id: TikTok cannot deduplicate it")
+        if len(r.pixel) > 1:
+            r.notes.append(f"Pixel sent it {len(r.pixel)} times (TikTok keeps the first)")
+        sent = [c for c in r.server if _accepted(c.answer)]
+        if len(sent) > 1:
+            r.notes.append(f"Events API took it {len(sent)} times (TikTok keeps the first)")
+    return sorted(rows.values(), key=lambda r: r.last_seen, reverse=True), other_calls
+
+
+def _accepted(answer: Any) -> bool:
+    return (isinstance(answer, dict) and answer.get("http_status") is None
+            and not answer.get("connection_reset") and answer.get("code") in ACCEPTED_CODES)
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _mask_emails(value: Any, depth: int = 0) -> Any:
+    """`ttq.identify` gets the raw address (the Pixel hashes it); this page shows only its shape."""
+    if depth > 8:
+        return value
+    if isinstance(value, list):
+        return [_mask_emails(v, depth + 1) for v in value]
+    if not isinstance(value, dict):
+        return value
+    masked = {}
+    for key, item in value.items():
+        if key == "email" and isinstance(item, str) and "@" in item:
+            local, _, domain = item.rpartition("@")
+            masked[key] = f"{local[:1]}…@{domain} (masked)"
+        else:
+            masked[key] = _mask_emails(item, depth + 1)
+    return masked
+
+
+def _json(value: Any) -> str:
+    try:
+        text = json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= MAX_JSON_CHARS else text[:MAX_JSON_CHARS] + "\n…"
+
+
+def _properties(properties: dict) -> str:
+    parts = []
+    if "value" in properties:
+        parts.append(f"{properties.get('value')} {properties.get('currency') or ''}".strip())
+    if "content_name" in properties:
+        parts.append(f"step {properties['content_name']}")
+    contents = properties.get("contents")
+    if isinstance(contents, list) and contents:
+        parts.append(f"{len(contents)} item{'s' if len(contents) != 1 else ''}")
+    return _e(" · ".join(parts))
+
+
+def _answer(answer: Any) -> str:
+    if answer is None:
+        return '<span class="muted">waiting for an answer</span>'
+    if not isinstance(answer, dict):
+        return _e(answer)
+    if answer.get("connection_reset"):
+        return '<span class="bad">connection reset</span>'
+    if answer.get("http_status") is not None:
+        return f'<span class="bad">HTTP {_e(answer["http_status"])}</span> {_e(answer.get("message") or "")}'
+    css = "good" if _accepted(answer) else "bad"
+    return (f'<span class="{css}" data-code="{_e(answer.get("code"))}">{_e(answer.get("code"))}</span> '
+            f'{_e(answer.get("message") or "")}')
+
+
+def _match_keys(row: Row) -> str:
+    if not row.server:
+        return '<span class="muted">no server copy</span>'
+    present = row.server[-1].match_keys
+    return "".join(
+        f'<span class="key {"on" if k in present else "off"}" data-key="{k}" '
+        f'data-present="{"true" if k in present else "false"}">{k}</span>'
+        for k in MATCH_KEYS)
+
+
+def _event_row(row: Row) -> str:
+    pixel = (f"×{len(row.pixel)} {_properties(row.pixel[-1].properties)}" if row.pixel
+             else '<span class="muted">–</span>')
+    if row.server:
+        last = row.server[-1]
+        server = f"×{len(row.server)} {_properties(last.properties)}"
+        if last.test_event_code:
+            server += f'<br><span class="muted">test code {_e(last.test_event_code)}</span>'
+        answers = "<br>".join(_answer(c.answer) for c in row.server)
+    else:
+        server = answers = '<span class="muted">–</span>'
+    notes = "".join(f'<div class="note">{_e(n)}</div>' for n in row.notes)
+    state_css = {PAIRED: "paired", PIXEL_ONLY: "pixel-only", SERVER_ONLY: "server-only"}[row.state]
+    return (
+        f'<tr class="event" data-testid="event-row" data-pixel="{_e(row.pixel_id or "")}" '
+        f'data-event="{_e(row.name or "")}" data-event-id="{_e(row.event_id or "")}" data-state="{_e(row.state)}">'
+        f"<td>{_e(row.last_seen)}</td>"
+        f"<td><strong>{_e(row.name or '(no name)')}</strong><br>"
+        f'<span class="muted">{_e(row.pixel_id or "")}</span></td>'
+        f"<td><code>{_e(row.event_id or '(none)')}</code>{notes}</td>"
+        f'<td><span class="state {state_css}">{_e(row.state)}</span></td>'
+        f"<td>{pixel}</td><td>{server}</td>"
+        f'<td class="keys">{_match_keys(row)}</td>'
+        f"<td>{answers}</td></tr>"
+    )
+
+
+def _other_calls(calls: list[dict]) -> str:
+    if not calls:
+        return '<p class="muted">None yet.</p>'
+    rows = "".join(
+        f'<tr data-testid="pixel-call" data-method="{_e(c.get("method"))}"><td>{_e(c.get("received_at") or "")}</td>'
+        f"<td>{_e(c.get('pixel_id') or '')}</td><td><code>{_e(c.get('method'))}</code></td>"
+        f"<td><pre>{_e(_json(_mask_emails(c.get('args'))))}</pre></td></tr>"
+        for c in calls)
+    return f"<table><tr><th>Received</th><th>Pixel</th><th>Method</th><th>Arguments</th></tr>{rows}</table>"
+
+
+def _header(headers: Any, name: str) -> Any:
+    if not isinstance(headers, dict):
+        return None
+    return next((v for k, v in headers.items() if isinstance(k, str) and k.lower() == name.lower()), None)
+
+
+def _api_requests(requests: list[dict]) -> str:
+    if not requests:
+        return '<p class="muted">None yet.</p>'
+    rows = []
+    for request in reversed(requests):
+        body = request.get("body") if isinstance(request.get("body"), dict) else {}
+        events = _dicts(body.get("data"))
+        token = "yes" if _header(request.get("headers"), "Access-Token") else "no"
+        rows.append(
+            f'<tr data-testid="api-request"><td>{_e(request.get("received_at") or "")}</td>'
+            f"<td>{_e(body.get('event_source_id') or '')}</td>"
+            f"<td>{_e(', '.join(str(e.get('event')) for e in events) or '(no data)')}</td>"
+            f"<td>{_e(body.get('test_event_code') or '')}</td><td>{token}</td>"
+            f"<td>{_answer(request.get('response'))}</td></tr>")
+    return ("<table><tr><th>Received</th><th>Pixel</th><th>Events</th><th>Test code</th>"
+            f"<th>Access-Token</th><th>TikTok's answer</th></tr>{''.join(rows)}</table>")
+
+
+def _queue(messages: Any, testid: str) -> str:
+    messages = messages if isinstance(messages, list) else []
+    if not messages:
+        return '<p class="muted">Empty.</p>'
+    items = []
+    for message in messages:
+        summary = ""
+        if isinstance(message, dict):
+            events = _dicts(message.get("events"))
+            reason = message.get("reason")
+            parts = [f"{_e(e.get('event'))} <code>{_e(e.get('event_id'))}</code>" for e in events]
+            summary = ", ".join(parts) or _e(message.get("kind") or "message")
+            if isinstance(reason, dict):
+                summary += f" — {_answer(reason)}"
+            elif reason:
+                summary += f" — {_e(reason)}"
+        else:
+            summary = _e(str(message)[:200])
+        items.append(f'<li data-testid="{testid}">{summary}<details><summary>message</summary>'
+                     f"<pre>{_e(_json(message))}</pre></details></li>")
+    return f"<ul>{''.join(items)}</ul>"
+
+
+STYLE = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5rem; color: #161823; background: #f6f7fb; }
+h1 { margin: 0 0 .25rem; } h2 { margin-top: 2rem; }
+header { display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; justify-content: space-between; }
+.summary span { margin-right: 1rem; }
+table { border-collapse: collapse; width: 100%; background: #fff; }
+th, td { text-align: left; vertical-align: top; padding: .45rem .6rem; border-bottom: 1px solid #e6e7ee; }
+th { background: #eef0f6; font-weight: 600; }
+pre { margin: 0; max-height: 12rem; overflow: auto; font-size: 12px; white-space: pre-wrap; }
+code { font-size: 12px; }
+.muted { color: #6b6f80; }
+.good { color: #0a7d4f; font-weight: 600; } .bad { color: #c21d3b; font-weight: 600; }
+.state { padding: .1rem .5rem; border-radius: 999px; font-weight: 600; white-space: nowrap; }
+.state.paired { background: #d8f5e8; color: #0a7d4f; }
+.state.pixel-only, .state.server-only { background: #ffe6c7; color: #8a4b00; }
+.key { display: inline-block; margin: 0 .2rem .2rem 0; padding: 0 .4rem; border-radius: 4px; font-size: 12px; }
+.key.on { background: #d8f5e8; color: #0a7d4f; }
+.key.off { background: #eee; color: #9a9cab; text-decoration: line-through; }
+.note { color: #8a4b00; font-size: 12px; }
+button { font: inherit; padding: .4rem .9rem; border-radius: 8px; border: 1px solid #c9cbd6; background: #fff; }
+ul { background: #fff; padding: .75rem 2rem; } li { margin-bottom: .5rem; }
+"""
+
+# Auto-refresh stays on across reloads (sessionStorage) until unticked.
+SCRIPT = """
+(function () {
+  var box = document.getElementById('auto-refresh');
+  box.checked = sessionStorage.getItem('zt-test-events-auto') === '1';
+  box.addEventListener('change', function () {
+    sessionStorage.setItem('zt-test-events-auto', box.checked ? '1' : '0');
+    if (box.checked) location.reload();
+  });
+  if (box.checked) setTimeout(function () { location.reload(); }, 3000);
+})();
+"""
+
+
+def render(state: dict) -> str:
+    """The Test Events page for one snapshot of the local stack's state."""
+    state = state if isinstance(state, dict) else {}
+    rows, other_calls = _collect(state)
+    counts = {s: sum(1 for r in rows if r.state == s) for s in (PAIRED, PIXEL_ONLY, SERVER_ONLY)}
+    queued = state.get("queued") if isinstance(state.get("queued"), list) else []
+    dead = state.get("dead_lettered") if isinstance(state.get("dead_lettered"), list) else []
+    summary = "".join(f'<span data-testid="count-{s.replace(" ", "-")}">{n} {_e(s)}</span>'
+                      for s, n in counts.items())
+    summary += (f'<span data-testid="count-queued">{len(queued)} queued</span>'
+                f'<span data-testid="count-dead-lettered">{len(dead)} dead-lettered</span>')
+    events = ("<table><tr><th>Last seen</th><th>Event</th><th>event_id</th><th>Dedup</th><th>Pixel</th>"
+              "<th>Events API</th><th>Match keys (server)</th><th>TikTok's answer</th></tr>"
+              + "".join(_event_row(r) for r in rows) + "</table>") if rows else (
+        '<p class="muted">No events yet. Open the <a href="/demo/">demo funnel</a>.</p>')
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Test Events (local)</title><style>{STYLE}</style></head>
+<body>
+<header><div><h1>Test Events (local)</h1>
+<div class="summary">{summary}</div></div>
+<div><button id="refresh" data-testid="refresh" onclick="location.reload()">Refresh</button>
+<label><input type="checkbox" id="auto-refresh" data-testid="auto-refresh"> auto-refresh every 3 s</label></div>
+</header>
+<p class="muted">One row per pixel + event name + event_id, the key TikTok deduplicates on. <em>paired</em>: both
+the Pixel and the Events API sent it, and TikTok counts it once.</p>
+<h2>Events</h2>
+{events}
+<h2>Queued for retry ({len(queued)})</h2>
+{_queue(queued, "queued")}
+<h2>Dead-lettered ({len(dead)})</h2>
+{_queue(dead, "dead-lettered")}
+<h2>Events API requests</h2>
+{_api_requests(_dicts(state.get("tiktok_requests")))}
+<h2>Other Pixel calls</h2>
+{_other_calls(other_calls)}
+<script>{SCRIPT}</script>
+</body></html>
+"""

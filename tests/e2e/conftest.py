@@ -1,0 +1,151 @@
+"""The local stack as `make dev` runs it: `python -m local` in a subprocess, on a free port.
+
+The `stack` fixture is shared by the whole session; `launch_stack` starts another one for tests
+that stop it themselves.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+STARTUP_TIMEOUT_S = 60
+STOP_TIMEOUT_S = 10
+# The user's own settings must not leak in: the tests expect the stack's defaults.
+_SCRUBBED = ("TIKTOK_API_BASE", "TIKTOK_PIXEL_SDK_URL", "DEV_ADMIN_TOKEN", "STRIPE_WEBHOOK_SECRET", "PORT")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class LocalStackProcess:
+    admin_token = "dev-admin-token"
+    stripe_signing_secret = "whsec_dev"
+
+    def __init__(self, log_path: Path):
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        env = {name: value for name, value in os.environ.items() if name not in _SCRUBBED}
+        env.update({"PORT": str(self.port), "PYTHONUNBUFFERED": "1"})
+        with log_path.open("wb") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=log,
+                                            stderr=subprocess.STDOUT)
+        self.health = self._wait_healthy()
+        self.aws_endpoint_url = self.get("/_dev/aws").json()["endpoint_url"]
+
+    def _wait_healthy(self) -> dict:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"python -m local exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                answer = requests.get(f"{self.base_url}/healthz", timeout=2)
+                if answer.status_code == 200:
+                    return answer.json()
+                last = f"{answer.status_code} {answer.text}"
+            except requests.ConnectionError as exc:
+                last = repr(exc)
+            time.sleep(0.25)
+        self.process.kill()
+        pytest.fail(f"/healthz not 200 within {STARTUP_TIMEOUT_S} s (last: {last}):\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def interrupt(self) -> int | None:
+        """Ctrl-C, as a developer stops `make dev`; the exit code, or None when it did not stop in time."""
+        self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            return None
+
+    # HTTP helpers
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return requests.get(self.url(path), timeout=30, **kwargs)
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        return requests.request(method, self.url(path), timeout=30, **kwargs)
+
+    def admin(self, method: str, path: str, **kwargs) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.admin_token}", **kwargs.pop("headers", {})}
+        return self.request(method, path, headers=headers, **kwargs)
+
+    def function_loaded(self, name: str) -> bool:
+        return self.get("/healthz").json()["functions"].get(name) == "loaded"
+
+    def tiktok_requests(self) -> list[dict]:
+        return self.get("/_dev/tiktok/requests").json()
+
+    def clear_tiktok(self) -> None:
+        self.request("DELETE", "/_dev/tiktok/requests").raise_for_status()
+
+    def add_fault(self, *faults: dict) -> list[dict]:
+        answer = self.request("POST", "/_dev/tiktok/faults", json=list(faults))
+        answer.raise_for_status()
+        return answer.json()
+
+    def faults(self) -> list[dict]:
+        return self.get("/_dev/tiktok/faults").json()
+
+    def clear_faults(self) -> None:
+        self.request("DELETE", "/_dev/tiktok/faults").raise_for_status()
+
+    def pixel_requests(self) -> list[dict]:
+        return self.get("/_dev/pixel/requests").json()
+
+    def clear_pixel(self) -> None:
+        self.request("DELETE", "/_dev/pixel/requests").raise_for_status()
+
+    def state(self) -> dict:
+        return self.get("/_dev/state").json()
+
+
+@pytest.fixture(scope="session")
+def launch_stack(tmp_path_factory):
+    """Start stacks (each its own process and port); any still running at the end are interrupted."""
+    launched: list[LocalStackProcess] = []
+
+    def launch() -> LocalStackProcess:
+        stack = LocalStackProcess(tmp_path_factory.mktemp("local-stack") / "stack.log")
+        launched.append(stack)
+        return stack
+
+    yield launch
+    for stack in launched:
+        if stack.process.poll() is None:
+            code = stack.interrupt()
+            assert code == 0, f"python -m local ended with {code} on SIGINT:\n{stack.log_tail()}"
+
+
+@pytest.fixture(scope="session")
+def stack(launch_stack) -> LocalStackProcess:
+    return launch_stack()
+
+
+@pytest.fixture
+def tiktok(stack):
+    """The TikTok stand-in, emptied of requests and faults before and after the test."""
+    stack.clear_tiktok()
+    stack.clear_faults()
+    yield stack
+    stack.clear_faults()
+    stack.clear_tiktok()

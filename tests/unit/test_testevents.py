@@ -1,0 +1,226 @@
+"""local/testevents.py: pairing, dedup state, match keys and TikTok's answers on crafted state."""
+
+from html.parser import HTMLParser
+
+from local.testevents import render
+
+PIXEL = "CDEMO00000000000PIXEL"
+TOKEN = "tt-secret-access-token-9f3a"
+HASH = "a" * 64
+
+
+def track(name, event_id, props=None, at="2025-11-25T10:00:00.000Z", pixel=PIXEL):
+    args = [name, props or {}, {"event_id": event_id}]
+    return {"received_at": at, "pixel_id": pixel, "method": "track", "args": args}
+
+
+def server_event(name, event_id, user=None, properties=None):
+    return {"event": name, "event_time": 1764064800, "event_id": event_id, "user": user or {"external_id": HASH},
+            "properties": properties or {}, "page": {"url": "https://funnel.example/"}}
+
+
+def request(*events, response=None, at="2025-11-25T10:00:01.000Z", pixel=PIXEL, test_event_code=None):
+    body = {"event_source": "web", "event_source_id": pixel, "data": list(events)}
+    if test_event_code:
+        body["test_event_code"] = test_event_code
+    if response is None:
+        response = {"code": 0, "message": "OK", "request_id": "r1"}
+    headers = {"Access-Token": TOKEN, "Content-Type": "application/json"}
+    return {"received_at": at, "headers": headers, "body": body, "response": response}
+
+
+def state(tiktok=(), pixel=(), queued=(), dead=()):
+    return {"tiktok_requests": list(tiktok), "pixel_requests": list(pixel), "queued": list(queued),
+            "dead_lettered": list(dead)}
+
+
+class Page(HTMLParser):
+    """The event rows of the page: their data-* attributes, match-key chips and text."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.rows: list[dict] = []
+        self.testids: list[str] = []
+        self._in_row = False
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "data-testid" in attrs:
+            self.testids.append(attrs["data-testid"])
+        if tag == "tr" and attrs.get("data-testid") == "event-row":
+            self._in_row = True
+            self.rows.append({"event": attrs["data-event"], "event_id": attrs["data-event-id"],
+                              "pixel": attrs["data-pixel"], "state": attrs["data-state"], "keys": {}, "text": ""})
+        elif self._in_row and "data-key" in attrs:
+            self.rows[-1]["keys"][attrs["data-key"]] = attrs["data-present"] == "true"
+
+    def handle_endtag(self, tag):
+        if tag == "tr":
+            self._in_row = False
+
+    def handle_data(self, data):
+        if self._in_row:
+            self.rows[-1]["text"] += data
+
+    def row(self, event, event_id, pixel=PIXEL):
+        matches = [r for r in self.rows if (r["event"], r["event_id"], r["pixel"]) == (event, event_id, pixel)]
+        assert len(matches) == 1, (event, event_id, self.rows)
+        return matches[0]
+
+
+def test_events_pair_on_pixel_name_and_event_id():
+    page = Page(render(state(
+        pixel=[
+            track("PageView", "e-1"),
+            track("Lead", "sess-1:lead"),
+            track("InitiateCheckout", "shared-id"),
+            track("CompleteRegistration", "e-9", pixel="COTHERPIXEL"),
+        ],
+        tiktok=[request(
+            server_event("PageView", "e-1"),
+            server_event("CompletePayment", "pi_3Qabc"),
+            server_event("AddPaymentInfo", "shared-id"),
+            server_event("CompleteRegistration", "e-9"),
+        )],
+    )))
+    assert page.row("PageView", "e-1")["state"] == "paired"
+    assert page.row("Lead", "sess-1:lead")["state"] == "pixel only"
+    assert page.row("CompletePayment", "pi_3Qabc")["state"] == "server only"
+    # Same event_id under another name, or on another pixel, is another event to TikTok.
+    assert page.row("InitiateCheckout", "shared-id")["state"] == "pixel only"
+    assert page.row("AddPaymentInfo", "shared-id")["state"] == "server only"
+    assert page.row("CompleteRegistration", "e-9", pixel="COTHERPIXEL")["state"] == "pixel only"
+    assert page.row("CompleteRegistration", "e-9")["state"] == "server only"
+    assert len(page.rows) == 7
+    assert {"count-paired", "count-pixel-only", "count-server-only"} <= set(page.testids)
+
+
+def test_event_names_are_case_sensitive_like_tiktok():
+    page = Page(render(state(pixel=[track("Pageview", "e-1")], tiktok=[request(server_event("PageView", "e-1"))])))
+    assert page.row("Pageview", "e-1")["state"] == "pixel only"
+    assert page.row("PageView", "e-1")["state"] == "server only"
+
+
+def test_match_keys_show_what_the_server_event_carried():
+    user = {"email": HASH, "external_id": HASH, "ttp": "2F7h37YkS1j57AYSKTI7IHhJPYH", "ttclid": "",
+            "ip": "203.0.113.9"}
+    page = Page(render(state(
+        pixel=[track("CompleteRegistration", "e-2"), track("Lead", "s:lead")],
+        tiktok=[request(server_event("CompleteRegistration", "e-2", user=user))],
+    )))
+    assert page.row("CompleteRegistration", "e-2")["keys"] == {
+        "email": True, "external_id": True, "ttp": True, "ttclid": False, "ip": True, "user_agent": False}
+    lead = page.row("Lead", "s:lead")
+    assert lead["keys"] == {} and "no server copy" in lead["text"]
+
+
+def test_tiktok_answer_of_each_attempt_and_a_retry_is_one_event():
+    event = server_event("InitiateCheckout", "e-3", properties={"value": 9.99, "currency": "USD"})
+    page = Page(render(state(
+        pixel=[track("InitiateCheckout", "e-3", {"value": 9.99, "currency": "USD"})],
+        tiktok=[
+            request(event, response={"code": 40100, "message": "Too many requests"}),
+            request(event, response={"code": 0, "message": "OK"}, at="2025-11-25T10:00:09.000Z"),
+            request(server_event("PageView", "e-4"), response={"http_status": 503, "message": "Service Unavailable"}),
+            request(server_event("PageView", "e-5"), response={"code": 40002, "message": "Invalid parameter: x"}),
+        ],
+    )))
+    row = page.row("InitiateCheckout", "e-3")
+    assert row["state"] == "paired"
+    assert "40100" in row["text"] and "Too many requests" in row["text"] and "OK" in row["text"]
+    assert "×2" in row["text"] and "9.99 USD" in row["text"]
+    assert "HTTP 503" in page.row("PageView", "e-4")["text"]
+    assert "Invalid parameter: x" in page.row("PageView", "e-5")["text"]
+
+
+def test_repeats_and_missing_event_ids_are_called_out():
+    page = Page(render(state(
+        pixel=[track("PageView", "e-6"), track("PageView", "e-6"),
+               {"received_at": "t", "pixel_id": PIXEL, "method": "track", "args": ["ViewContent", {}]}],
+        tiktok=[request(server_event("PageView", "e-6")), request(server_event("PageView", "e-6"))],
+    )))
+    text = page.row("PageView", "e-6")["text"]
+    assert "Pixel sent it 2 times" in text and "Events API took it 2 times" in text
+    assert "cannot deduplicate" in page.row("ViewContent", "")["text"]
+
+
+def test_queued_and_dead_lettered_messages():
+    queued = {"kind": "tiktok_events", "campaign_id": "demo", "pixel_id": PIXEL, "source": "beacon",
+              "reason": {"code": 40100, "message": "Too many requests"},
+              "events": [server_event("PageView", "e-7")]}
+    dead = {"kind": "tiktok_events", "campaign_id": "demo", "pixel_id": PIXEL, "source": "stripe",
+            "reason": {"code": 40002, "message": "Invalid parameter: currency", "http_status": None, "permanent": True},
+            "events": [server_event("CompletePayment", "pi_3Qdead")]}
+    text = render(state(
+        pixel=[track("PageView", "e-7"), track("CompletePayment", "pi_3Qdead")],
+        queued=[queued, "not json at all"], dead=[dead],
+    ))
+    page = Page(text)
+    assert page.testids.count("queued") == 2 and page.testids.count("dead-lettered") == 1
+    assert "Queued for retry (2)" in text and "Dead-lettered (1)" in text
+    assert "not json at all" in text and "Invalid parameter: currency" in text and "pi_3Qdead" in text
+    assert "server copy queued for retry" in page.row("PageView", "e-7")["text"]
+    assert "server copy dead-lettered" in page.row("CompletePayment", "pi_3Qdead")["text"]
+
+
+def test_other_pixel_calls_are_listed_apart_from_events_without_raw_emails():
+    text = render(state(pixel=[
+        {"received_at": "t1", "pixel_id": PIXEL, "method": "load", "args": [PIXEL, {"limited_data_use": False}]},
+        {"received_at": "t2", "pixel_id": PIXEL, "method": "identify",
+         "args": [{"email": "ann.smith@example.com", "external_id": "s-1"}]},
+        track("PageView", "e-8"),
+    ]))
+    page = Page(text)
+    assert len(page.rows) == 1
+    assert page.testids.count("pixel-call") == 2
+    assert "ann.smith@example.com" not in text and "a…@example.com (masked)" in text and "s-1" in text
+
+
+def test_rows_are_newest_first():
+    page = Page(render(state(pixel=[
+        track("PageView", "old", at="2025-11-25T09:00:00.000Z"),
+        track("PageView", "new", at="2025-11-25T11:00:00.000Z"),
+    ], tiktok=[request(server_event("PageView", "mid"), at="2025-11-25T10:00:00.000Z")])))
+    assert [r["event_id"] for r in page.rows] == ["new", "mid", "old"]
+
+
+def test_everything_is_escaped_and_the_access_token_never_shown():
+    evil = '<script>alert("x")</script>'
+    text = render(state(
+        pixel=[track(evil, 'id"><img src=x>', {"content_name": evil}),
+               {"received_at": evil, "pixel_id": evil, "method": evil, "args": [evil]}],
+        tiktok=[request(server_event(evil, "e-9"), response={"code": 40002, "message": evil}, pixel=evil,
+                        test_event_code=evil)],
+        queued=[evil, {"events": [{"event": evil, "event_id": evil}], "reason": evil}],
+        dead=[{"reason": {"code": evil, "message": evil}}],
+    ))
+    assert "<script>alert" not in text and "<img src=x>" not in text
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in text
+    assert TOKEN not in text
+    assert Page(text).row(evil, 'id"><img src=x>')["state"] == "pixel only"
+
+
+def test_malformed_state_still_renders():
+    for broken in (
+        {},
+        None,
+        {"tiktok_requests": "nope", "pixel_requests": 5, "queued": None, "dead_lettered": {"a": 1}},
+        {
+            "tiktok_requests": [None, "x", {"body": "not json"}, {"body": {"data": "nope"}},
+                                {"body": {"data": [None, {"event": 5, "event_id": ["x"], "user": "u"}]},
+                                 "response": "weird"}],
+            "pixel_requests": [5, {"method": "track", "args": "nope"}, {"method": "track", "args": [None, None, 7]},
+                               {"method": None, "args": [{"cyclic": "no, but odd"}]}],
+            "queued": [None, 3, {"events": "x", "reason": [1]}],
+            "dead_lettered": [{"events": [None, {"event_id": 1}]}],
+        },
+    ):
+        text = render(broken)
+        assert text.startswith("<!doctype html>") and "Test Events (local)" in text
+
+
+def test_empty_state_points_to_the_demo():
+    text = render(state())
+    assert "No events yet" in text and 'href="/demo/"' in text
+    assert 'id="refresh"' in text and 'id="auto-refresh"' in text
