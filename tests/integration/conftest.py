@@ -22,7 +22,7 @@ EVENTS = ROOT / "events"
 def aws(monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
-        env = create_resources(ROOT / "template.yaml", stack_name="zellify-tiktok-test")
+        env = create_resources(ROOT / "template.yaml")
         # Never TikTok's real endpoint from a test: anything not faked fails fast on a closed port.
         env["TIKTOK_API_BASE"] = "http://127.0.0.1:9/open_api/v1.3"
         for name, value in env.items():
@@ -51,7 +51,7 @@ def runtime(aws, tiktok, monkeypatch):
                              http=tiktok)
     get_runtime.cache_clear()
     monkeypatch.setattr("zellify_tiktok.runtime.get_runtime", lambda: rt)
-    for module in ("collect", "settings", "tracker", "retry"):
+    for module in ("collect", "settings", "tracker", "retry", "stripe_webhook"):
         monkeypatch.setattr(f"zellify_tiktok.services.{module}.get_runtime", lambda: rt, raising=False)
     return rt
 

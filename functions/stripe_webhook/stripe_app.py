@@ -1,0 +1,22 @@
+"""StripeWebhookFunction: POST /v1/webhooks/stripe (DESIGN §6.3)."""
+
+from aws_lambda_powertools import Logger
+from zellify_tiktok.api import json_response, make_resolver, raw_body
+from zellify_tiktok.observability import metrics
+from zellify_tiktok.services.stripe_webhook import handle_webhook
+
+logger = Logger()
+app = make_resolver()
+
+
+@app.post("/v1/webhooks/stripe")
+def post_stripe_webhook():
+    event = app.current_event
+    # The exact bytes Stripe signed (base64-decoded when API Gateway encoded them).
+    return json_response(200, handle_webhook(raw_body(event), event.headers.get("stripe-signature")))
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@metrics.log_metrics
+def lambda_handler(event, context):
+    return app.resolve(event, context)
