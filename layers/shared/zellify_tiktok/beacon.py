@@ -3,7 +3,7 @@
 import json
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from .errors import BadRequest, PayloadTooLarge
@@ -16,10 +16,14 @@ FUTURE_TOLERANCE_MS = 10 * 60 * 1000
 MAX_AGE_MS = 7 * 24 * 3600 * 1000
 MAX_VALUE = Decimal("1000000000")
 
-EVENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-CAMPAIGN_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+# \Z, not $: Python's $ also matches before a trailing newline ("abc\n" would pass).
+EVENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}\Z")
+CAMPAIGN_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")
 SESSION_ID = EVENT_ID
-CURRENCY = re.compile(r"^[A-Z]{3}$")
+CURRENCY = re.compile(r"^[A-Z]{3}\Z")
+# Money is kept to this many decimal places: enough for any currency, and always storable in
+# DynamoDB (38 significant digits, exponent >= -130), where 1e-200 or 40 digits would fail.
+MONEY_QUANTUM = Decimal("0.000001")
 MAX_TEXT = 2048
 MAX_CONTENTS = 50
 
@@ -72,6 +76,8 @@ def decode_json_object(body: bytes, limit: int) -> dict:
         parsed = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
     except (json.JSONDecodeError, ValueError) as exc:
         raise BadRequest(f"body is not JSON: {exc}", code="invalid_json") from exc
+    except RecursionError:
+        raise BadRequest("body is not JSON we accept: nested too deeply", code="invalid_json") from None
     if not isinstance(parsed, dict):
         raise BadRequest("body must be a JSON object", code="invalid_json")
     return parsed
@@ -173,17 +179,15 @@ def _validate_event(raw: Any, now_ms: int) -> BeaconEvent:
 def _event_time(value: Any, now_ms: int) -> int:
     if value is None:
         return now_ms // 1000
-    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+    if isinstance(value, bool) or not isinstance(value, int | Decimal) or (
+            isinstance(value, Decimal) and not value.is_finite()):
         raise _Invalid("invalid_field", "time: must be epoch milliseconds (a number)")
-    try:
-        ms = int(value)
-    except (ValueError, InvalidOperation, OverflowError) as exc:
-        raise _Invalid("invalid_field", "time: must be epoch milliseconds (a number)") from exc
-    if ms > now_ms + FUTURE_TOLERANCE_MS:
+    # Compared before int(): int(Decimal("1e999999999")) would compute for minutes.
+    if value > now_ms + FUTURE_TOLERANCE_MS:
         return now_ms // 1000
-    if ms < now_ms - MAX_AGE_MS:
+    if value < now_ms - MAX_AGE_MS:
         raise _Invalid("too_old", "time: events older than 7 days are not accepted")
-    return ms // 1000
+    return int(value) // 1000
 
 
 def _number(value: Any, what: str, code: str) -> Decimal:
@@ -192,7 +196,7 @@ def _number(value: Any, what: str, code: str) -> Decimal:
     number = Decimal(value)
     if not number.is_finite() or number < 0 or number > MAX_VALUE:
         raise _Invalid(code, f"{what}: must be a non-negative number below {MAX_VALUE}")
-    return number
+    return number.quantize(MONEY_QUANTUM)
 
 
 def _value(raw: dict, has_value: bool) -> tuple[Decimal | None, str | None]:

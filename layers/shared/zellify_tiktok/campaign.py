@@ -63,7 +63,11 @@ class CampaignSettingsInput(BaseModel):
                 raise ValueError("must be an ISO 8601 date-time with a timezone") from exc
             if parsed.tzinfo is None:
                 raise ValueError("must carry a timezone (e.g. 2026-11-26T10:00:00Z)")
-            return parsed
+            try:
+                # Stored in UTC: 0001-01-01T00:00:00+01:00 has no UTC time.
+                return parsed.astimezone(UTC)
+            except OverflowError as exc:
+                raise ValueError("is out of range") from exc
         return value
 
 

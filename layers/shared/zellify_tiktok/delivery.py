@@ -185,7 +185,7 @@ class Deliverer:
         if answer is None:
             return
         last = campaign.last_delivery or {}
-        stale = time.time() - _epoch(last.get("at")) > self.rt.settings.last_delivery_refresh_s
+        stale = time.time() - iso_epoch(last.get("at")) > self.rt.settings.last_delivery_refresh_s
         if not stale and last.get("code") == answer.code and last.get("outcome") == str(answer.outcome):
             return
         try:
@@ -203,7 +203,8 @@ def _count_outcomes(result: DeliveryResult) -> None:
         metrics.add_metric(name="MatchKeysPerEvent", unit=MetricUnit.Count, value=len(event.get("user") or {}))
 
 
-def _epoch(iso: str | None) -> float:
+def iso_epoch(iso: str | None) -> float:
+    """Seconds since the epoch of an ISO 8601 time; 0 for a missing or unreadable one."""
     if not iso:
         return 0.0
     try:

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..config import Settings
-from ..repositories.aws import client
+from ..repositories.queues import queue_url_by_name
 from ..runtime import Runtime
 
 
@@ -74,7 +74,7 @@ def queue_url(configured: str, name: str) -> str:
     The local stack names its queues after the template's logical ids (RetryQueue, DeadLetterQueue),
     so against `make dev` no URL needs to be configured.
     """
-    return configured or client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+    return configured or queue_url_by_name(name)
 
 
 def cell(value: Any) -> str:

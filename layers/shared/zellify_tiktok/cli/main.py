@@ -1,7 +1,6 @@
 """The `zellify-tiktok` app: global options, the command groups, and errors → exit codes in one place.
 
-Command groups live in their own modules and are registered below; `replay` (the reliability work)
-joins the same way: a `cli/replay.py` with its own `typer.Typer()` and one `app.add_typer(...)` line.
+Commands live in their own modules and are registered below.
 """
 
 import os
@@ -11,7 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..repositories import aws
-from . import campaign, erase, send_test, status
+from . import campaign, erase, replay, send_test, status
 from .common import State
 from .errors import HANDLED, classify
 
@@ -67,6 +66,7 @@ app.add_typer(campaign.app, name="campaign")
 app.command("send-test-event")(send_test.send_test_event)
 app.command("status")(status.status)
 app.command("erase")(erase.erase)
+app.command("replay")(replay.replay)
 
 
 def main() -> None:

@@ -7,18 +7,13 @@ from botocore.exceptions import ClientError
 from rich.console import Console
 from rich.table import Table
 
-from ..repositories.aws import client
+from ..repositories.queues import DEPTH_ATTRIBUTES, MessageQueue
 from ..services.settings import settings_view
 from .common import cell, delivery_text, print_warnings, queue_url, state_of
 from .errors import EXIT_NOT_FOUND, classify
 
 # (queue name in the local stack, Settings field holding a deployed stack's URL)
 QUEUES = (("RetryQueue", "retry_queue_url"), ("DeadLetterQueue", "dead_letter_queue_url"))
-_DEPTH_ATTRIBUTES = {
-    "visible": "ApproximateNumberOfMessages",
-    "in_flight": "ApproximateNumberOfMessagesNotVisible",
-    "delayed": "ApproximateNumberOfMessagesDelayed",
-}
 
 
 def status(ctx: typer.Context) -> None:
@@ -41,7 +36,7 @@ def status(ctx: typer.Context) -> None:
             if "error" in depth:
                 table.add_row(name, f"[red]{cell(depth['error'])}[/]", "", "")
             else:
-                table.add_row(name, *(cell(depth[key]) for key in _DEPTH_ATTRIBUTES))
+                table.add_row(name, *(cell(depth[key]) for key in DEPTH_ATTRIBUTES))
         console.print(table)
         dead = queues["DeadLetterQueue"].get("visible") or 0
         if dead:
@@ -65,13 +60,9 @@ def status(ctx: typer.Context) -> None:
 def _depth(configured_url: str, name: str) -> dict:
     """Depth counts, or the error of a queue that is not there (AWS being unreachable still fails the command)."""
     try:
-        url = queue_url(configured_url, name)
-        attributes = client("sqs").get_queue_attributes(
-            QueueUrl=url, AttributeNames=list(_DEPTH_ATTRIBUTES.values())
-        )["Attributes"]
+        return MessageQueue(queue_url(configured_url, name)).depth()
     except ClientError as exc:
         exit_code, body = classify(exc)
         if exit_code != EXIT_NOT_FOUND:
             raise
         return {"error": body["error"]["message"]}
-    return {key: int(attributes.get(attribute, 0)) for key, attribute in _DEPTH_ATTRIBUTES.items()}

@@ -35,6 +35,40 @@ class MessageQueue:
                 raise QueueUnavailable(f"{len(failed)} messages refused: {failed[0].get('Code')}")
 
 
+    def receive(self, max_messages: int, visibility_s: int) -> list[dict]:
+        """Up to max_messages (≤ 10), hidden from other consumers for visibility_s."""
+        response = client("sqs").receive_message(
+            QueueUrl=self.url, MaxNumberOfMessages=min(10, max_messages), VisibilityTimeout=visibility_s,
+            AttributeNames=["All"], WaitTimeSeconds=0,
+        )
+        return response.get("Messages", [])
+
+    def delete(self, receipt_handle: str) -> None:
+        client("sqs").delete_message(QueueUrl=self.url, ReceiptHandle=receipt_handle)
+
+    def release(self, receipt_handle: str) -> None:
+        """Make a received message visible again at once."""
+        client("sqs").change_message_visibility(QueueUrl=self.url, ReceiptHandle=receipt_handle,
+                                                VisibilityTimeout=0)
+
+    def depth(self) -> dict[str, int]:
+        attributes = client("sqs").get_queue_attributes(
+            QueueUrl=self.url, AttributeNames=list(DEPTH_ATTRIBUTES.values())
+        )["Attributes"]
+        return {key: int(attributes.get(name, 0)) for key, name in DEPTH_ATTRIBUTES.items()}
+
+
+def queue_url_by_name(name: str) -> str:
+    return client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+
+
+DEPTH_ATTRIBUTES = {
+    "visible": "ApproximateNumberOfMessages",
+    "in_flight": "ApproximateNumberOfMessagesNotVisible",
+    "delayed": "ApproximateNumberOfMessagesDelayed",
+}
+
+
 def split_for_queue(message: dict, events_key: str = "events") -> list[dict]:
     """Split a message whose events would not fit in one SQS message."""
     events = message[events_key]

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
 
-from ..beacon import Beacon, parse_beacon
+from ..beacon import CAMPAIGN_ID, Beacon, parse_beacon
 from ..campaign import Campaign
 from ..delivery import INFRA_ERRORS, Deliverer
 from ..errors import Forbidden, NotFound, ServiceUnavailable, Unprocessable
@@ -28,9 +28,10 @@ class BeaconRequest:
 
 
 def load_campaign(runtime: Runtime, campaign_id: str) -> Campaign:
-    campaign = runtime.campaigns.get(campaign_id)
+    # A malformed id names no campaign; DynamoDB would refuse one over 2 KiB with a 500.
+    campaign = runtime.campaigns.get(campaign_id) if CAMPAIGN_ID.match(campaign_id or "") else None
     if campaign is None or not campaign.enabled:
-        raise NotFound(f"campaign {campaign_id!r} is unknown or disabled", code="unknown_campaign")
+        raise NotFound(f"campaign {campaign_id[:128]!r} is unknown or disabled", code="unknown_campaign")
     return campaign
 
 

@@ -39,6 +39,7 @@ class QueuedMessage:
 @dataclass
 class DrainResult:
     failed: list[QueuedMessage] = field(default_factory=list)
+    # Ids of messages parked in the DeadLetterQueue (as new messages with their reason) by this drain.
     dead_lettered: list[str] = field(default_factory=list)
     events: int = 0
 
@@ -111,9 +112,14 @@ def _deliver_group(runtime, deliverer, campaign_id, pixel_id, test_code, message
     report = deliverer.deliver(target, events, source="retry", test_event_code=test_code,
                                use_campaign_test_code=False, park_transient=False)
     now = int(clock())
+    refused = set(report.dead_lettered)
     for message in messages:
         if message.keys() & report.failed_keys:
             result.failed.append(message)
+            continue
+        if any(event["event_id"] in refused for event in message.body["events"]):
+            # TikTok refused some of its events for good: they were parked again with the new reason.
+            result.dead_lettered.append(message.message_id)
             continue
         for record in message.body.get("ledger_records") or []:
             try:

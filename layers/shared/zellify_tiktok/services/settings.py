@@ -9,7 +9,7 @@ from ..errors import BadRequest, NotFound
 from ..runtime import Runtime, get_runtime
 
 MAX_SETTINGS_BYTES = 16 * 1024
-_CAMPAIGN_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_CAMPAIGN_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")
 
 
 def _checked_id(campaign_id: str) -> str:
