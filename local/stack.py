@@ -158,6 +158,8 @@ class LocalStack:
             "TIKTOK_PIXEL_SDK_URL": self._pixel_sdk_url or f"{self.base_url}/_dev/pixel/sdk.js",
             "PUBLIC_BASE_URL": self.base_url,
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+            # Retries within seconds instead of Lambda's 30 s first backoff, so faults clear visibly.
+            "RETRY_BACKOFF_BASE_S": os.environ.get("RETRY_BACKOFF_BASE_S", "2"),
         })
         return environment
 

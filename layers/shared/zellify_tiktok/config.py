@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     first_payment_ttl_days: int = 400
     # Campaign config and tokens are cached across warm invocations for this long.
     cache_max_age_s: int = 60
+    # The RetryFunction's first backoff; it doubles per receive up to 15 minutes. The local stack
+    # shortens it so retries are seen within seconds.
+    retry_backoff_base_s: int = 30
     # last_delivery is rewritten when TikTok's answer changes, or at most this often.
     last_delivery_refresh_s: int = 60
 

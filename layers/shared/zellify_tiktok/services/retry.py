@@ -64,7 +64,8 @@ def retry_batch(records: list[dict], runtime: Runtime | None = None) -> set[str]
     delays = RetryDelays(runtime.settings.retry_queue_url)
     for message in result.failed:
         try:
-            delays.postpone(message.receipt_handle, backoff_seconds(message.receive_count))
+            delays.postpone(message.receipt_handle,
+                           backoff_seconds(message.receive_count, base_s=runtime.settings.retry_backoff_base_s))
         except INFRA_ERRORS:
             # Best effort: without it the queue's own visibility timeout spaces the retries.
             logger.warning("backoff not applied", extra={"message_id": message.message_id})
