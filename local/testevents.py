@@ -152,9 +152,17 @@ def _mask_emails(value: Any, depth: int = 0) -> Any:
     return masked
 
 
-def _json(value: Any) -> str:
+def _time(received_at: Any) -> str:
+    """A stand-in's ISO timestamp as its time of day (the full stamp on hover): the column stays narrow."""
+    stamp = str(received_at or "")
+    _, sep, clock = stamp.partition("T")
+    shown = clock.rstrip("Z") if sep and clock else stamp
+    return f'<time datetime="{_e(stamp)}" title="{_e(stamp)}">{_e(shown)}</time>'
+
+
+def _json(value: Any, *, compact: bool = False) -> str:
     try:
-        text = json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False)
+        text = json.dumps(value, indent=None if compact else 2, sort_keys=True, default=str, ensure_ascii=False)
     except (TypeError, ValueError):
         text = repr(value)
     return text if len(text) <= MAX_JSON_CHARS else text[:MAX_JSON_CHARS] + "\n…"
@@ -212,7 +220,7 @@ def _event_row(row: Row) -> str:
     return (
         f'<tr class="event" data-testid="event-row" data-pixel="{_e(row.pixel_id or "")}" '
         f'data-event="{_e(row.name or "")}" data-event-id="{_e(row.event_id or "")}" data-state="{_e(row.state)}">'
-        f"<td>{_e(row.last_seen)}</td>"
+        f'<td class="when">{_time(row.last_seen)}</td>'
         f"<td><strong>{_e(row.name or '(no name)')}</strong><br>"
         f'<span class="muted">{_e(row.pixel_id or "")}</span></td>'
         f"<td><code>{_e(row.event_id or '(none)')}</code>{notes}</td>"
@@ -227,9 +235,10 @@ def _other_calls(calls: list[dict]) -> str:
     if not calls:
         return '<p class="muted">None yet.</p>'
     rows = "".join(
-        f'<tr data-testid="pixel-call" data-method="{_e(c.get("method"))}"><td>{_e(c.get("received_at") or "")}</td>'
+        f'<tr data-testid="pixel-call" data-method="{_e(c.get("method"))}">'
+        f'<td class="when">{_time(c.get("received_at"))}</td>'
         f"<td>{_e(c.get('pixel_id') or '')}</td><td><code>{_e(c.get('method'))}</code></td>"
-        f"<td><pre>{_e(_json(_mask_emails(c.get('args'))))}</pre></td></tr>"
+        f"<td><pre>{_e(_json(_mask_emails(c.get('args')), compact=True))}</pre></td></tr>"
         for c in calls)
     return f"<table><tr><th>Received</th><th>Pixel</th><th>Method</th><th>Arguments</th></tr>{rows}</table>"
 
@@ -249,7 +258,7 @@ def _api_requests(requests: list[dict]) -> str:
         events = _dicts(body.get("data"))
         token = "yes" if _header(request.get("headers"), "Access-Token") else "no"
         rows.append(
-            f'<tr data-testid="api-request"><td>{_e(request.get("received_at") or "")}</td>'
+            f'<tr data-testid="api-request"><td class="when">{_time(request.get("received_at"))}</td>'
             f"<td>{_e(body.get('event_source_id') or '')}</td>"
             f"<td>{_e(', '.join(str(e.get('event')) for e in events) or '(no data)')}</td>"
             f"<td>{_e(body.get('test_event_code') or '')}</td><td>{token}</td>"
@@ -288,7 +297,8 @@ header { display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; justify
 .summary span { margin-right: 1rem; }
 table { border-collapse: collapse; width: 100%; background: #fff; }
 th, td { text-align: left; vertical-align: top; padding: .45rem .6rem; border-bottom: 1px solid #e6e7ee; }
-th { background: #eef0f6; font-weight: 600; }
+th { background: #eef0f6; font-weight: 600; white-space: nowrap; }
+td.when { white-space: nowrap; font-variant-numeric: tabular-nums; }
 pre { margin: 0; max-height: 12rem; overflow: auto; font-size: 12px; white-space: pre-wrap; }
 code { font-size: 12px; }
 .muted { color: #6b6f80; }

@@ -55,7 +55,7 @@ class LocalStackProcess:
                 if answer.status_code == 200:
                     return answer.json()
                 last = f"{answer.status_code} {answer.text}"
-            except requests.ConnectionError as exc:
+            except requests.RequestException as exc:  # refused, or too slow while starting
                 last = repr(exc)
             time.sleep(0.25)
         self.process.kill()
