@@ -1,0 +1,88 @@
+"""A full funnel run (beacons, a Stripe webhook, a retry) logs no raw email, token or signing secret,
+and emits the metrics of the operations issue. Logs are Powertools' JSON lines on stdout."""
+
+import io
+import json
+import logging
+
+import boto3
+import pytest
+import retry_app
+import stripe_app
+
+from tests.integration.conftest import LambdaContext
+from tests.integration.helpers import beacon_body, call, post_beacon, put_settings, settings_request
+from tests.integration.test_retry import sqs_event
+from tests.stripe_webhooks import signed_event, stripe_event
+
+RAW_EMAIL = "Ann.Secret@Example.com"
+TOKEN = "tt-access-token-0123456789abcdef"
+SIGNING_SECRET = "whsec_observability_0123456789"
+METRICS = {"EventsAccepted", "EventsRejected", "EventsSent", "EventsDeduplicated", "TikTokTransientFailures",
+           "TikTokPermanentFailures", "TikTokLatency", "MatchKeysPerEvent"}
+
+
+@pytest.fixture
+def logs():
+    """Every record the Powertools loggers emit, formatted as they are in Lambda (JSON lines).
+
+    Captured at the logger: its stream handler holds whatever sys.stdout was when it was created.
+    """
+    service = logging.getLogger("zellify-tiktok")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(service.handlers[0].formatter)
+    service.addHandler(handler)
+    yield stream
+    service.removeHandler(handler)
+
+
+@pytest.fixture
+def funnel_run(runtime, tiktok, aws, capsys, logs):
+    boto3.client("secretsmanager").create_secret(Name=aws["STRIPE_SECRET_NAME"],
+                                                 SecretString=json.dumps({"secrets": [SIGNING_SECRET]}))
+    put_settings()
+    session = {"session_id": "sess-observed"}
+    events = [{"event": "page_view", "event_id": "o-1"}, {"event": "email_captured", "event_id": "o-2",
+                                                          "email": RAW_EMAIL},
+              {"event": "payment_succeeded", "event_id": "pi_x"}]  # rejected: server only
+    assert post_beacon(beacon_body(events=events, **session))[0] == 202
+    assert post_beacon(beacon_body(events=events[:2], **session))[0] == 202  # deduplicated
+    tiktok.script = [503]
+    assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "o-3"}], **session))[0] == 202
+    retry_app.lambda_handler(sqs_event("RETRY_QUEUE_URL", aws), LambdaContext())
+    tiktok.script = [{"code": 40001, "message": "No permission"}]
+    assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "o-4"}], **session))[0] == 202
+    payment = stripe_event("stripe_payment_intent_succeeded.json")
+    payment["data"]["object"]["metadata"]["zellify_session_id"] = "sess-observed"
+    payment["data"]["object"]["receipt_email"] = RAW_EMAIL
+    status, _, body = call(stripe_app, signed_event("stripe_payment_intent_succeeded.json", payment,
+                                                    secret=SIGNING_SECRET))
+    assert status == 200 and body["status"] == "sent", body
+    assert settings_request("GET")[0] == 200
+    captured = capsys.readouterr()  # the metrics: Powertools prints EMF blobs
+    return logs.getvalue() + captured.out + captured.err
+
+
+def test_logs_hold_no_raw_email_token_or_signing_secret(funnel_run):
+    assert funnel_run.strip(), "the handlers logged something"
+    lowered = funnel_run.lower()
+    for secret in (RAW_EMAIL.lower(), "ann.secret", TOKEN.lower(), SIGNING_SECRET.lower()):
+        assert secret not in lowered, f"{secret!r} leaked into the logs"
+
+
+def test_logs_are_json_with_correlation_and_campaign(funnel_run):
+    records = [json.loads(line) for line in funnel_run.splitlines() if line.startswith("{")]
+    delivered = [r for r in records if r.get("message") == "beacon delivered"]
+    assert delivered and all(r["campaign_id"] == "demo" and r["correlation_id"] for r in delivered)
+    assert all("event_ids" in r for r in delivered)
+
+
+def test_metrics_are_emitted_without_a_campaign_dimension(funnel_run):
+    blobs = [json.loads(line) for line in funnel_run.splitlines() if line.startswith("{") and '"_aws"' in line]
+    names = set()
+    for blob in blobs:
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            names.update(metric["Name"] for metric in directive["Metrics"])
+            assert all("campaign_id" not in dimensions for dimensions in directive["Dimensions"])
+    assert names >= METRICS, METRICS - names
