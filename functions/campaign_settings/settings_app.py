@@ -2,6 +2,7 @@
 
 from aws_lambda_powertools import Logger
 from zellify_tiktok.api import json_response, make_resolver, raw_body
+from zellify_tiktok.observability import tracer
 from zellify_tiktok.services.settings import delete_settings, get_settings_view, put_settings
 
 logger = Logger()
@@ -25,5 +26,6 @@ def delete(campaign_id: str):
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event, context):
     return app.resolve(event, context)

@@ -6,7 +6,7 @@ from pathlib import Path
 from aws_lambda_powertools import Logger
 from zellify_tiktok.api import client_ip, json_response, make_resolver, raw_body, request_base_url
 from zellify_tiktok.config import get_settings
-from zellify_tiktok.observability import metrics
+from zellify_tiktok.observability import metrics, tracer
 from zellify_tiktok.services.collect import BeaconRequest, collect
 from zellify_tiktok.services.tracker import tracker_script
 
@@ -47,6 +47,7 @@ def app_javascript(script: str):
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event, context):
     return app.resolve(event, context)

@@ -3,7 +3,7 @@
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from zellify_tiktok.observability import metrics
+from zellify_tiktok.observability import metrics, tracer
 from zellify_tiktok.services.retry import retry_batch
 
 logger = Logger()
@@ -15,6 +15,7 @@ class DeliveryPending(Exception):
 
 
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event, context):
     pending = retry_batch(event.get("Records", []))

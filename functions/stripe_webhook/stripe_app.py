@@ -2,7 +2,7 @@
 
 from aws_lambda_powertools import Logger
 from zellify_tiktok.api import json_response, make_resolver, raw_body
-from zellify_tiktok.observability import metrics
+from zellify_tiktok.observability import metrics, tracer
 from zellify_tiktok.services.stripe_webhook import handle_webhook
 
 logger = Logger()
@@ -17,6 +17,7 @@ def post_stripe_webhook():
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event, context):
     return app.resolve(event, context)

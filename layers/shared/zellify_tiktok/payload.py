@@ -51,7 +51,9 @@ def tiktok_event(
     page: Mapping[str, Any] | None = None,
 ) -> dict:
     event: dict[str, Any] = {"event": name, "event_time": event_time, "event_id": event_id, "user": dict(user)}
-    if page:
+    # TikTok refuses a page without its url (40002), which would dead-letter the whole event:
+    # a referrer alone is left out instead.
+    if page and page.get("url"):
         event["page"] = dict(page)
     if properties:
         event["properties"] = dict(properties)

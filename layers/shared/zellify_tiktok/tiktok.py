@@ -9,7 +9,7 @@ from typing import Any
 import urllib3
 from aws_lambda_powertools import Logger
 
-from .observability import milliseconds
+from .observability import milliseconds, tracer
 from .payload import track_body
 
 logger = Logger(child=True)
@@ -135,6 +135,8 @@ class TikTokClient:
         else:
             result.permanent.extend((event, answer) for event in events)
 
+    # The response is TikTok's answer (no secrets), but keep traces to timing and errors.
+    @tracer.capture_method(capture_response=False)
     def post(self, pixel_id: str, token: str, test_code: str | None, events: list[dict]) -> Answer:
         body = track_body(pixel_id, events, test_code)
         started = time.perf_counter()
