@@ -93,3 +93,12 @@ def test_deleted_campaign_dead_letters_its_messages(runtime, tiktok, aws, sqs_me
     runtime.campaigns._cache.clear()
     assert retry_app.lambda_handler(event, LambdaContext()) == {"batchItemFailures": []}
     assert sqs_messages("DEAD_LETTER_QUEUE_URL")[0]["reason"]["permanent"] is True
+
+
+def test_sample_sqs_event_is_processed(runtime, tiktok):
+    from tests.integration.conftest import load_event
+
+    put_settings()
+    response = retry_app.lambda_handler(load_event("retry_sqs.json"), LambdaContext())
+    assert response == {"batchItemFailures": []}
+    assert [e["event_id"] for e in tiktok.events] == ["ev-0001-page", "ev-0002-step"]
