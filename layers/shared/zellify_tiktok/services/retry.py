@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 from aws_lambda_powertools import Logger
 
-from ..campaign import Campaign
 from ..delivery import INFRA_ERRORS, MESSAGE_KIND, Deliverer
 from ..repositories.ledger import ledger_key
 from ..repositories.queues import RetryDelays, backoff_seconds
@@ -109,7 +108,7 @@ def _deliver_group(runtime, deliverer, campaign_id, pixel_id, test_code, message
         result.dead_lettered.extend(m.message_id for m in messages)
         return
     # Events were built for the pixel they name; send them there even if the campaign moved on.
-    target = campaign if campaign.pixel_id == pixel_id else Campaign(**{**campaign.model_dump(), "pixel_id": pixel_id})
+    target = campaign if campaign.pixel_id == pixel_id else campaign.model_copy(update={"pixel_id": pixel_id})
     report = deliverer.deliver(target, events, source="retry", test_event_code=test_code,
                                use_campaign_test_code=False, park_transient=False)
     now = int(clock())
