@@ -35,5 +35,9 @@ test: venv chromium lint sam-validate
 bench: venv
 	$(PY) bench/run.py
 
+# 20,000 beacons at concurrency 16 with a fault burst half way; LOADTEST_ARGS="--beacons 2000" for less.
+loadtest: venv
+	$(PY) bench/loadtest.py $(LOADTEST_ARGS)
+
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache

@@ -547,9 +547,11 @@ function track(name, props) {
     lead();
     return;
   }
-  emit(name, readProps(name, props));
-  // DESIGN §3: lead fires when the visitor completes the first step.
-  if (name === PAGE_COMPLETED) lead();
+  const e = readProps(name, props);
+  emit(name, e);
+  // DESIGN §3 and §6.2: lead fires when the visitor completes the first step (index 0); a funnel
+  // that numbers no steps gets it on its first completed step.
+  if (name === PAGE_COMPLETED && (!e.step || e.step.index === undefined || e.step.index === 0)) lead();
 }
 
 /* ---------------------------------------------------------------- commands and consent */

@@ -18,7 +18,7 @@ class DeliveryPending(Exception):
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event, context):
-    pending = retry_batch(event.get("Records", []))
+    pending = retry_batch(event.get("Records", []), time_left_s=context.get_remaining_time_in_millis() / 1000)
 
     def record_handler(record: SQSRecord) -> None:
         if record.message_id in pending:

@@ -333,7 +333,7 @@ def test_name_overrides_and_payment_outcomes_reach_the_pixel_only(env):
     """)
     env.open("/checkout")
     # A later event: once its beacon is in, every earlier beacon was sent.
-    env.page.evaluate("zt('track', 'page_completed', {step: {index: 3, id: 'checkout'}})")
+    env.page.evaluate("zt('track', 'page_completed', {step: {index: 0, id: 'checkout'}})")
 
     tracks = env.wait_for_pixel_tracks(
         "Pageview", "Purchase", "PaymentFailed", "StartTrial", "Subscribe", "PageCompleted", "Lead")
@@ -580,3 +580,15 @@ def test_beacons_carry_at_most_fifty_events(env):
     beacons, _ = env.rec.snapshot()
     assert sorted(len(b["body"]["events"]) for b in beacons) == [20, 50, 50]
     assert all(b["headers"]["Sec-Fetch-Mode"] == "no-cors" for b in beacons)  # sendBeacon
+
+
+def test_lead_waits_for_the_first_step(env):
+    env.add_page("/later-step", before="""
+      zt('init', {session_id: 'sess-steps'});
+      zt('track', 'page_completed', {step: {index: 2, id: 'quiz-3'}});
+      zt('track', 'page_completed', {step: {index: 0, id: 'quiz-1'}});
+    """)
+    env.open("/later-step")
+    events = env.wait_for_beacon_events("lead")
+    assert [e["event"] for e in events] == ["page_completed", "page_completed", "lead"]
+    assert events[2]["event_id"] == "sess-steps:lead"

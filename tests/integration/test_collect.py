@@ -221,3 +221,16 @@ def test_behind_cloudfront_the_viewer_address_is_the_ip(runtime, tiktok, monkeyp
                 headers={"cloudfront-viewer-address": "198.51.100.7:53012"})
     assert tiktok.events[-1]["user"]["ip"] == "198.51.100.7"
     get_settings.cache_clear()
+
+
+def test_consent_withdrawn_later_is_recorded(runtime, tiktok, aws):
+    put_settings(require_consent=True)
+    post_beacon(beacon_body(consent=True))
+    post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "after"}], consent=False))
+    assert runtime.sessions.get("demo", beacon_body()["session_id"])["consent"] is False
+    assert [e["event_id"] for e in tiktok.events if e["event_id"] == "after"] == []
+
+
+def test_origins_match_whatever_the_case(runtime, tiktok):
+    put_settings(allowed_origins=["https://Funnel.Example.com"])
+    assert post_beacon(beacon_body(), origin="https://funnel.example.com")[0] == 202

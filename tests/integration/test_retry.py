@@ -102,3 +102,21 @@ def test_sample_sqs_event_is_processed(runtime, tiktok):
     response = retry_app.lambda_handler(load_event("retry_sqs.json"), LambdaContext())
     assert response == {"batchItemFailures": []}
     assert [e["event_id"] for e in tiktok.events] == ["ev-0001-page", "ev-0002-step"]
+
+
+def test_groups_beyond_the_time_budget_come_back_at_once(runtime, tiktok, aws):
+    put_settings()
+    queue_beacons(tiktok, 2)
+    event = sqs_event("RETRY_QUEUE_URL", aws)
+    tiktok.calls.clear()
+
+    class AlmostOutOfTime(LambdaContext):
+        @staticmethod
+        def get_remaining_time_in_millis():
+            return 4_000
+
+    response = retry_app.lambda_handler(event, AlmostOutOfTime())
+    assert len(response["batchItemFailures"]) == 2
+    assert tiktok.calls == []
+    # Released, not backed off: visible again right away.
+    assert len(sqs_event("RETRY_QUEUE_URL", aws)["Records"]) == 2

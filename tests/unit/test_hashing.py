@@ -31,3 +31,7 @@ def test_email_validation():
     assert is_valid_email(sha("x"))
     for bad in ("", "ann", "ann@", "a b@example.com", "ann@example", "x" * 250 + "@example.com"):
         assert not is_valid_email(bad), bad
+
+
+def test_an_address_with_a_lone_surrogate_is_invalid_not_a_crash():
+    assert not is_valid_email("a\ud800@example.com")

@@ -82,3 +82,17 @@ def test_checked_before_joining_a_batch():
 def test_check_event_requires_types():
     assert check_event({"event": "X", "event_time": "1", "event_id": "a", "user": {}})[1]
     assert check_event(event(1))[1] is None
+
+
+def test_http_200_without_a_tiktok_answer_is_permanent_and_40100_always_transient():
+    assert classify(200, b"<html>captive portal</html>").outcome is Outcome.PERMANENT
+    assert classify(400, b'{"code": 40100, "message": "Too many requests"}').outcome is Outcome.TRANSIENT
+
+
+def test_a_token_that_cannot_be_a_header_is_a_permanent_failure():
+    class Refusing:
+        def request(self, *args, **kwargs):
+            raise UnicodeEncodeError("latin-1", "tok✓", 3, 4, "ordinal not in range")
+
+    result = client(Refusing()).track(pixel_id="P", access_token="tok✓", events=[event(1)])
+    assert result.permanent and not result.transient

@@ -7,8 +7,10 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import ApiError, BadRequest, NotFound
+from .errors import ApiError, BadRequest, NotFound, ServiceUnavailable
+from .repositories.secrets import SecretUnavailable
 
 logger = Logger(child=True)
 
@@ -35,6 +37,12 @@ def make_resolver(*, cors: bool = False) -> APIGatewayHttpResolver:
     def _api_error(error: ApiError) -> Response:
         logger.info("request refused", extra={"status": error.status, "code": error.code})
         return error_response(error)
+
+    @app.exception_handler([BotoCoreError, ClientError, SecretUnavailable])
+    def _backing_service_down(error: Exception) -> Response:
+        # DynamoDB or Secrets Manager failing where nothing can be queued instead: say "try again".
+        logger.warning("backing service unavailable", extra={"error": type(error).__name__})
+        return error_response(ServiceUnavailable("a backing service is unavailable; try again"))
 
     @app.not_found
     def _not_found(_: NotFoundError) -> Response:

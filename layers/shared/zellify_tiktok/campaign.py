@@ -20,7 +20,8 @@ class CampaignSettingsInput(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     pixel_id: str = Field(pattern=r"^[A-Za-z0-9]{8,64}$")
-    access_token: str | None = Field(default=None, min_length=8, max_length=1024, pattern=r"^\S+$")
+    # Printable ASCII: it travels in an HTTP header (Access-Token).
+    access_token: str | None = Field(default=None, pattern=r"^[\x21-\x7e]{8,1024}$")
     test_event_code: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{3,64}$")
     test_event_code_expires_at: datetime | None = None
     enabled: bool = True
@@ -39,7 +40,8 @@ class CampaignSettingsInput(BaseModel):
         bad = [o for o in origins if not _ORIGIN.match(o)]
         if bad:
             raise ValueError(f"not origins (scheme://host[:port], no path): {bad[:5]}")
-        return origins
+        # Browsers send scheme and host in lower case.
+        return [o.lower() for o in origins]
 
     @field_validator("event_names")
     @classmethod
@@ -132,7 +134,7 @@ class Campaign(BaseModel):
     def origin_allowed(self, origin: str | None) -> bool:
         if origin is None or self.allowed_origins is None:
             return True
-        return origin in self.allowed_origins
+        return origin.lower() in self.allowed_origins
 
     def settings_view(self) -> dict:
         view = self.model_dump(mode="json", include=set(SETTINGS_FIELDS))

@@ -26,6 +26,10 @@ def normalize_email(raw: str) -> str:
 
 def is_valid_email(raw: str) -> bool:
     normalized = normalize_email(raw)
+    try:
+        normalized.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no address, and nothing we could hash
+        return False
     if is_sha256_hex(normalized):
         return True
     return len(normalized) <= MAX_EMAIL_LENGTH and bool(_EMAIL.match(normalized))

@@ -148,12 +148,16 @@ class TikTokClient:
             )
         except urllib3.exceptions.HTTPError as exc:
             return Answer(Outcome.TRANSIENT, None, f"{type(exc).__name__}: TikTok unreachable or too slow")
+        except (ValueError, UnicodeError) as exc:
+            # A token or URL that cannot go on the wire: no retry will change that.
+            return Answer(Outcome.PERMANENT, None, f"{type(exc).__name__}: request could not be sent")
         finally:
             milliseconds("TikTokLatency", (time.perf_counter() - started) * 1000)
         return classify(response.status, response.data)
 
 
 def classify(http_status: int, data: bytes) -> Answer:
+    """DESIGN §7: code 0/20001 sent; 40100, HTTP 429, HTTP 5xx transient; anything else permanent."""
     if http_status == 429 or http_status >= 500:
         return Answer(Outcome.TRANSIENT, None, f"HTTP {http_status}", http_status)
     try:
@@ -161,15 +165,13 @@ def classify(http_status: int, data: bytes) -> Answer:
         code = int(parsed["code"])
         message = str(parsed.get("message", ""))[:500]
     except (ValueError, KeyError, TypeError):
-        if http_status >= 400:
-            return Answer(Outcome.PERMANENT, None, f"HTTP {http_status}", http_status)
-        return Answer(Outcome.TRANSIENT, None, f"HTTP {http_status} without a TikTok answer", http_status)
-    if http_status >= 400:
+        return Answer(Outcome.PERMANENT, None, f"HTTP {http_status} without a TikTok answer", http_status)
+    if code in TRANSIENT_CODES:
+        return Answer(Outcome.TRANSIENT, code, message, http_status)
+    if http_status != 200:
         return Answer(Outcome.PERMANENT, code, message, http_status)
     if code == PARTIAL_SUCCESS:
         logger.warning("TikTok partial success", extra={"tiktok_message": message})
     if code in (OK, PARTIAL_SUCCESS):
         return Answer(Outcome.SENT, code, message, http_status)
-    if code in TRANSIENT_CODES:
-        return Answer(Outcome.TRANSIENT, code, message, http_status)
     return Answer(Outcome.PERMANENT, code, message, http_status)

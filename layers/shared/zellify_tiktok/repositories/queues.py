@@ -6,8 +6,9 @@ import uuid
 from .aws import client
 
 SEND_BATCH_LIMIT = 10
-# SQS takes 256 KiB per message; stay well below so a batch of messages fits too.
+# SQS takes 256 KiB per message and per batch request; stay below with room for the envelope.
 MAX_MESSAGE_BYTES = 200 * 1024
+MAX_BATCH_BYTES = 240 * 1024
 
 
 class QueueUnavailable(Exception):
@@ -24,8 +25,8 @@ class MessageQueue:
             raise QueueUnavailable("queue URL is not configured")
         sqs = client("sqs")
         bodies = [json.dumps(m, separators=(",", ":"), default=str) for m in messages]
-        for start in range(0, len(bodies), SEND_BATCH_LIMIT):
-            entries = [{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start:start + SEND_BATCH_LIMIT])]
+        for batch in _batches(bodies):
+            entries = [{"Id": str(i), "MessageBody": b} for i, b in enumerate(batch)]
             try:
                 response = sqs.send_message_batch(QueueUrl=self.url, Entries=entries)
             except Exception as exc:  # botocore errors of every kind mean the same here
@@ -33,7 +34,6 @@ class MessageQueue:
             failed = response.get("Failed") or []
             if failed:
                 raise QueueUnavailable(f"{len(failed)} messages refused: {failed[0].get('Code')}")
-
 
     def receive(self, max_messages: int, visibility_s: int) -> list[dict]:
         """Up to max_messages (≤ 10), hidden from other consumers for visibility_s."""
@@ -67,6 +67,20 @@ DEPTH_ATTRIBUTES = {
     "in_flight": "ApproximateNumberOfMessagesNotVisible",
     "delayed": "ApproximateNumberOfMessagesDelayed",
 }
+
+
+def _batches(bodies: list[str]) -> list[list[str]]:
+    """Up to 10 messages a batch, and no more bytes than one SendMessageBatch request takes."""
+    batches: list[list[str]] = []
+    size = 0
+    for body in bodies:
+        length = len(body.encode("utf-8"))
+        if not batches or len(batches[-1]) == SEND_BATCH_LIMIT or size + length > MAX_BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(body)
+        size += length
+    return batches
 
 
 def split_for_queue(message: dict, events_key: str = "events") -> list[dict]:

@@ -5,11 +5,14 @@ Reads go through Powertools' SecretsProvider, cached with a short max age across
 
 import contextlib
 import json
+import time
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
 from .aws import client
+
+_RECREATE_ATTEMPTS = 5
 
 
 class SecretUnavailable(Exception):
@@ -47,14 +50,23 @@ class SecretsRepository:
     def put_token(self, campaign_id: str, token: str) -> None:
         secrets = client("secretsmanager")
         name = self.token_name(campaign_id)
-        try:
-            secrets.put_secret_value(SecretId=name, SecretString=token)
-        except secrets.exceptions.ResourceNotFoundException:
-            secrets.create_secret(
-                Name=name,
-                SecretString=token,
-                Description=f"TikTok Events API access token of campaign {campaign_id}",
-            )
+        for attempt in range(_RECREATE_ATTEMPTS):
+            try:
+                secrets.put_secret_value(SecretId=name, SecretString=token)
+                break
+            except secrets.exceptions.ResourceNotFoundException:
+                try:
+                    secrets.create_secret(
+                        Name=name,
+                        SecretString=token,
+                        Description=f"TikTok Events API access token of campaign {campaign_id}",
+                    )
+                    break
+                except secrets.exceptions.InvalidRequestException:
+                    # A force delete finishes asynchronously: the name is free again within moments.
+                    if attempt == _RECREATE_ATTEMPTS - 1:
+                        raise SecretUnavailable("the previous secret is still being deleted; try again") from None
+                    time.sleep(0.5 * (attempt + 1))
         self.provider.clear_cache()
 
     def delete_token(self, campaign_id: str) -> None:

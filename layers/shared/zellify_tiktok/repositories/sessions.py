@@ -4,6 +4,7 @@ Only hashes of emails are stored. A later beacon never erases a known value with
 only non-empty values are SET.
 """
 
+import contextlib
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -47,6 +48,16 @@ class SessionsRepository:
             ReturnValues="ALL_NEW",
         )
         return from_item(response["Attributes"])
+
+    def withdraw_consent(self, campaign_id: str, session_id: str) -> None:
+        """Record a refusal on a session we already hold; a new visitor who refuses is not stored at all."""
+        dynamodb = client("dynamodb")
+        with contextlib.suppress(dynamodb.exceptions.ConditionalCheckFailedException):
+            dynamodb.update_item(
+                TableName=self.table, Key=self._key(campaign_id, session_id),
+                UpdateExpression="SET consent = :no", ConditionExpression="attribute_exists(session_id)",
+                ExpressionAttributeValues={":no": {"BOOL": False}},
+            )
 
     def get(self, campaign_id: str, session_id: str) -> dict | None:
         response = client("dynamodb").get_item(TableName=self.table, Key=self._key(campaign_id, session_id))

@@ -55,7 +55,13 @@ def collect(request: BeaconRequest, runtime: Runtime | None = None, clock=time.t
     if not campaign.server_side:
         return answer
     if campaign.require_consent and beacon.consent is not True:
-        # Nothing is stored or sent for a visitor who has not consented (DESIGN §5).
+        # Nothing is stored or sent for a visitor who has not consented (DESIGN §5); a refusal after an
+        # earlier consent is recorded, so later Stripe events of the session are not sent either.
+        if beacon.consent is False:
+            try:
+                runtime.sessions.withdraw_consent(campaign.campaign_id, beacon.session_id)
+            except INFRA_ERRORS as exc:
+                logger.warning("consent withdrawal not stored", extra={"error": type(exc).__name__})
         logger.info("beacon without consent ignored", extra={"event_ids": answer["accepted"]})
         return answer
     session = _remember_session(runtime, campaign, beacon, request, int(now))

@@ -9,6 +9,7 @@ redrive policy moves it to the DeadLetterQueue).
 import json
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger
 
@@ -18,6 +19,8 @@ from ..repositories.queues import RetryDelays, backoff_seconds
 from ..runtime import Runtime, get_runtime
 
 logger = Logger(child=True)
+# A TikTok call may take its whole budget (3 s); leave room to report the batch before the timeout.
+SAFETY_MARGIN_S = 5
 
 
 @dataclass
@@ -38,6 +41,8 @@ class QueuedMessage:
 @dataclass
 class DrainResult:
     failed: list[QueuedMessage] = field(default_factory=list)
+    # Not attempted: the invocation ran out of time before their group's turn.
+    deferred: list[QueuedMessage] = field(default_factory=list)
     # Ids of messages parked in the DeadLetterQueue (as new messages with their reason) by this drain.
     dead_lettered: list[str] = field(default_factory=list)
     events: int = 0
@@ -56,22 +61,28 @@ def parse_record(record: dict) -> QueuedMessage | None:
     return QueuedMessage(record["messageId"], record.get("receiptHandle", ""), receive_count, body)
 
 
-def retry_batch(records: list[dict], runtime: Runtime | None = None) -> set[str]:
-    """Drain one SQS batch; the ids of the messages SQS must deliver again, each postponed by its backoff."""
+def retry_batch(records: list[dict], runtime: Runtime | None = None, *, time_left_s: float | None = None) -> set[str]:
+    """Drain one SQS batch; the ids of the messages SQS must deliver again.
+
+    Failed messages come back after their backoff; those the invocation had no time for come back
+    at once. Groups start only while more than SAFETY_MARGIN_S of the invocation's time is left.
+    """
     runtime = runtime or get_runtime()
-    result = drain(records, runtime)
+    deadline = time.time() + time_left_s - SAFETY_MARGIN_S if time_left_s is not None else None
+    result = drain(records, runtime, deadline=deadline)
     delays = RetryDelays(runtime.settings.retry_queue_url)
-    for message in result.failed:
+    base_s = runtime.settings.retry_backoff_base_s
+    postponed = [(m, backoff_seconds(m.receive_count, base_s=base_s)) for m in result.failed]
+    for message, seconds in [*postponed, *((m, 0) for m in result.deferred)]:
         try:
-            delays.postpone(message.receipt_handle,
-                           backoff_seconds(message.receive_count, base_s=runtime.settings.retry_backoff_base_s))
+            delays.postpone(message.receipt_handle, seconds)
         except INFRA_ERRORS:
             # Best effort: without it the queue's own visibility timeout spaces the retries.
             logger.warning("backoff not applied", extra={"message_id": message.message_id})
-    return {message.message_id for message in result.failed}
+    return {message.message_id for message in [*result.failed, *result.deferred]}
 
 
-def drain(records: list[dict], runtime: Runtime, clock=time.time) -> DrainResult:
+def drain(records: list[dict], runtime: Runtime, clock=time.time, deadline: float | None = None) -> DrainResult:
     result = DrainResult()
     groups: dict[tuple, list[QueuedMessage]] = {}
     malformed = []
@@ -90,6 +101,9 @@ def drain(records: list[dict], runtime: Runtime, clock=time.time) -> DrainResult
         result.dead_lettered.extend(r.get("messageId") for r in malformed)
     deliverer = Deliverer(runtime, clock)
     for (campaign_id, pixel_id, test_code), messages in groups.items():
+        if deadline is not None and clock() > deadline:
+            result.deferred.extend(messages)
+            continue
         _deliver_group(runtime, deliverer, campaign_id, pixel_id, test_code, messages, result, clock)
     return result
 
@@ -109,6 +123,9 @@ def _deliver_group(runtime, deliverer, campaign_id, pixel_id, test_code, message
         return
     # Events were built for the pixel they name; send them there even if the campaign moved on.
     target = campaign if campaign.pixel_id == pixel_id else campaign.model_copy(update={"pixel_id": pixel_id})
+    # A test code is only sent while it is active (DESIGN §6.4), retries included.
+    if test_code and campaign.active_test_event_code(datetime.fromtimestamp(clock(), UTC)) != test_code:
+        test_code = None
     report = deliverer.deliver(target, events, source="retry", test_event_code=test_code,
                                use_campaign_test_code=False, park_transient=False)
     now = int(clock())
