@@ -10,6 +10,8 @@ import hmac
 import json
 import logging
 import re
+import threading
+import time
 import traceback
 import uuid
 from collections.abc import Iterable
@@ -85,12 +87,38 @@ class Route:
         return (0, kinds, self.spec.method == "ANY")
 
 
+class TokenBucket:
+    """API Gateway's throttling: `rate` requests a second on average, bursts of up to `burst`."""
+
+    def __init__(self, rate: float, burst: float, clock=time.monotonic):
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self.tokens, self.updated = burst, clock()
+        self.lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self.lock:
+            now = self.clock()
+            self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+            if self.tokens < 1:
+                return False
+            self.tokens -= 1
+            return True
+
+
 class HttpApi:
     """WSGI app: the HTTP API in front of the local functions."""
 
-    def __init__(self, routes: Iterable[Route], admin_token: str):
+    def __init__(self, routes: Iterable[Route], admin_token: str,
+                 throttling: tuple[tuple[float, float] | None, dict[str, tuple[float, float]]] = (None, {})):
         self.routes = sorted(routes, key=Route.specificity)
         self.admin_token = admin_token
+        default, per_route = throttling
+        self.buckets = {
+            route.spec.route_key: TokenBucket(*limits)
+            for route in self.routes
+            if (limits := per_route.get(route.spec.route_key, default))
+        }
 
     def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
         return self.handle(_GatewayRequest(environ))(environ, start_response)
@@ -100,6 +128,9 @@ class HttpApi:
         route, path_parameters = self._route(request.method, request.path)
         if route is None:
             return gateway_error(404, "Not Found", request_id)
+        bucket = self.buckets.get(route.spec.route_key)
+        if bucket and not bucket.take():
+            return gateway_error(429, "Too Many Requests", request_id)
         if route.spec.iam_auth:
             denied = self._authorize(request, request_id)
             if denied:

@@ -107,7 +107,7 @@ class LocalStack:
         # A function not written yet keeps its routes, as the deployed API would: they answer 500.
         self.routes = [Route(spec, self.functions[spec.function]) for spec in template.http_routes()]
         self._app = LocalApp(
-            api=HttpApi(self.routes, self.admin_token),
+            api=HttpApi(self.routes, self.admin_token, template.throttling(resolver)),
             tiktok=self.tiktok,
             pixel=self.pixel,
             aws_endpoint_url=self.aws_endpoint_url,
@@ -227,7 +227,7 @@ class LocalStack:
         functions = ", ".join(f"{name} {f.status}" for name, f in self.functions.items())
         routes = ", ".join(route.spec.route_key for route in self.routes) or "none yet"
         tiktok = self.handler_environment["TIKTOK_API_BASE"]
-        seeded = (f"{self.seeded} (pixel {DEMO_SETTINGS['pixel_id']}, Events API token {DEMO_SETTINGS['access_token']})"
+        seeded = (f"{self.seeded} (pixel {DEMO_SETTINGS['pixel_id']}, with an Events API token)"
                   if self.seeded else "none (the settings route is not available yet: see the warning above)")
         return "\n".join([
             "",

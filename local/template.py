@@ -163,6 +163,24 @@ class Template:
             ))
         return routes
 
+    def throttling(self, resolver: "Resolver") -> tuple[tuple[float, float] | None, dict[str, tuple[float, float]]]:
+        """(rate per second, burst) of the HTTP API: the default, and per route key where set."""
+
+        def limits(settings: dict | None) -> tuple[float, float] | None:
+            if not settings or "ThrottlingRateLimit" not in settings:
+                return None
+            rate = float(resolver.resolve(settings["ThrottlingRateLimit"]))
+            return rate, float(resolver.resolve(settings.get("ThrottlingBurstLimit", rate)))
+
+        default, per_route = None, {}
+        for props in self.resources_of_type("AWS::Serverless::HttpApi").values():
+            default = limits(props.get("DefaultRouteSettings")) or default
+            for route_key, settings in (props.get("RouteSettings") or {}).items():
+                route_limits = limits(settings)
+                if route_limits:
+                    per_route[route_key] = route_limits
+        return default, per_route
+
     def sqs_events(self) -> list[SqsEventSpec]:
         return [
             SqsEventSpec(
