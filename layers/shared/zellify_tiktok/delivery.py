@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .campaign import Campaign
-from .observability import count, metrics
+from .observability import average, count
 from .repositories.campaigns import delivery_record
 from .repositories.ledger import ledger_key
 from .repositories.queues import split_for_queue
@@ -199,8 +198,7 @@ def _count_outcomes(result: DeliveryResult) -> None:
     count("EventsSent", len(result.sent))
     count("TikTokTransientFailures", len(result.transient))
     count("TikTokPermanentFailures", len(result.permanent))
-    for event in result.sent:
-        metrics.add_metric(name="MatchKeysPerEvent", unit=MetricUnit.Count, value=len(event.get("user") or {}))
+    average("MatchKeysPerEvent", [len(event.get("user") or {}) for event in result.sent])
 
 
 def iso_epoch(iso: str | None) -> float:
