@@ -47,6 +47,8 @@ def test_sam_build_produces_arm64_layer(tmp_path):
     # The runtime provides boto3/botocore; stripe is the Stripe function's own; the CLI is not for Lambda.
     for absent in ("boto3", "botocore", "stripe", "zellify_tiktok/cli"):
         assert not (layer / absent).exists(), absent
+    # Bytecode for what a cold start imports (Lambda's /opt is read-only: it could not be written there).
+    assert list((layer / "zellify_tiktok" / "services" / "__pycache__").glob("collect.cpython-313.pyc"))
     assert (layer / "aws_xray_sdk").exists() and (tmp_path / "build" / "StripeWebhookFunction" / "stripe").exists()
     assert (tmp_path / "build" / "CollectFunction" / "tracker.js").exists()
 
