@@ -70,3 +70,29 @@ def test_configure_a_campaign_and_send_a_test_event_to_the_stand_in(zellify_tikt
         assert set(json.loads(status.stdout)["queues"]) == {"RetryQueue", "DeadLetterQueue"}
     finally:
         zellify_tiktok("campaign", "delete", campaign, "--yes")
+
+
+def test_a_permanent_error_is_dead_lettered_and_replay_delivers_it_once_fixed(zellify_tiktok, local_stack, tiktok):
+    campaign = f"replay-e2e-{uuid.uuid4().hex[:8]}"
+    configured = zellify_tiktok("campaign", "set", campaign, "--pixel-id", PIXEL, "--token-from-stdin",
+                                input=TOKEN + "\n")
+    assert configured.returncode == 0, configured.stderr
+    try:
+        event_id = f"replay-{uuid.uuid4().hex}"
+        tiktok.add_fault({"code": 40105, "message": "Access token is invalid"})
+        beacon = {"campaign_id": campaign, "session_id": "s-replay",
+                  "events": [{"event": "page_view", "event_id": event_id}]}
+        assert local_stack.request("POST", "/v1/events", json=beacon).status_code == 202
+        parked = [m for m in local_stack.state()["dead_lettered"] if isinstance(m, dict)
+                  and m.get("campaign_id") == campaign]
+        assert parked and parked[0]["reason"]["code"] == 40105
+
+        replayed = zellify_tiktok("--json", "replay", "--campaign", campaign)
+        assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+        assert json.loads(replayed.stdout)["outcomes"] == {"replayed": 1}
+        answers = [r["response"]["code"] for r in local_stack.tiktok_requests() if event_id in json.dumps(r["body"])]
+        assert answers == [40105, 0]
+        assert not [m for m in local_stack.state()["dead_lettered"] if isinstance(m, dict)
+                    and m.get("campaign_id") == campaign]
+    finally:
+        zellify_tiktok("campaign", "delete", campaign, "--yes")
