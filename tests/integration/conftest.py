@@ -46,7 +46,7 @@ def tiktok():
 @pytest.fixture
 def runtime(aws, tiktok, monkeypatch):
     """The runtime the handlers use, with TikTok's HTTP answered by the in-memory fake."""
-    rt = Runtime.from_settings(Settings())
+    rt = Runtime.from_settings(Settings.from_environ())
     rt.tiktok = TikTokClient("https://tiktok.test/open_api/v1.3", connect_timeout=1, total_timeout=3,
                              http=tiktok)
     get_runtime.cache_clear()

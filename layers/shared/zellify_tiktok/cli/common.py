@@ -31,7 +31,7 @@ class State:
         # Built on first use, after the global options have set the AWS environment, from the same
         # environment variables the functions read.
         if self._runtime is None:
-            self._runtime = Runtime.from_settings(Settings())
+            self._runtime = Runtime.from_settings(Settings.from_environ())
         return self._runtime
 
     def emit(self, data: Any, render: Callable[[Console], None]) -> None:
