@@ -1,0 +1,47 @@
+"""`make bench` works: bench/run.py --quick (the tiny setting) writes every figure of issue 6.
+
+No timing assertion: figures depend on the machine. Only that the bench runs end to end and that each
+key holds a number (a measurement that failed is written as null, and fails this test).
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+KEYS = (
+    "cold_start_ms", "baseline_cold_start_ms", "cold_start_ratio", "stripe_cold_start_ms", "stripe_cold_start_ratio",
+    "warm_us_per_event_1", "warm_us_per_event_50", "floor_us_per_event", "warm_ratio_to_floor",
+    "aws_calls_per_beacon_1", "aws_calls_per_beacon_50", "tiktok_calls_per_beacon_50",
+    "events_per_tiktok_call_drain", "layer_mb", "function_mb", "peak_rss_mb", "local_beacons_per_s",
+)
+TARGETS = ("cold_start_ratio", "stripe_cold_start_ratio", "warm_ratio_to_floor", "aws_calls_per_beacon_50",
+           "tiktok_calls_per_beacon_50", "events_per_tiktok_call_drain", "layer_mb", "peak_rss_mb")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@pytest.mark.slow
+def test_bench_quick_writes_every_key(tmp_path):
+    output = tmp_path / "results.json"
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--output", str(output)],
+        cwd=ROOT, capture_output=True, text=True, timeout=180,
+    )
+    report = f"stdout:\n{completed.stdout[-6000:]}\nstderr:\n{completed.stderr[-3000:]}"
+    assert completed.returncode == 0, report
+    results = json.loads(output.read_text())
+
+    assert set(results) == {*KEYS, "machine", "targets"}, report
+    not_numbers = {key: results[key] for key in KEYS if not _is_number(results[key])}
+    assert not not_numbers, f"not measured: {not_numbers}\n{report}"
+    assert {"cpu", "cores", "python", "date"} <= set(results["machine"])
+    assert set(results["targets"]) == set(TARGETS)
+    for key, target in results["targets"].items():
+        assert target["met"] in (True, False), (key, target)
+        assert target["value"] == results[key]
