@@ -179,3 +179,27 @@ def test_everything_down_answers_503(runtime, tiktok):
         heal_ledger()
         heal_sqs()
     assert status == 503 and tiktok.calls == []
+
+
+def test_a_warm_container_keeps_serving_when_the_campaign_cannot_be_reread(runtime, tiktok, answers):
+    put_settings()
+    assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "warm-1"}]))[0] == 202
+    runtime.campaigns.max_age_s = 0  # the cached campaign is stale now
+    heal = fail_aws("dynamodb", "GetItem", throttled("GetItem"))
+    try:
+        status, _, _ = post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "warm-2"}]))
+    finally:
+        heal()
+    assert status == 202
+    assert {"warm-1", "warm-2"} <= delivered_ids(tiktok)
+
+
+def test_a_cold_container_without_the_campaign_answers_503(runtime, tiktok):
+    put_settings()
+    runtime.campaigns._cache.clear()
+    heal = fail_aws("dynamodb", "GetItem", throttled("GetItem"))
+    try:
+        status, _, body = post_beacon(beacon_body())
+    finally:
+        heal()
+    assert status == 503 and body["error"]["code"] == "service_unavailable"

@@ -3,6 +3,8 @@
 import time
 from datetime import datetime
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from ..campaign import Campaign
 from .aws import client
 from .items import from_item, to_attr, to_item
@@ -18,9 +20,15 @@ class CampaignsRepository:
         cached = self._cache.get(campaign_id)
         if cached and not fresh and time.monotonic() - cached[0] < self.max_age_s:
             return cached[1]
-        response = client("dynamodb").get_item(
-            TableName=self.table, Key={"campaign_id": {"S": campaign_id}}, ConsistentRead=fresh
-        )
+        try:
+            response = client("dynamodb").get_item(
+                TableName=self.table, Key={"campaign_id": {"S": campaign_id}}, ConsistentRead=fresh
+            )
+        except (BotoCoreError, ClientError):
+            # DynamoDB failing: a warm container keeps serving with what it last knew (stale on error).
+            if cached and not fresh:
+                return cached[1]
+            raise
         item = response.get("Item")
         campaign = Campaign.model_validate(from_item(item)) if item else None
         self._cache[campaign_id] = (time.monotonic(), campaign)
