@@ -27,17 +27,8 @@ def call(handler, event: dict) -> tuple[int, dict, dict | str]:
     return response["statusCode"], response.get("headers", {}), parsed
 
 
-def put_settings(campaign_id: str = "demo", **overrides) -> tuple[int, dict]:
-    event = load_event("put_settings.json")
-    event["rawPath"] = f"/v1/campaigns/{campaign_id}/tiktok"
-    event["requestContext"]["http"]["path"] = event["rawPath"]
-    event["pathParameters"] = {"campaign_id": campaign_id}
-    event["body"] = json.dumps({**ADMIN_SETTINGS, **overrides})
-    status, _, body = call(settings_app, event)
-    return status, body
-
-
-def settings_request(method: str, campaign_id: str = "demo", body: str | None = None) -> tuple[int, dict]:
+def settings_event(method: str, campaign_id: str = "demo", body: str | None = None) -> dict:
+    """The sample settings event of `method`, aimed at `campaign_id`."""
     name = {"GET": "get_settings.json", "DELETE": "delete_settings.json", "PUT": "put_settings.json"}[method]
     event = load_event(name)
     event["rawPath"] = f"/v1/campaigns/{campaign_id}/tiktok"
@@ -45,7 +36,15 @@ def settings_request(method: str, campaign_id: str = "demo", body: str | None = 
     event["pathParameters"] = {"campaign_id": campaign_id}
     if body is not None:
         event["body"] = body
-    status, _, parsed = call(settings_app, event)
+    return event
+
+
+def put_settings(campaign_id: str = "demo", **overrides) -> tuple[int, dict]:
+    return settings_request("PUT", campaign_id, json.dumps({**ADMIN_SETTINGS, **overrides}))
+
+
+def settings_request(method: str, campaign_id: str = "demo", body: str | None = None) -> tuple[int, dict]:
+    status, _, parsed = call(settings_app, settings_event(method, campaign_id, body))
     return status, parsed
 
 

@@ -19,14 +19,18 @@ from tests.integration.test_retry import sqs_event
 from tests.tiktok_fake import FakeTikTok
 
 
-def fail_aws(service: str, operation: str, error: Exception):
+@contextlib.contextmanager
+def aws_failing(service: str, operation: str, error: Exception):
+    """Inside the block, every `operation` call of the layer's `service` client raises `error`."""
     def raise_error(**_):
         raise error
 
-    client(service).meta.events.register(f"before-call.{service}.{operation}", raise_error,
-                                         unique_id=f"fault-{service}-{operation}")
-    return lambda: client(service).meta.events.unregister(f"before-call.{service}.{operation}",
-                                                          unique_id=f"fault-{service}-{operation}")
+    event, unique_id = f"before-call.{service}.{operation}", f"fault-{service}-{operation}"
+    client(service).meta.events.register(event, raise_error, unique_id=unique_id)
+    try:
+        yield
+    finally:
+        client(service).meta.events.unregister(event, unique_id=unique_id)
 
 
 def throttled(operation: str) -> ClientError:
@@ -120,11 +124,8 @@ def test_40002_inside_a_batch_takes_only_the_bad_event_down(runtime, tiktok, ans
 
 def test_dynamodb_throttling_on_the_session_still_sends_with_the_beacons_user_data(runtime, tiktok, answers):
     put_settings()
-    heal = fail_aws("dynamodb", "UpdateItem", throttled("UpdateItem"))
-    try:
+    with aws_failing("dynamodb", "UpdateItem", throttled("UpdateItem")):
         status, _, body = post_beacon(beacon_body())
-    finally:
-        heal()
     assert status == 202
     assert delivered_ids(tiktok) == set(body["accepted"])
     assert {"external_id", "ip", "user_agent", "ttp", "ttclid"} <= set(tiktok.events[0]["user"])
@@ -132,12 +133,9 @@ def test_dynamodb_throttling_on_the_session_still_sends_with_the_beacons_user_da
 
 def test_dynamodb_throttling_on_the_ledger_queues_then_delivers(runtime, tiktok, answers, aws):
     put_settings()
-    heal = fail_aws("dynamodb", "BatchGetItem", throttled("BatchGetItem"))
-    try:
+    with aws_failing("dynamodb", "BatchGetItem", throttled("BatchGetItem")):
         status, _, body = post_beacon(beacon_body())
         assert status == 202 and tiktok.calls == []
-    finally:
-        heal()
     drain_until_empty(aws)
     assert delivered_ids(tiktok) == set(body["accepted"])
 
@@ -145,13 +143,10 @@ def test_dynamodb_throttling_on_the_ledger_queues_then_delivers(runtime, tiktok,
 def test_secrets_manager_down_queues_then_delivers(runtime, tiktok, answers, aws):
     put_settings()
     runtime.secrets.provider.clear_cache()
-    heal = fail_aws("secretsmanager", "GetSecretValue",
-                    EndpointConnectionError(endpoint_url="https://secretsmanager.us-east-1.amazonaws.com"))
-    try:
+    with aws_failing("secretsmanager", "GetSecretValue",
+                     EndpointConnectionError(endpoint_url="https://secretsmanager.us-east-1.amazonaws.com")):
         status, _, body = post_beacon(beacon_body())
         assert status == 202 and tiktok.calls == []
-    finally:
-        heal()
     drain_until_empty(aws)
     assert delivered_ids(tiktok) == set(body["accepted"])
 
@@ -159,25 +154,18 @@ def test_secrets_manager_down_queues_then_delivers(runtime, tiktok, answers, aws
 def test_tiktok_and_sqs_down_answers_503(runtime, tiktok):
     put_settings()
     tiktok.script = [503]
-    heal = fail_aws("sqs", "SendMessageBatch",
-                    EndpointConnectionError(endpoint_url="https://sqs.us-east-1.amazonaws.com"))
-    try:
+    with aws_failing("sqs", "SendMessageBatch",
+                     EndpointConnectionError(endpoint_url="https://sqs.us-east-1.amazonaws.com")):
         status, _, body = post_beacon(beacon_body())
-    finally:
-        heal()
     assert status == 503 and body["error"]["code"] == "service_unavailable"
 
 
 def test_everything_down_answers_503(runtime, tiktok):
     put_settings()
-    heal_ledger = fail_aws("dynamodb", "BatchGetItem", throttled("BatchGetItem"))
-    heal_sqs = fail_aws("sqs", "SendMessageBatch",
-                        EndpointConnectionError(endpoint_url="https://sqs.us-east-1.amazonaws.com"))
-    try:
+    sqs_down = EndpointConnectionError(endpoint_url="https://sqs.us-east-1.amazonaws.com")
+    with aws_failing("dynamodb", "BatchGetItem", throttled("BatchGetItem")), \
+            aws_failing("sqs", "SendMessageBatch", sqs_down):
         status, _, _ = post_beacon(beacon_body())
-    finally:
-        heal_ledger()
-        heal_sqs()
     assert status == 503 and tiktok.calls == []
 
 
@@ -185,11 +173,8 @@ def test_a_warm_container_keeps_serving_when_the_campaign_cannot_be_reread(runti
     put_settings()
     assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "warm-1"}]))[0] == 202
     runtime.campaigns.max_age_s = 0  # the cached campaign is stale now
-    heal = fail_aws("dynamodb", "GetItem", throttled("GetItem"))
-    try:
+    with aws_failing("dynamodb", "GetItem", throttled("GetItem")):
         status, _, _ = post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "warm-2"}]))
-    finally:
-        heal()
     assert status == 202
     assert {"warm-1", "warm-2"} <= delivered_ids(tiktok)
 
@@ -197,9 +182,6 @@ def test_a_warm_container_keeps_serving_when_the_campaign_cannot_be_reread(runti
 def test_a_cold_container_without_the_campaign_answers_503(runtime, tiktok):
     put_settings()
     runtime.campaigns._cache.clear()
-    heal = fail_aws("dynamodb", "GetItem", throttled("GetItem"))
-    try:
+    with aws_failing("dynamodb", "GetItem", throttled("GetItem")):
         status, _, body = post_beacon(beacon_body())
-    finally:
-        heal()
     assert status == 503 and body["error"]["code"] == "service_unavailable"

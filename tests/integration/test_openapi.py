@@ -25,7 +25,7 @@ from zellify_tiktok.services.settings import get_settings_view
 from local.apigw import gateway_error
 from local.template import Template
 from tests.integration.conftest import load_event
-from tests.integration.helpers import beacon_body, call, post_beacon, put_settings
+from tests.integration.helpers import beacon_body, call, post_beacon, put_settings, settings_event
 from tests.stripe_webhooks import signature_header, signed_event
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -158,21 +158,10 @@ def test_settings_view_can_never_carry_the_token():
 # Real answers, through the handlers
 
 
-def _settings_event(method: str, campaign_id: str, body: str | None = None) -> dict:
-    name = {"GET": "get_settings.json", "DELETE": "delete_settings.json", "PUT": "put_settings.json"}[method]
-    event = load_event(name)
-    event["rawPath"] = f"/v1/campaigns/{campaign_id}/tiktok"
-    event["requestContext"]["http"]["path"] = event["rawPath"]
-    event["pathParameters"] = {"campaign_id": campaign_id}
-    if body is not None:
-        event["body"] = body
-    return event
-
-
 def settings_call(method: str, campaign_id: str = "demo", body: str | None = None):
     import settings_app
 
-    status, headers, parsed = call(settings_app, _settings_event(method, campaign_id, body))
+    status, headers, parsed = call(settings_app, settings_event(method, campaign_id, body))
     assert_conforms(SETTINGS, method, status, headers, parsed)
     return status, parsed
 
