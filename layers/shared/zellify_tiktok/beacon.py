@@ -133,7 +133,9 @@ def parse_beacon(body: bytes, now_ms: int) -> Beacon:
     return beacon
 
 
-class _Invalid(Exception):
+class InvalidEvent(Exception):
+    """An event (or a part of it) that cannot be sent; `code` is a DESIGN §6.1 rejection code."""
+
     def __init__(self, code: str, message: str):
         super().__init__(message)
         self.code = code
@@ -145,22 +147,22 @@ def validate_event(raw: Any, now_ms: int) -> BeaconEvent | Rejection:
     shown_id = event_id if isinstance(event_id, str) and len(event_id) <= 128 else None
     try:
         return _validate_event(raw, now_ms)
-    except _Invalid as exc:
+    except InvalidEvent as exc:
         return Rejection(shown_id, exc.code, exc.message)
 
 
 def _validate_event(raw: Any, now_ms: int) -> BeaconEvent:
     if not isinstance(raw, dict):
-        raise _Invalid("invalid_field", "an event must be a JSON object")
+        raise InvalidEvent("invalid_field", "an event must be a JSON object")
     name = raw.get("event")
     spec = EVENT_TABLE.get(name) if isinstance(name, str) else None
     if spec is None:
-        raise _Invalid("unknown_event", f"unknown event {str(name)[:64]!r}; known: {', '.join(EVENT_TABLE)}")
+        raise InvalidEvent("unknown_event", f"unknown event {str(name)[:64]!r}; known: {', '.join(EVENT_TABLE)}")
     if not spec.beacon:
-        raise _Invalid("server_only_event", f"{name} reaches the Events API only from Stripe (pixel only)")
+        raise InvalidEvent("server_only_event", f"{name} reaches the Events API only from Stripe (pixel only)")
     event_id = raw.get("event_id")
     if not isinstance(event_id, str) or not EVENT_ID.match(event_id):
-        raise _Invalid("invalid_event_id", "event_id: required, 1-128 characters of A-Z a-z 0-9 . _ : -")
+        raise InvalidEvent("invalid_event_id", "event_id: required, 1-128 characters of A-Z a-z 0-9 . _ : -")
     time_s = _event_time(raw.get("time"), now_ms)
     value, currency = _value(raw, spec.has_value)
     return BeaconEvent(
@@ -181,21 +183,21 @@ def _event_time(value: Any, now_ms: int) -> int:
         return now_ms // 1000
     if isinstance(value, bool) or not isinstance(value, int | Decimal) or (
             isinstance(value, Decimal) and not value.is_finite()):
-        raise _Invalid("invalid_field", "time: must be epoch milliseconds (a number)")
+        raise InvalidEvent("invalid_field", "time: must be epoch milliseconds (a number)")
     # Compared before int(): int(Decimal("1e999999999")) would compute for minutes.
     if value > now_ms + FUTURE_TOLERANCE_MS:
         return now_ms // 1000
     if value < now_ms - MAX_AGE_MS:
-        raise _Invalid("too_old", "time: events older than 7 days are not accepted")
+        raise InvalidEvent("too_old", "time: events older than 7 days are not accepted")
     return int(value) // 1000
 
 
 def _number(value: Any, what: str, code: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise _Invalid(code, f"{what}: must be a non-negative number")
+        raise InvalidEvent(code, f"{what}: must be a non-negative number")
     number = Decimal(value)
     if not number.is_finite() or number < 0 or number > MAX_VALUE:
-        raise _Invalid(code, f"{what}: must be a non-negative number below {MAX_VALUE}")
+        raise InvalidEvent(code, f"{what}: must be a non-negative number below {MAX_VALUE}")
     return number.quantize(MONEY_QUANTUM)
 
 
@@ -205,7 +207,7 @@ def _value(raw: dict, has_value: bool) -> tuple[Decimal | None, str | None]:
     value = _number(raw["value"], "value", "invalid_value")
     currency = raw.get("currency")
     if not isinstance(currency, str) or not CURRENCY.match(currency.upper()):
-        raise _Invalid("invalid_currency", "currency: an ISO 4217 code (e.g. USD) must come with a value")
+        raise InvalidEvent("invalid_currency", "currency: an ISO 4217 code (e.g. USD) must come with a value")
     return value, currency.upper()
 
 
@@ -213,14 +215,14 @@ def _page(value: Any) -> dict | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise _Invalid("invalid_field", "page: must be an object with url and referrer")
+        raise InvalidEvent("invalid_field", "page: must be an object with url and referrer")
     page = {}
     for key in ("url", "referrer"):
         text = value.get(key)
         if text in (None, ""):
             continue
         if not isinstance(text, str) or len(text) > MAX_TEXT:
-            raise _Invalid("invalid_field", f"page.{key}: must be a string of at most {MAX_TEXT} characters")
+            raise InvalidEvent("invalid_field", f"page.{key}: must be a string of at most {MAX_TEXT} characters")
         page[key] = text
     return page or None
 
@@ -229,17 +231,17 @@ def _step(value: Any) -> dict | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise _Invalid("invalid_field", "step: must be an object with index and id")
+        raise InvalidEvent("invalid_field", "step: must be an object with index and id")
     step = {}
     index = value.get("index")
     if index is not None:
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < 10_000:
-            raise _Invalid("invalid_field", "step.index: must be a non-negative integer")
+            raise InvalidEvent("invalid_field", "step.index: must be a non-negative integer")
         step["index"] = index
     step_id = value.get("id")
     if step_id is not None:
         if not isinstance(step_id, str | int) or isinstance(step_id, bool) or len(str(step_id)) > 128:
-            raise _Invalid("invalid_field", "step.id: must be a string of at most 128 characters")
+            raise InvalidEvent("invalid_field", "step.id: must be a string of at most 128 characters")
         step["id"] = str(step_id)
     return step or None
 
@@ -248,7 +250,7 @@ def _email(value: Any) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or not is_valid_email(value):
-        raise _Invalid("invalid_email", "email: not a valid email address")
+        raise InvalidEvent("invalid_email", "email: not a valid email address")
     return hash_email(value)
 
 
@@ -256,30 +258,30 @@ def _contents(value: Any) -> list[dict] | None:
     if value is None:
         return None
     if not isinstance(value, list) or len(value) > MAX_CONTENTS:
-        raise _Invalid("invalid_field", f"contents: must be a list of at most {MAX_CONTENTS} items")
-    return [_content(item, i) for i, item in enumerate(value)] or None
+        raise InvalidEvent("invalid_field", f"contents: must be a list of at most {MAX_CONTENTS} items")
+    return [content_item(item, f"contents[{i}]") for i, item in enumerate(value)] or None
 
 
-def _content(item: Any, i: int) -> dict:
-    where = f"contents[{i}]"
+def content_item(item: Any, where: str) -> dict:
+    """One item of `contents`, as TikTok takes it (also used for Stripe's zellify_contents)."""
     if not isinstance(item, dict):
-        raise _Invalid("invalid_field", f"{where}: must be an object")
+        raise InvalidEvent("invalid_field", f"{where}: must be an object")
     content: dict[str, Any] = {}
     content_id = item.get("content_id")
     if content_id is not None:
         # TikTok rejects a numeric content_id (40002): send it as the string it means.
         if isinstance(content_id, bool) or not isinstance(content_id, str | int | Decimal):
-            raise _Invalid("invalid_field", f"{where}.content_id: must be a string")
+            raise InvalidEvent("invalid_field", f"{where}.content_id: must be a string")
         content["content_id"] = str(content_id)[:256]
     name = item.get("content_name")
     if name is not None:
         if not isinstance(name, str):
-            raise _Invalid("invalid_field", f"{where}.content_name: must be a string")
+            raise InvalidEvent("invalid_field", f"{where}.content_name: must be a string")
         content["content_name"] = name[:256]
     quantity = item.get("quantity")
     if quantity is not None:
         if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 <= quantity <= 1_000_000:
-            raise _Invalid("invalid_field", f"{where}.quantity: must be a non-negative integer")
+            raise InvalidEvent("invalid_field", f"{where}.quantity: must be a non-negative integer")
         content["quantity"] = quantity
     price = item.get("price")
     if price is not None:

@@ -13,7 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from .beacon import CAMPAIGN_ID, MAX_CONTENTS, MAX_VALUE, SESSION_ID
+from .beacon import CAMPAIGN_ID, MAX_CONTENTS, SESSION_ID, InvalidEvent, content_item
 from .campaign import Campaign
 from .events import EVENT_TABLE, tiktok_event_name
 from .hashing import hash_email, hash_external_id, is_valid_email
@@ -291,31 +291,15 @@ def parse_contents(raw: Any) -> list[dict] | None:
 
 
 def _content_item(item: Any) -> dict | None:
-    if not isinstance(item, dict):
+    """A beacon's content checks, plus what metadata adds: quantity 1 by default, at least 1."""
+    if isinstance(item, dict) and isinstance(item.get("content_id"), Decimal):
+        return None  # 1.5 is no product id
+    try:
+        content = content_item(item, "zellify_contents")
+    except InvalidEvent:
         return None
-    content: dict[str, Any] = {}
-    content_id = item.get("content_id")
-    if content_id is not None:
-        if isinstance(content_id, bool) or not isinstance(content_id, str | int):
-            return None
-        content["content_id"] = str(content_id)[:256]  # TikTok rejects a numeric content_id
-    name = item.get("content_name")
-    if name is not None:
-        if not isinstance(name, str):
-            return None
-        content["content_name"] = name[:256]
-    quantity = item.get("quantity", 1)
-    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= 1_000_000:
+    if content.setdefault("quantity", 1) < 1:
         return None
-    content["quantity"] = quantity
-    price = item.get("price")
-    if price is not None:
-        if isinstance(price, bool) or not isinstance(price, int | Decimal):
-            return None
-        price = Decimal(price)
-        if not price.is_finite() or not 0 <= price <= MAX_VALUE:
-            return None
-        content["price"] = price
     return content if "content_id" in content or "content_name" in content else None
 
 
