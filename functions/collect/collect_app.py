@@ -4,6 +4,7 @@ from functools import cache
 from pathlib import Path
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
 from zellify_tiktok.api import client_ip, json_response, make_resolver, raw_body, request_base_url
 from zellify_tiktok.config import get_settings
 from zellify_tiktok.observability import metrics, tracer
@@ -35,15 +36,8 @@ def post_events():
 @app.get("/v1/campaigns/<campaign_id>/tracker.js")
 def get_tracker(campaign_id: str):
     script = tracker_script(campaign_id, tracker_template(), request_base_url(app.current_event))
-    return app_javascript(script)
-
-
-def app_javascript(script: str):
-    response = json_response(200)
-    response.body = script
-    response.headers["Content-Type"] = "application/javascript; charset=utf-8"
-    response.headers["Cache-Control"] = "public, max-age=300"
-    return response
+    return Response(status_code=200, content_type="application/javascript; charset=utf-8", body=script,
+                    headers={"Cache-Control": "public, max-age=300"})
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

@@ -184,12 +184,13 @@ class Deliverer:
         if answer is None:
             return
         last = campaign.last_delivery or {}
-        stale = time.time() - iso_epoch(last.get("at")) > self.rt.settings.last_delivery_refresh_s
+        now = self.clock()
+        stale = now - iso_epoch(last.get("at")) > self.rt.settings.last_delivery_refresh_s
         if not stale and last.get("code") == answer.code and last.get("outcome") == str(answer.outcome):
             return
         try:
             self.rt.campaigns.record_delivery(campaign, delivery_record(answer.to_dict(),
-                                                                        datetime.now(UTC)))
+                                                                        datetime.fromtimestamp(now, UTC)))
         except INFRA_ERRORS as exc:
             logger.warning("last_delivery not recorded", extra={"error": type(exc).__name__})
 
