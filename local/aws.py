@@ -87,11 +87,18 @@ def _create_table(dynamodb: Any, logical_id: str, props: dict) -> dict[str, str]
         request["GlobalSecondaryIndexes"] = [
             {key: index[key] for key in _INDEX_PROPERTIES if key in index} for index in props["GlobalSecondaryIndexes"]
         ]
-    arn = dynamodb.create_table(TableName=name, **request)["TableDescription"]["TableArn"]
+    stream = props.get("StreamSpecification")
+    if stream:
+        # CloudFormation enables a stream by naming its view type; CreateTable wants both.
+        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
+    description = dynamodb.create_table(TableName=name, **request)["TableDescription"]
     ttl = props.get("TimeToLiveSpecification")
     if ttl and ttl.get("Enabled"):
         dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
-    return {"Ref": name, "Arn": arn}
+    attributes = {"Ref": name, "Arn": description["TableArn"]}
+    if stream:
+        attributes["StreamArn"] = description["LatestStreamArn"]
+    return attributes
 
 
 def create_stripe_secret(name: str, signing_secret: str) -> None:

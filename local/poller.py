@@ -1,14 +1,16 @@
-"""An SQS event source mapping: long-polls a queue and hands batches to a function, as Lambda does."""
+"""Event source mappings: long-poll a queue, or read a DynamoDB stream, and hand batches to a function,
+as Lambda does."""
 
 import base64
 import logging
 import threading
 import traceback
+from typing import Any
 
 import boto3
 
 from .functions import LambdaFunction
-from .template import REGION, SqsEventSpec
+from .template import REGION, SqsEventSpec, StreamEventSpec
 
 log = logging.getLogger("local.poller")
 
@@ -107,3 +109,79 @@ class SqsPoller:
                         self.function.spec.name, failures)
             return ids
         return failed
+
+
+def matches(pattern: Any, value: Any) -> bool:
+    """An EventBridge-style filter pattern, as Lambda's FilterCriteria applies it (the parts we use:
+    nested objects, lists of accepted values, and `{"exists": true|false}`)."""
+    if isinstance(pattern, dict):
+        if not isinstance(value, dict):
+            return False
+        for key, sub in pattern.items():
+            if isinstance(sub, list) and sub and all(isinstance(s, dict) and "exists" in s for s in sub):
+                if (key in value) != sub[0]["exists"]:
+                    return False
+            elif key not in value or not matches(sub, value[key]):
+                return False
+        return True
+    if isinstance(pattern, list):
+        return any(matches(option, value) if isinstance(option, dict) else option == value for option in pattern)
+    return bool(pattern == value)
+
+
+class StreamPoller:
+    """A DynamoDB stream event source mapping: reads every shard from its start, filters, batches, invokes.
+
+    A batch the function fails on is offered again on the next poll, as Lambda retries a stream batch.
+    """
+
+    def __init__(self, function: LambdaFunction, spec: StreamEventSpec, stream_arn: str, poll_s: float = 1.0):
+        self.function = function
+        self.spec = spec
+        self.stream_arn = stream_arn
+        self.poll_s = poll_s
+        self._iterators: dict[str, str | None] = {}
+        self._pending: list[dict] = []
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"stream-poller-{function.spec.name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=self.poll_s + self.function.spec.timeout_s + 1)
+
+    def _run(self) -> None:
+        streams = boto3.client("dynamodbstreams")
+        while not self._stopping.wait(self.poll_s):
+            try:
+                self._poll(streams)
+            except Exception:
+                log.error("polling %s failed:\n%s", self.stream_arn, traceback.format_exc())
+
+    def _poll(self, streams: Any) -> None:
+        for shard in streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]:
+            shard_id = shard["ShardId"]
+            if shard_id not in self._iterators:
+                self._iterators[shard_id] = streams.get_shard_iterator(
+                    StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            iterator = self._iterators[shard_id]
+            while iterator:
+                answer = streams.get_records(ShardIterator=iterator, Limit=1000)
+                records = answer.get("Records", [])
+                self._pending.extend({**r, "eventSourceARN": self.stream_arn} for r in records
+                                     if not self.spec.filters or any(matches(f, r) for f in self.spec.filters))
+                iterator = answer.get("NextShardIterator")
+                self._iterators[shard_id] = iterator
+                if not records:
+                    break
+        while self._pending:
+            batch = self._pending[:self.spec.batch_size]
+            try:
+                self.function.invoke({"Records": batch})
+            except Exception:
+                log.error("%s failed on a stream batch of %d record(s); retried on the next poll:\n%s",
+                          self.function.spec.name, len(batch), traceback.format_exc())
+                return
+            del self._pending[:len(batch)]

@@ -24,7 +24,7 @@ from .apigw import HttpApi, Route
 from .aws import MotoServer, create_resources, create_stripe_secret, peek_messages, use_endpoint
 from .functions import LambdaFunction, Status, load_function
 from .pixel_standin import PixelStandIn
-from .poller import SqsPoller
+from .poller import SqsPoller, StreamPoller
 from .server import LocalApp, make_http_server
 from .template import FunctionSpec, Resolver, Template, cfn_string
 from .tiktok_standin import API_PATH, TikTokStandIn
@@ -76,7 +76,7 @@ class LocalStack:
         self.handler_environment: dict[str, str] = {}
         self.functions: dict[str, LambdaFunction] = {}
         self.routes: list[Route] = []
-        self.pollers: list[SqsPoller] = []
+        self.pollers: list[SqsPoller | StreamPoller] = []
         self.seeded: str | None = None
         self._moto: MotoServer | None = None
         self._http: BaseWSGIServer | None = None
@@ -190,8 +190,10 @@ class LocalStack:
             poller = SqsPoller(function, event, url, arn)
             poller.start()
             self.pollers.append(poller)
-        if not self.pollers:
-            log.info("no function polls a queue (no SQS event in template.yaml yet): nothing retries locally")
+        for stream in template.stream_events():
+            poller = StreamPoller(self.functions[stream.function], stream, resolver.resolve(stream.stream_arn))
+            poller.start()
+            self.pollers.append(poller)
 
     def health(self) -> tuple[bool, dict]:
         try:

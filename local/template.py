@@ -4,6 +4,7 @@ Everything the stack creates or routes comes from here, so the local stack follo
 it changes instead of a hard-coded copy of it.
 """
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +82,16 @@ class SqsEventSpec:
     queue_arn: Any  # unresolved (usually !GetAtt Queue.Arn)
     batch_size: int
     report_batch_item_failures: bool
+
+
+@dataclass(frozen=True)
+class StreamEventSpec:
+    function: str
+    stream_arn: Any  # unresolved (usually !GetAtt Table.StreamArn)
+    batch_size: int
+    batching_window_s: int
+    # FilterCriteria patterns (EventBridge pattern syntax, as Lambda applies them).
+    filters: list[dict[str, Any]]
 
 
 class Template:
@@ -190,6 +201,18 @@ class Template:
                 report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
             )
             for function, props in self._events("SQS")
+        ]
+
+    def stream_events(self) -> list[StreamEventSpec]:
+        return [
+            StreamEventSpec(
+                function=function,
+                stream_arn=props["Stream"],
+                batch_size=int(props.get("BatchSize", 100)),
+                batching_window_s=int(props.get("MaximumBatchingWindowInSeconds", 0)),
+                filters=[json.loads(f["Pattern"]) for f in (props.get("FilterCriteria") or {}).get("Filters", [])],
+            )
+            for function, props in self._events("DynamoDB")
         ]
 
 

@@ -5,13 +5,14 @@ from pathlib import Path
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
-from zellify_tiktok.api import client_ip, json_response, make_resolver, raw_body, request_base_url
+from zellify_tiktok.api import client_ip, invocation_budget, json_response, make_resolver, raw_body, request_base_url
 from zellify_tiktok.config import get_settings
 from zellify_tiktok.observability import metrics, tracer
 from zellify_tiktok.services.collect import BeaconRequest, collect
 from zellify_tiktok.services.tracker import tracker_script
 
 logger = Logger()
+get_settings()  # at cold start: a function missing a setting stops here, naming it
 app = make_resolver(cors=True)
 TRACKER_JS = Path(__file__).with_name("tracker.js")
 
@@ -29,6 +30,7 @@ def post_events():
         origin=event.headers.get("origin"),
         source_ip=client_ip(event, get_settings().client_ip_header),
         user_agent=event.headers.get("user-agent"),
+        budget=invocation_budget(app),
     ))
     return json_response(202, answer)
 
@@ -40,7 +42,7 @@ def get_tracker(campaign_id: str):
                     headers={"Cache-Control": "public, max-age=300"})
 
 
-@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event, context):

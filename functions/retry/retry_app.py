@@ -1,28 +1,33 @@
-"""RetryFunction: drains the RetryQueue; transient failures come back later, with backoff."""
+"""RetryFunction: drains the RetryQueue; what TikTok does not take yet comes back later, with backoff."""
+
+from collections.abc import Mapping, Sequence
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from zellify_tiktok.batch import GroupBatchProcessor
+from zellify_tiktok.budget import Budget
+from zellify_tiktok.config import get_settings
 from zellify_tiktok.observability import metrics, tracer
-from zellify_tiktok.services.retry import retry_batch
+from zellify_tiktok.services.retry import QueuedRecord, redeliver
 
 logger = Logger()
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+get_settings()  # at cold start: a function missing a setting stops here, naming it
+processor = GroupBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+# A TikTok call may take its whole 3 s: keep room to report the batch before the function's timeout.
+SAFETY_MARGIN_S = 5
 
 
-class DeliveryPending(Exception):
-    """The record's events failed transiently: SQS delivers it again after its backoff."""
-
-
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event, context):
-    pending = retry_batch(event.get("Records", []), time_left_s=context.get_remaining_time_in_millis() / 1000)
+    budget = Budget(context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_S)
 
-    def record_handler(record: SQSRecord) -> None:
-        if record.message_id in pending:
-            raise DeliveryPending(record.message_id)
+    def deliver(records: Sequence[SQSRecord]) -> Mapping[str, Exception]:
+        queued = [QueuedRecord(r.message_id, r.receipt_handle,
+                               int(r.raw_event.get("attributes", {}).get("ApproximateReceiveCount", 1)), r.body)
+                  for r in records]
+        return redeliver(queued, budget)
 
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    return process_partial_response(event=event, record_handler=deliver, processor=processor, context=context)

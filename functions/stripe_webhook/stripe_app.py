@@ -1,11 +1,13 @@
-"""StripeWebhookFunction: POST /v1/webhooks/stripe (DESIGN §6.3)."""
+"""StripeWebhookFunction: POST /v1/webhooks/stripe (docs/design.md §6.3)."""
 
 from aws_lambda_powertools import Logger
-from zellify_tiktok.api import json_response, make_resolver, raw_body
+from zellify_tiktok.api import invocation_budget, json_response, make_resolver, raw_body
+from zellify_tiktok.config import get_settings
 from zellify_tiktok.observability import metrics, tracer
 from zellify_tiktok.services.stripe_webhook import handle_webhook
 
 logger = Logger()
+get_settings()  # at cold start: a function missing a setting stops here, naming it
 app = make_resolver()
 
 
@@ -13,10 +15,11 @@ app = make_resolver()
 def post_stripe_webhook():
     event = app.current_event
     # The exact bytes Stripe signed (base64-decoded when API Gateway encoded them).
-    return json_response(200, handle_webhook(raw_body(event), event.headers.get("stripe-signature")))
+    return json_response(200, handle_webhook(raw_body(event), event.headers.get("stripe-signature"),
+                                             invocation_budget(app)))
 
 
-@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event, context):

@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 from zellify_tiktok.cli import app
 from zellify_tiktok.hashing import hash_email, hash_external_id
-from zellify_tiktok.repositories.sessions import SessionsRepository, SessionUpdate
+from zellify_tiktok.repositories.sessions import SessionRecord, SessionsRepository
+from zellify_tiktok.server_event import UserData
 from zellify_tiktok.tiktok import TikTokClient
 
 from tests.tiktok_fake import FakeTikTok
@@ -352,7 +353,7 @@ def sessions(aws):
     ann, bob = hash_email("ann@example.com"), hash_email("bob@example.com")
     for campaign, session, email in [("cmp_1", "s1", ann), ("cmp_1", "s2", ann), ("cmp_1", "s3", bob),
                                      ("cmp_1", "s4", None), ("cmp_2", "s5", ann)]:
-        repo.upsert(campaign, session, SessionUpdate(external_id=hash_external_id(session), email=email), now)
+        repo.upsert(campaign, session, SessionRecord(UserData(external_id=hash_external_id(session), email=email)), now)
     return repo
 
 

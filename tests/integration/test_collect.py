@@ -161,7 +161,7 @@ def test_permanent_failure_is_dead_lettered_with_tiktoks_answer(runtime, tiktok,
     tiktok.script = [{"code": 40105, "message": "Access token is invalid"}]
     assert post_beacon(beacon_body())[0] == 202
     dead = sqs_messages("DEAD_LETTER_QUEUE_URL")
-    assert dead[0]["reason"]["code"] == 40105 and dead[0]["reason"]["permanent"] is True
+    assert dead[0]["reason"]["code"] == 40105 and dead[0]["reason"]["kind"] == "refused"
     from tests.integration.helpers import settings_request
 
     view = settings_request("GET")[1]
@@ -227,7 +227,7 @@ def test_consent_withdrawn_later_is_recorded(runtime, tiktok, aws):
     put_settings(require_consent=True)
     post_beacon(beacon_body(consent=True))
     post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "after"}], consent=False))
-    assert runtime.sessions.get("demo", beacon_body()["session_id"])["consent"] is False
+    assert runtime.sessions.get("demo", beacon_body()["session_id"]).consent is False
     assert [e["event_id"] for e in tiktok.events if e["event_id"] == "after"] == []
 
 

@@ -103,7 +103,7 @@ def test_revoked_token_is_dead_lettered_and_visible(runtime, tiktok, sqs_message
     assert {e["event_id"] for m in dead for e in m["events"]} == {"ev-0001-page", "ev-0002-step", "ev-0003-email",
                                                                     "ev-0004-checkout"}
     assert dead[0]["reason"] == {"code": 40105, "message": "Access token is invalid", "http_status": 200,
-                                 "permanent": True}
+                                 "kind": "refused"}
     assert settings_request("GET")[1]["last_delivery"]["code"] == 40105
 
 

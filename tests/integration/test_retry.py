@@ -92,7 +92,8 @@ def test_deleted_campaign_dead_letters_its_messages(runtime, tiktok, aws, sqs_me
     settings_request("DELETE")
     runtime.campaigns._cache.clear()
     assert retry_app.lambda_handler(event, LambdaContext()) == {"batchItemFailures": []}
-    assert sqs_messages("DEAD_LETTER_QUEUE_URL")[0]["reason"]["permanent"] is True
+    [parked] = sqs_messages("DEAD_LETTER_QUEUE_URL")
+    assert parked["reason"]["kind"] == "no_token" and len(parked["events"]) == 3
 
 
 def test_sample_sqs_event_is_processed(runtime, tiktok):
@@ -104,7 +105,7 @@ def test_sample_sqs_event_is_processed(runtime, tiktok):
     assert [e["event_id"] for e in tiktok.events] == ["ev-0001-page", "ev-0002-step"]
 
 
-def test_groups_beyond_the_time_budget_come_back_at_once(runtime, tiktok, aws):
+def test_groups_beyond_the_time_budget_come_back_at_once_without_spending_a_receive(runtime, tiktok, aws):
     put_settings()
     queue_beacons(tiktok, 2)
     event = sqs_event("RETRY_QUEUE_URL", aws)
@@ -116,7 +117,11 @@ def test_groups_beyond_the_time_budget_come_back_at_once(runtime, tiktok, aws):
             return 4_000
 
     response = retry_app.lambda_handler(event, AlmostOutOfTime())
-    assert len(response["batchItemFailures"]) == 2
+    # The originals are let go; copies, never attempted, are visible again right away with a fresh count.
+    assert response == {"batchItemFailures": []}
     assert tiktok.calls == []
-    # Released, not backed off: visible again right away.
-    assert len(sqs_event("RETRY_QUEUE_URL", aws)["Records"]) == 2
+    copies = sqs_event("RETRY_QUEUE_URL", aws)["Records"]
+    assert sorted(json.loads(c["body"])["message_id"] for c in copies) == sorted(
+        json.loads(r["body"])["message_id"] for r in event["Records"])
+    assert {c["attributes"]["ApproximateReceiveCount"] for c in copies} == {"1"}
+    assert {json.loads(c["body"]).get("attempts", 0) for c in copies} == {0}

@@ -116,7 +116,10 @@ def test_retried_events_go_to_the_pixel_and_token_they_were_built_for(two_campai
 
 def test_every_settings_route_uses_iam_in_the_template():
     routes = [r for r in Template(ROOT / "template.yaml").http_routes() if "/tiktok" in r.path]
-    assert {r.method for r in routes} == {"PUT", "GET", "DELETE"}
+    assert {r.route_key for r in routes} == {
+        "PUT /v1/campaigns/{campaign_id}/tiktok", "GET /v1/campaigns/{campaign_id}/tiktok",
+        "DELETE /v1/campaigns/{campaign_id}/tiktok", "POST /v1/campaigns/{campaign_id}/tiktok/test-event",
+        "GET /v1/campaigns/{campaign_id}/tiktok/health"}
     assert all(r.iam_auth for r in routes)
     public = [r for r in Template(ROOT / "template.yaml").http_routes() if not r.iam_auth]
     assert {r.function for r in public} <= {"CollectFunction", "StripeWebhookFunction"}

@@ -4,6 +4,8 @@ from decimal import Decimal
 import pytest
 from zellify_tiktok.beacon import Rejection, parse_beacon
 from zellify_tiktok.errors import BadRequest, PayloadTooLarge
+from zellify_tiktok.hashing import hash_phone
+from zellify_tiktok.server_event import Content
 
 NOW_MS = 1_795_615_200_000
 
@@ -111,9 +113,73 @@ def test_email_hashed_and_values_exact():
     email_event, checkout = beacon.events
     assert len(email_event.email_hash) == 64 and "ann" not in email_event.email_hash
     assert checkout.value == Decimal("19.99") and checkout.currency == "USD"
-    assert checkout.contents == [{"content_id": "42", "content_name": "Pro", "quantity": 2, "price": Decimal("9.995")}]
+    assert checkout.contents == (Content(content_id="42", content_name="Pro", quantity=2, price=Decimal("9.995")),)
 
 
 def test_email_ignored_on_other_events():
     events = [{"event": "page_view", "event_id": "a", "email": "ann@example.com"}]
     assert parse_beacon(body(events=events), NOW_MS).events[0].email_hash is None
+
+
+def test_a_consent_withdrawal_needs_no_event_and_nothing_else_may_have_none():
+    beacon = parse_beacon(body(events=[], consent=False), NOW_MS)
+    assert beacon.withdraws_consent and beacon.events == [] and beacon.rejected == []
+    for consent in (True, None):
+        with pytest.raises(BadRequest):
+            parse_beacon(body(events=[], consent=consent), NOW_MS)
+    assert not parse_beacon(body(consent=False), NOW_MS).withdraws_consent
+
+
+def test_phone_on_email_capture_is_hashed_in_e164_and_refused_when_no_number():
+    events = [{"event": "email_captured", "event_id": "a", "email": "ann@example.com", "phone": "+1 (415) 555-0100"},
+              {"event": "email_captured", "event_id": "b", "phone": "415 555 0100"},
+              {"event": "email_captured", "event_id": "c", "phone": "+1 call me"},
+              {"event": "email_captured", "event_id": "d", "phone": 14155550100},
+              {"event": "page_view", "event_id": "e", "phone": "+14155550100"}]
+    beacon = parse_beacon(body(events=events), NOW_MS)
+    assert rejection_codes(beacon) == {"b": "invalid_phone", "c": "invalid_phone", "d": "invalid_phone"}
+    captured, view = beacon.events
+    assert captured.phone_hash == hash_phone("+14155550100") and "415" not in captured.phone_hash
+    assert view.phone_hash is None  # a phone counts only where it is captured
+
+
+@pytest.mark.parametrize("where", ["page.url", "page.referrer", "step.id", "contents.content_id",
+                                   "contents.content_name", "email", "phone", "event"])
+def test_a_lone_surrogate_is_refused_wherever_a_string_enters(where):
+    bad = "x\udfffy"
+    event = {"event": "checkout_presented", "event_id": "a", "value": 1, "currency": "USD"}
+    if where == "email":
+        event = {"event": "email_captured", "event_id": "a", "email": f"a{bad}@example.com"}
+    elif where == "phone":
+        event = {"event": "email_captured", "event_id": "a", "phone": f"+1555{bad}0100"}
+    elif where == "event":
+        event = {"event": bad, "event_id": "a"}
+    elif where.startswith("page."):
+        event["page"] = {where.split(".")[1]: bad}
+    elif where == "step.id":
+        event = {"event": "page_completed", "event_id": "a", "step": {"id": bad}}
+    else:
+        event["contents"] = [{where.split(".")[1]: bad}]
+    raw = json.dumps({"campaign_id": "c", "session_id": "s", "events": [event, {"event": "page_view",
+                                                                                 "event_id": "ok"}]})
+    beacon = parse_beacon(raw.replace("\\\\udfff", "\\udfff").encode(), NOW_MS)
+    assert [e.event_id for e in beacon.events] == ["ok"]
+    [rejection] = beacon.rejected
+    assert rejection.code in ("invalid_field", "invalid_email", "invalid_phone", "unknown_event")
+    rejection.message.encode("utf-8")  # the answer itself stays encodable
+
+
+@pytest.mark.parametrize("field", ["ttp", "ttclid"])
+def test_a_lone_surrogate_in_the_envelope_is_a_400(field):
+    raw = json.dumps({"campaign_id": "c", "session_id": "s", field: "PLACEHOLDER",
+                      "events": [{"event": "page_view", "event_id": "ok"}]}).replace("PLACEHOLDER", "\\udfff")
+    with pytest.raises(BadRequest) as exc:
+        parse_beacon(raw.encode(), NOW_MS)
+    assert exc.value.details[0]["field"] == field
+
+
+def test_ids_with_a_trailing_newline_are_refused():
+    with pytest.raises(BadRequest):
+        parse_beacon(body(session_id="s-1\n"), NOW_MS)
+    beacon = parse_beacon(body(events=[{"event": "page_view", "event_id": "e1\n"}]), NOW_MS)
+    assert rejection_codes(beacon) == {"e1\n": "invalid_event_id"}

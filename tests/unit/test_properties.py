@@ -9,7 +9,8 @@ from zellify_tiktok.beacon import parse_beacon
 from zellify_tiktok.campaign import Campaign
 from zellify_tiktok.errors import ApiError
 from zellify_tiktok.events import EVENT_TABLE
-from zellify_tiktok.payload import beacon_tiktok_event, track_body
+from zellify_tiktok.payload import track_body
+from zellify_tiktok.server_event import UserData
 from zellify_tiktok.tiktok import check_event
 
 from local.tiktok_standin import track_problem
@@ -17,7 +18,7 @@ from local.tiktok_standin import track_problem
 NOW_S = time.time()
 NOW_MS = int(NOW_S * 1000)
 CAMPAIGN = Campaign(campaign_id="c", pixel_id="PIXEL12345", has_token=True)
-USER = {"external_id": "a" * 64, "ip": "203.0.113.9", "user_agent": "UA"}
+USER = UserData(external_id="a" * 64, ip="203.0.113.9", user_agent="UA")
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**13), st.text(max_size=20),
                     st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(["USD", "usd", "XYZ", "JPY"]))
@@ -64,13 +65,9 @@ def test_any_beacon_is_accepted_by_tiktok_or_refused_with_a_named_4xx(envelope):
         return
     for rejection in beacon.rejected:
         assert rejection.code in {"unknown_event", "server_only_event", "invalid_event_id", "invalid_email",
-                                  "invalid_value", "invalid_currency", "too_old", "invalid_field"}
+                                  "invalid_phone", "invalid_value", "invalid_currency", "too_old", "invalid_field"}
         assert rejection.message
-    built = []
-    for event in beacon.events:
-        checked, problem = check_event(beacon_tiktok_event(event, CAMPAIGN, USER))
-        assert problem is None, problem
-        built.append(checked)
+    built = [check_event(event.server_event(CAMPAIGN.naming, USER)) for event in beacon.events]
     if built:
         body = json.loads(json.dumps(track_body(CAMPAIGN.pixel_id, built)))
         assert track_problem(body, NOW_S) is None

@@ -1,4 +1,5 @@
-from zellify_tiktok.repositories.queues import MAX_BATCH_BYTES, _batches
+from zellify_tiktok.repositories.queues import MAX_BATCH_BYTES
+from zellify_tiktok.repositories.queues import batches as _batches
 
 
 def test_batches_respect_count_and_request_size():

@@ -1,8 +1,9 @@
-"""Stripe event → conversion mapping (DESIGN §4, §6.3): pure functions, no AWS."""
+"""Stripe event → conversion mapping (docs/design.md §4, §6.3): pure functions, no AWS."""
 
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -11,8 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from zellify_tiktok.campaign import Campaign
 from zellify_tiktok.events import EVENT_TABLE
-from zellify_tiktok.hashing import hash_email, hash_external_id
-from zellify_tiktok.payload import json_number
+from zellify_tiktok.hashing import hash_email, hash_external_id, hash_phone
+from zellify_tiktok.payload import json_number, tiktok_event
+from zellify_tiktok.repositories.sessions import Checkout, SessionRecord
+from zellify_tiktok.server_event import Content, UserData
 from zellify_tiktok.stripe_mapping import (
     STRIPE_RULES,
     THREE_DECIMAL_CURRENCIES,
@@ -21,7 +24,6 @@ from zellify_tiktok.stripe_mapping import (
     Ignored,
     SubscriptionCheck,
     conversion_event,
-    conversion_properties,
     conversion_user,
     first_payment_key,
     major_units,
@@ -38,9 +40,19 @@ INVOICE = "in_1SXkC7LkdIwHu7ixLm5No6Pq"
 SUB = "sub_1SXkC7LkdIwHu7ixZa1Bc2De"
 SUB_TRIAL = "sub_1SXkD9LkdIwHu7ixFg3Hi4Jk"
 ANN = hash_email("ann@example.com")
-PRO = [{"content_id": "plan_pro", "content_name": "Pro plan", "quantity": 1, "price": Decimal("9.99")}]
-MONTHLY = [{"content_id": "plan_monthly", "content_name": "Monthly plan", "quantity": 1, "price": Decimal("29.99")}]
+# What every function refuses to start without (values that name nothing: no AWS call is made here).
+REQUIRED_SETTINGS = {name: "x" for name in ("CAMPAIGNS_TABLE", "SESSIONS_TABLE", "SENT_EVENTS_TABLE", "HEALTH_TABLE",
+                                            "RETRY_QUEUE_URL", "DEAD_LETTER_QUEUE_URL", "SECRET_PREFIX",
+                                            "STRIPE_SECRET_NAME")}
 CAMPAIGN = Campaign(campaign_id="demo", pixel_id="C4ABCDEF0123456789AB", has_token=True)
+
+
+def tiktok_json(conversion, campaign=CAMPAIGN, session=None) -> dict:
+    return tiktok_event(conversion_event(conversion, campaign, session))
+
+
+def conversion_properties(conversion, session) -> dict:
+    return tiktok_json(conversion, session=session).get("properties", {})
 
 
 def conversion_of(name: str, change=None) -> Conversion | Ignored:
@@ -154,8 +166,7 @@ def test_each_sample_maps_to_its_conversion(name):
 def test_checkout_session_and_its_payment_intent_build_the_same_event():
     session = conversion_of("stripe_checkout_session_completed_payment.json")
     payment = conversion_of("stripe_payment_intent_succeeded.json")
-    assert conversion_event(session, CAMPAIGN, None) == {**conversion_event(payment, CAMPAIGN, None),
-                                                         "event_time": session.event_time}
+    assert tiktok_json(session) == {**tiktok_json(payment), "event_time": session.event_time}
 
 
 def test_subscription_checkout_and_its_invoice_build_the_same_event():
@@ -163,8 +174,7 @@ def test_subscription_checkout_and_its_invoice_build_the_same_event():
     invoice = conversion_of("stripe_invoice_paid_subscription_create.json")
     assert (session.event_id, session.subscription_id, session.subscription_check) == (
         invoice.event_id, invoice.subscription_id, SubscriptionCheck.FIRST_PAYMENT)
-    assert conversion_event(session, CAMPAIGN, None) == {**conversion_event(invoice, CAMPAIGN, None),
-                                                         "event_time": session.event_time}
+    assert tiktok_json(session) == {**tiktok_json(invoice), "event_time": session.event_time}
 
 
 def test_subscription_checks():
@@ -297,10 +307,10 @@ def test_any_shape_maps_or_is_ignored_never_raises(name, data):
 
 def test_contents_metadata_parses():
     assert parse_contents('[{"content_id": "plan_pro", "content_name": "Pro plan", "quantity": 2, '
-                          '"price": 9.99}]') == [{"content_id": "plan_pro", "content_name": "Pro plan",
-                                                  "quantity": 2, "price": Decimal("9.99")}]
+                          '"price": 9.99}]') == (Content(content_id="plan_pro", content_name="Pro plan",
+                                                          quantity=2, price=Decimal("9.99")),)
     # TikTok refuses a numeric content_id: it becomes the string it means; quantity defaults to 1.
-    assert parse_contents('[{"content_id": 42}]') == [{"content_id": "42", "quantity": 1}]
+    assert parse_contents('[{"content_id": 42}]') == (Content(content_id="42", quantity=1),)
 
 
 @pytest.mark.parametrize("raw", [
@@ -316,8 +326,8 @@ def test_contents_metadata_that_does_not_parse_is_dropped(raw):
 
 def test_complete_payment_contents_come_from_metadata_then_session_then_the_payment():
     conversion = conversion_of("stripe_payment_intent_succeeded.json")
-    session = {"last_checkout": {"value": Decimal("5"), "currency": "USD",
-                                 "contents": [{"content_id": "plan_basic", "quantity": 2, "price": Decimal("2.5")}]}}
+    session = SessionRecord(user=UserData(), last_checkout=Checkout(
+        Decimal("5"), "USD", (Content(content_id="plan_basic", quantity=2, price=Decimal("2.5")),)))
     assert conversion_properties(conversion, session) == {
         "value": 9.99, "currency": "USD", "content_type": "product", "num_items": 1,
         "contents": [{"content_id": "plan_pro", "content_name": "Pro plan", "quantity": 1, "price": 9.99}],
@@ -345,18 +355,26 @@ def test_other_events_carry_value_and_currency_only():
 
 def test_user_data_comes_from_the_session_record():
     conversion = conversion_of("stripe_payment_intent_succeeded.json")
-    record = {"external_id": hash_external_id(SESSION), "email": hash_email("beacon@example.com"), "ttp": "ttp-1",
-              "ttclid": "E.C.P.x", "ip": "203.0.113.9", "user_agent": "Mozilla/5.0", "consent": True,
-              "last_seen": 1}
-    assert conversion_user(conversion, record) == {k: v for k, v in record.items()
-                                                   if k not in ("consent", "last_seen")}
+    user = UserData(external_id=hash_external_id(SESSION), email=hash_email("beacon@example.com"), ttp="ttp-1",
+                    ttclid="E.C.P.x", ip="203.0.113.9", user_agent="Mozilla/5.0")
+    assert conversion_user(conversion, SessionRecord(user=user, consent=True)) == user
 
 
 def test_without_a_session_the_hashed_session_id_and_the_stripe_email():
     conversion = conversion_of("stripe_payment_intent_succeeded.json")  # receipt_email "Ann@Example.com"
-    assert conversion_user(conversion, None) == {"external_id": hash_external_id(SESSION), "email": ANN}
-    assert conversion_user(conversion, {"ttp": "ttp-1"}) == {"external_id": hash_external_id(SESSION),
-                                                             "email": ANN, "ttp": "ttp-1"}
+    assert conversion_user(conversion, None).present() == {"external_id": hash_external_id(SESSION), "email": ANN}
+    assert conversion_user(conversion, SessionRecord(user=UserData(ttp="ttp-1"))).present() == {
+        "external_id": hash_external_id(SESSION), "email": ANN, "ttp": "ttp-1"}
+
+
+def test_a_checkout_sessions_phone_is_hashed_in_e164_and_a_session_phone_wins():
+    name = "stripe_checkout_session_completed_payment.json"
+    with_phone = conversion_of(name, lambda cs: cs["customer_details"].update(phone="+1 (415) 555-0100"))
+    assert with_phone.phone_hash == hash_phone("+14155550100") and "415" not in repr(with_phone)
+    assert conversion_user(with_phone, None).phone == hash_phone("+14155550100")
+    own = hash_phone("+442071838750")
+    assert conversion_user(with_phone, SessionRecord(user=UserData(phone=own))).phone == own
+    assert conversion_of(name, lambda cs: cs["customer_details"].update(phone="call me")).phone_hash is None
 
 
 @pytest.mark.parametrize(("name", "field"), [
@@ -372,9 +390,8 @@ def test_stripe_emails_are_hashed_at_once(name, field):
 
 
 def test_the_tiktok_event_honours_the_campaign():
-    campaign = CAMPAIGN.model_copy(update={"event_names": {"payment_succeeded": "Purchase"},
-                                           "limited_data_use": True})
-    event = conversion_event(conversion_of("stripe_payment_intent_succeeded.json"), campaign, None)
+    campaign = replace(CAMPAIGN, event_names={"payment_succeeded": "Purchase"}, limited_data_use=True)
+    event = tiktok_json(conversion_of("stripe_payment_intent_succeeded.json"), campaign)
     assert (event["event"], event["event_id"], event["limited_data_use"]) == ("Purchase", PI, True)
     assert event["event_time"] == stripe_event("stripe_payment_intent_succeeded.json")["created"]
     assert "page" not in event
@@ -388,5 +405,5 @@ def test_the_layer_and_the_collector_never_import_stripe():
     env_path = [str(ROOT / "layers" / "shared"), str(ROOT / "functions" / "collect")]
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env={"PYTHONPATH": ":".join(env_path), "AWS_DEFAULT_REGION": "us-east-1",
-                                 "PATH": "/usr/bin:/bin"}, check=False)
+                                 "PATH": "/usr/bin:/bin", **REQUIRED_SETTINGS}, check=False)
     assert result.returncode == 0, result.stderr

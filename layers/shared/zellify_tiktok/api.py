@@ -2,20 +2,23 @@
 
 import base64
 import json
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
-from botocore.exceptions import BotoCoreError, ClientError
 
+from .budget import Budget
 from .errors import ApiError, BadRequest, NotFound, ServiceUnavailable
-from .repositories.secrets import SecretUnavailable
+from .repositories import INFRASTRUCTURE_ERRORS
 
 logger = Logger(child=True)
+# Left of a function's timeout for shaping and returning the answer after the last piece of work.
+ANSWER_MARGIN_S = 1.0
 
 
-def json_response(status: int, body: dict | list | None = None, headers: dict | None = None) -> Response:
+def json_response(status: int, body: Any = None, headers: dict[str, str] | None = None) -> Response[str]:
     return Response(
         status_code=status,
         content_type="application/json",
@@ -24,31 +27,38 @@ def json_response(status: int, body: dict | list | None = None, headers: dict | 
     )
 
 
-def error_response(error: ApiError) -> Response:
+def error_response(error: ApiError) -> Response[str]:
     return json_response(error.status, error.to_body())
 
 
 def make_resolver(*, cors: bool = False) -> APIGatewayHttpResolver:
-    """A resolver whose every error answer has DESIGN §6's shape."""
+    """A resolver whose every error answer has the error shape of docs/design.md §6."""
     cors_config = CORSConfig(allow_origin="*", allow_headers=["Content-Type"], max_age=600) if cors else None
     app = APIGatewayHttpResolver(cors=cors_config)
 
     @app.exception_handler(ApiError)
-    def _api_error(error: ApiError) -> Response:
+    def _api_error(error: ApiError) -> Response[str]:
         logger.info("request refused", extra={"status": error.status, "code": error.code})
         return error_response(error)
 
-    @app.exception_handler([BotoCoreError, ClientError, SecretUnavailable])
-    def _backing_service_down(error: Exception) -> Response:
+    @app.exception_handler(list(INFRASTRUCTURE_ERRORS))
+    def _backing_service_down(error: Exception) -> Response[str]:
         # DynamoDB or Secrets Manager failing where nothing can be queued instead: say "try again".
         logger.warning("backing service unavailable", extra={"error": type(error).__name__})
         return error_response(ServiceUnavailable("a backing service is unavailable; try again"))
 
     @app.not_found
-    def _not_found(_: NotFoundError) -> Response:
+    def _not_found(_: NotFoundError) -> Response[str]:
         return error_response(NotFound("no such route", code="route_not_found"))
 
     return app
+
+
+def invocation_budget(app: APIGatewayHttpResolver) -> Budget:
+    """What is left of this invocation, less the margin its answer needs."""
+    context = getattr(app, "lambda_context", None)
+    remaining_ms = context.get_remaining_time_in_millis() if context is not None else 10_000
+    return Budget(remaining_ms / 1000 - ANSWER_MARGIN_S)
 
 
 def raw_body(event: APIGatewayProxyEventV2) -> bytes:

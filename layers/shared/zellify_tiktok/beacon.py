@@ -1,4 +1,8 @@
-"""Parsing and validation of a browser beacon (DESIGN §6.1). Pure functions, no I/O."""
+"""Parsing and validation of a browser beacon (docs/design.md §6.1). Pure functions, no I/O.
+
+Envelope problems raise (400/413); each event is validated on its own, and a bad one becomes a
+rejection that names its code, so a good event in the same beacon is never lost.
+"""
 
 import json
 import re
@@ -6,9 +10,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from .campaign import is_campaign_id
 from .errors import BadRequest, PayloadTooLarge
 from .events import EVENT_TABLE
-from .hashing import hash_email, is_valid_email
+from .hashing import encodable, hash_email, hash_phone, is_valid_email
+from .server_event import Content, Naming, ServerEvent, UserData, server_event
 
 MAX_BEACON_BYTES = 64 * 1024
 MAX_EVENTS = 50
@@ -16,41 +22,50 @@ FUTURE_TOLERANCE_MS = 10 * 60 * 1000
 MAX_AGE_MS = 7 * 24 * 3600 * 1000
 MAX_VALUE = Decimal("1000000000")
 
-# \Z, not $: Python's $ also matches before a trailing newline ("abc\n" would pass).
-EVENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}\Z")
-CAMPAIGN_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")
+EVENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 SESSION_ID = EVENT_ID
-CURRENCY = re.compile(r"^[A-Z]{3}\Z")
+CURRENCY = re.compile(r"[A-Z]{3}")
 # Money is kept to this many decimal places: enough for any currency, and always storable in
 # DynamoDB (38 significant digits, exponent >= -130), where 1e-200 or 40 digits would fail.
 MONEY_QUANTUM = Decimal("0.000001")
 MAX_TEXT = 2048
 MAX_CONTENTS = 50
+REJECTION_CODES = frozenset({"unknown_event", "server_only_event", "invalid_event_id", "invalid_email",
+                             "invalid_phone", "invalid_value", "invalid_currency", "too_old", "invalid_field"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rejection:
     event_id: str | None
     code: str
     message: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, str | None]:
         return {"event_id": self.event_id, "code": self.code, "message": self.message}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BeaconEvent:
-    """A validated funnel event; email already hashed, never kept raw."""
+    """A validated funnel event; email and phone already hashed, never kept raw."""
 
     event: str
     event_id: str
     time_s: int
-    page: dict | None = None
-    step: dict | None = None
+    page_url: str | None = None
+    page_referrer: str | None = None
+    step_index: int | None = None
+    step_id: str | None = None
     email_hash: str | None = None
+    phone_hash: str | None = None
     value: Decimal | None = None
     currency: str | None = None
-    contents: list[dict] | None = None
+    contents: tuple[Content, ...] = ()
+
+    def server_event(self, naming: Naming, user: UserData) -> ServerEvent:
+        """The conversion this event stands for, with the visitor's match keys."""
+        return server_event(self.event, naming, event_id=self.event_id, event_time=self.time_s, user=user,
+                            value=self.value, currency=self.currency, contents=self.contents, step_id=self.step_id,
+                            page_url=self.page_url, page_referrer=self.page_referrer)
 
 
 @dataclass
@@ -63,8 +78,13 @@ class Beacon:
     events: list[BeaconEvent] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
 
+    @property
+    def withdraws_consent(self) -> bool:
+        """A consent-only beacon: tracker.js sends it when the visitor takes consent back."""
+        return self.consent is False and not self.events and not self.rejected
 
-def decode_json_object(body: bytes, limit: int) -> dict:
+
+def decode_json_object(body: bytes, limit: int) -> dict[str, Any]:
     """The body as a JSON object, or the 413/400 that names what is wrong with it."""
     if len(body) > limit:
         raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {limit}")
@@ -83,7 +103,7 @@ def decode_json_object(body: bytes, limit: int) -> dict:
     return parsed
 
 
-def _reject_constant(name: str):
+def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
 
 
@@ -91,23 +111,22 @@ def _field_error(name: str, message: str) -> BadRequest:
     return BadRequest(f"{name}: {message}", code="invalid_field", details=[{"field": name, "message": message}])
 
 
-def _optional_text(obj: dict, name: str, limit: int) -> str | None:
+def _optional_text(obj: dict[str, Any], name: str, limit: int) -> str | None:
     value = obj.get(name)
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or len(value) > limit:
+    if not isinstance(value, str) or len(value) > limit or not encodable(value):
         raise _field_error(name, f"must be a string of at most {limit} characters")
     return value
 
 
 def parse_beacon(body: bytes, now_ms: int) -> Beacon:
-    """Envelope problems raise (400/413); event problems become rejections."""
     obj = decode_json_object(body, MAX_BEACON_BYTES)
     campaign_id = obj.get("campaign_id")
-    if not isinstance(campaign_id, str) or not CAMPAIGN_ID.match(campaign_id):
+    if not isinstance(campaign_id, str) or not is_campaign_id(campaign_id):
         raise _field_error("campaign_id", "required: 1-128 characters of A-Z a-z 0-9 _ -")
     session_id = obj.get("session_id")
-    if not isinstance(session_id, str) or not SESSION_ID.match(session_id):
+    if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
         raise _field_error("session_id", "required: 1-128 characters of A-Z a-z 0-9 . _ : -")
     consent = obj.get("consent")
     if consent is not None and not isinstance(consent, bool):
@@ -115,8 +134,10 @@ def parse_beacon(body: bytes, now_ms: int) -> Beacon:
     events = obj.get("events")
     if not isinstance(events, list):
         raise _field_error("events", "required: a list of 1 to 50 events")
-    if not 1 <= len(events) <= MAX_EVENTS:
-        raise _field_error("events", f"has {len(events)} events; 1 to {MAX_EVENTS} are allowed")
+    # No events is a consent withdrawal, and only that (docs/design.md §6.2).
+    if len(events) > MAX_EVENTS or (not events and consent is not False):
+        raise _field_error("events", f"has {len(events)} events; 1 to {MAX_EVENTS} are allowed "
+                                     "(0 only with consent: false, to withdraw consent)")
     beacon = Beacon(
         campaign_id=campaign_id,
         session_id=session_id,
@@ -134,7 +155,7 @@ def parse_beacon(body: bytes, now_ms: int) -> Beacon:
 
 
 class InvalidEvent(Exception):
-    """An event (or a part of it) that cannot be sent; `code` is a DESIGN §6.1 rejection code."""
+    """An event (or a part of it) that cannot be sent; `code` is one of REJECTION_CODES."""
 
     def __init__(self, code: str, message: str):
         super().__init__(message)
@@ -144,7 +165,8 @@ class InvalidEvent(Exception):
 
 def validate_event(raw: Any, now_ms: int) -> BeaconEvent | Rejection:
     event_id = raw.get("event_id") if isinstance(raw, dict) else None
-    shown_id = event_id if isinstance(event_id, str) and len(event_id) <= 128 else None
+    # The id as given (so the page can tell which event), when it can be shown at all.
+    shown_id = event_id if isinstance(event_id, str) and len(event_id) <= 128 and encodable(event_id) else None
     try:
         return _validate_event(raw, now_ms)
     except InvalidEvent as exc:
@@ -157,24 +179,31 @@ def _validate_event(raw: Any, now_ms: int) -> BeaconEvent:
     name = raw.get("event")
     spec = EVENT_TABLE.get(name) if isinstance(name, str) else None
     if spec is None:
-        raise InvalidEvent("unknown_event", f"unknown event {str(name)[:64]!r}; known: {', '.join(EVENT_TABLE)}")
+        shown = repr(name[:64]) if isinstance(name, str) and encodable(name) else "of that kind"
+        raise InvalidEvent("unknown_event", f"unknown event {shown}; known: {', '.join(EVENT_TABLE)}")
     if not spec.beacon:
         raise InvalidEvent("server_only_event", f"{name} reaches the Events API only from Stripe (pixel only)")
     event_id = raw.get("event_id")
-    if not isinstance(event_id, str) or not EVENT_ID.match(event_id):
+    if not isinstance(event_id, str) or not EVENT_ID.fullmatch(event_id):
         raise InvalidEvent("invalid_event_id", "event_id: required, 1-128 characters of A-Z a-z 0-9 . _ : -")
     time_s = _event_time(raw.get("time"), now_ms)
-    value, currency = _value(raw, spec.has_value)
+    page_url, page_referrer = _page(raw.get("page"))
+    step_index, step_id = _step(raw.get("step"))
+    captured = name == "email_captured"
+    value, currency = _value(raw) if spec.has_value else (None, None)
     return BeaconEvent(
         event=name,
         event_id=event_id,
         time_s=time_s,
-        page=_page(raw.get("page")),
-        step=_step(raw.get("step")),
-        email_hash=_email(raw.get("email")) if name == "email_captured" else None,
+        page_url=page_url,
+        page_referrer=page_referrer,
+        step_index=step_index,
+        step_id=step_id,
+        email_hash=_email(raw.get("email")) if captured else None,
+        phone_hash=_phone(raw.get("phone")) if captured else None,
         value=value,
         currency=currency,
-        contents=_contents(raw.get("contents")) if spec.has_value else None,
+        contents=_contents(raw.get("contents")) if spec.has_value else (),
     )
 
 
@@ -201,49 +230,46 @@ def _number(value: Any, what: str, code: str) -> Decimal:
     return number.quantize(MONEY_QUANTUM)
 
 
-def _value(raw: dict, has_value: bool) -> tuple[Decimal | None, str | None]:
-    if not has_value or raw.get("value") is None:
+def _value(raw: dict[str, Any]) -> tuple[Decimal | None, str | None]:
+    if raw.get("value") is None:
         return None, None
     value = _number(raw["value"], "value", "invalid_value")
     currency = raw.get("currency")
-    if not isinstance(currency, str) or not CURRENCY.match(currency.upper()):
+    if not isinstance(currency, str) or not CURRENCY.fullmatch(currency.upper()):
         raise InvalidEvent("invalid_currency", "currency: an ISO 4217 code (e.g. USD) must come with a value")
     return value, currency.upper()
 
 
-def _page(value: Any) -> dict | None:
+def _text(value: Any, where: str, limit: int = MAX_TEXT) -> str:
+    if not isinstance(value, str) or len(value) > limit or not encodable(value):
+        raise InvalidEvent("invalid_field", f"{where}: must be a string of at most {limit} characters")
+    return value
+
+
+def _page(value: Any) -> tuple[str | None, str | None]:
     if value is None:
-        return None
+        return None, None
     if not isinstance(value, dict):
         raise InvalidEvent("invalid_field", "page: must be an object with url and referrer")
-    page = {}
-    for key in ("url", "referrer"):
-        text = value.get(key)
-        if text in (None, ""):
-            continue
-        if not isinstance(text, str) or len(text) > MAX_TEXT:
-            raise InvalidEvent("invalid_field", f"page.{key}: must be a string of at most {MAX_TEXT} characters")
-        page[key] = text
-    return page or None
+    url, referrer = value.get("url"), value.get("referrer")
+    return (_text(url, "page.url") if url not in (None, "") else None,
+            _text(referrer, "page.referrer") if referrer not in (None, "") else None)
 
 
-def _step(value: Any) -> dict | None:
+def _step(value: Any) -> tuple[int | None, str | None]:
     if value is None:
-        return None
+        return None, None
     if not isinstance(value, dict):
         raise InvalidEvent("invalid_field", "step: must be an object with index and id")
-    step = {}
     index = value.get("index")
-    if index is not None:
-        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < 10_000:
-            raise InvalidEvent("invalid_field", "step.index: must be a non-negative integer")
-        step["index"] = index
+    if index is not None and (isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < 10_000):
+        raise InvalidEvent("invalid_field", "step.index: must be a non-negative integer")
     step_id = value.get("id")
     if step_id is not None:
-        if not isinstance(step_id, str | int) or isinstance(step_id, bool) or len(str(step_id)) > 128:
+        if isinstance(step_id, bool) or not isinstance(step_id, str | int):
             raise InvalidEvent("invalid_field", "step.id: must be a string of at most 128 characters")
-        step["id"] = str(step_id)
-    return step or None
+        step_id = _text(str(step_id), "step.id", 128)
+    return index, step_id
 
 
 def _email(value: Any) -> str | None:
@@ -254,36 +280,40 @@ def _email(value: Any) -> str | None:
     return hash_email(value)
 
 
-def _contents(value: Any) -> list[dict] | None:
-    if value is None:
+def _phone(value: Any) -> str | None:
+    if value is None or value == "":
         return None
+    hashed = hash_phone(value) if isinstance(value, str) and len(value) <= 64 and encodable(value) else None
+    if hashed is None:
+        raise InvalidEvent("invalid_phone", "phone: not a phone number in international form (+ and 7-15 digits)")
+    return hashed
+
+
+def _contents(value: Any) -> tuple[Content, ...]:
+    if value is None:
+        return ()
     if not isinstance(value, list) or len(value) > MAX_CONTENTS:
         raise InvalidEvent("invalid_field", f"contents: must be a list of at most {MAX_CONTENTS} items")
-    return [content_item(item, f"contents[{i}]") for i, item in enumerate(value)] or None
+    return tuple(content_item(item, f"contents[{i}]") for i, item in enumerate(value))
 
 
-def content_item(item: Any, where: str) -> dict:
+def content_item(item: Any, where: str) -> Content:
     """One item of `contents`, as TikTok takes it (also used for Stripe's zellify_contents)."""
     if not isinstance(item, dict):
         raise InvalidEvent("invalid_field", f"{where}: must be an object")
-    content: dict[str, Any] = {}
     content_id = item.get("content_id")
     if content_id is not None:
         # TikTok rejects a numeric content_id (40002): send it as the string it means.
         if isinstance(content_id, bool) or not isinstance(content_id, str | int | Decimal):
             raise InvalidEvent("invalid_field", f"{where}.content_id: must be a string")
-        content["content_id"] = str(content_id)[:256]
+        content_id = _text(str(content_id)[:256], f"{where}.content_id")
     name = item.get("content_name")
     if name is not None:
-        if not isinstance(name, str):
-            raise InvalidEvent("invalid_field", f"{where}.content_name: must be a string")
-        content["content_name"] = name[:256]
+        name = _text(name[:256] if isinstance(name, str) else name, f"{where}.content_name")
     quantity = item.get("quantity")
-    if quantity is not None:
-        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 <= quantity <= 1_000_000:
-            raise InvalidEvent("invalid_field", f"{where}.quantity: must be a non-negative integer")
-        content["quantity"] = quantity
+    if quantity is not None and (isinstance(quantity, bool) or not isinstance(quantity, int)
+                                 or not 0 <= quantity <= 1_000_000):
+        raise InvalidEvent("invalid_field", f"{where}.quantity: must be a non-negative integer")
     price = item.get("price")
-    if price is not None:
-        content["price"] = _number(price, f"{where}.price", "invalid_field")
-    return content
+    return Content(content_id=content_id, content_name=name, quantity=quantity,
+                   price=_number(price, f"{where}.price", "invalid_field") if price is not None else None)

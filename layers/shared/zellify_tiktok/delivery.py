@@ -1,212 +1,249 @@
-"""Delivering built TikTok events for one campaign: ledger, token, one call, queue what failed.
+"""One delivery core (docs/design.md §4, §7): dedupe → send within the invocation's budget → record the outcome.
 
-Shared by the collector, the Stripe webhook and the retry function, so every channel deduplicates,
-records and parks failures the same way (DESIGN §4, §7).
+Every channel delivers through it: the collector and the Stripe webhook under the `ServeRequest`
+policy (one attempt; what has no answer yet goes to the RetryQueue), the RetryFunction and replay under
+`Redeliver` (what has no answer stays in its message, which SQS brings back after a backoff). The two
+differ only in how they park what is still pending and how much of the invocation TikTok may use.
 """
 
 import time
-import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import BotoCoreError, ClientError
 
-from .campaign import Campaign
+from .answers import BUDGET_SPENT, Answer, Outcome
+from .budget import Budget
+from .campaign import Campaign, LastDelivery
+from .health import HealthDelta, outcome_deltas
+from .messages import LedgerRecord, QueueReason, ReasonKind, RetryMessage
 from .observability import average, count
-from .repositories.campaigns import delivery_record
-from .repositories.ledger import ledger_key
-from .repositories.queues import split_for_queue
-from .repositories.secrets import SecretUnavailable
+from .repositories import INFRASTRUCTURE_ERRORS
+from .repositories.aws import CALL_WORST_CASE_S
+from .repositories.ledger import SentRecord, ledger_key
 from .runtime import Runtime
-from .tiktok import Answer, DeliveryResult, Outcome
+from .server_event import ServerEvent
+from .tiktok import SendResult
 
 logger = Logger(child=True)
-
-# Failures of our own infrastructure (DynamoDB, Secrets Manager): queue and carry on.
-INFRA_ERRORS = (BotoCoreError, ClientError, SecretUnavailable)
-MESSAGE_KIND = "tiktok_events"
+Pending = tuple[ServerEvent, Answer]
 
 
 @dataclass(frozen=True)
-class LedgerRecord:
-    """An extra ledger record written once the events are confirmed (e.g. first-payment:{sub})."""
+class Delivery:
+    """Events of one campaign for one pixel + test code, and where they come from."""
 
-    key: str
-    ttl_s: int
+    campaign: Campaign
+    # The pixel the events were built for: a retry goes there even if the campaign moved on.
+    pixel_id: str
+    test_event_code: str | None
+    events: Sequence[ServerEvent]
+    source: str
+    ledger_records: Sequence[LedgerRecord] = ()
 
 
 @dataclass
 class DeliveryReport:
-    sent: list[str] = field(default_factory=list)
-    duplicates: list[str] = field(default_factory=list)
-    queued: list[str] = field(default_factory=list)
-    dead_lettered: list[str] = field(default_factory=list)
-    # Ledger keys of events that failed transiently and were not parked (the caller retries them).
-    failed_keys: set[str] = field(default_factory=set)
+    sent: list[ServerEvent] = field(default_factory=list)
+    duplicates: list[ServerEvent] = field(default_factory=list)
+    queued: list[ServerEvent] = field(default_factory=list)
+    dead_lettered: list[ServerEvent] = field(default_factory=list)
+    # Redelivery only: events still without an answer, left in their message for SQS to bring back.
+    pending: list[Pending] = field(default_factory=list)
     answer: Answer | None = None
 
-    @property
-    def status(self) -> str:
-        """One word for the whole delivery, most telling first."""
-        for name in ("sent", "queued", "dead_lettered", "duplicates"):
-            if getattr(self, name):
-                return {"duplicates": "duplicate"}.get(name, name)
-        return "ignored"
+
+class Policy(Protocol):
+    def tiktok_budget(self, budget: Budget, keep: float) -> Budget:
+        """How much of the invocation's budget TikTok may use, keeping `keep` seconds for afterwards."""
+        ...
+
+    def park(self, core: "DeliveryCore", delivery: Delivery, pending: Sequence[Pending], kind: ReasonKind,
+             report: DeliveryReport) -> None:
+        """Put events without an answer somewhere they will be delivered from later."""
+        ...
 
 
-def retry_message(campaign: Campaign, events: list[dict], *, test_event_code: str | None, source: str,
-                  reason: dict, records: list[LedgerRecord] = ()) -> dict:
-    return {
-        "kind": MESSAGE_KIND,
-        "message_id": str(uuid.uuid4()),
-        "campaign_id": campaign.campaign_id,
-        "pixel_id": campaign.pixel_id,
-        "test_event_code": test_event_code,
-        "source": source,
-        "reason": reason,
-        "queued_at": datetime.now(UTC).isoformat(),
-        "ledger_records": [{"key": r.key, "ttl_s": r.ttl_s} for r in records],
-        "events": events,
-    }
+class ServeRequest:
+    """A function answering a request: TikTok gets at most `tiktok_seconds`; pending events are queued."""
+
+    def __init__(self, tiktok_seconds: float):
+        self.tiktok_seconds = tiktok_seconds
+
+    def tiktok_budget(self, budget: Budget, keep: float) -> Budget:
+        return budget.within(self.tiktok_seconds, keep=keep)
+
+    def park(self, core: "DeliveryCore", delivery: Delivery, pending: Sequence[Pending], kind: ReasonKind,
+             report: DeliveryReport) -> None:
+        """Raises QueueUnavailable when the RetryQueue cannot take them either."""
+        by_answer: dict[Answer, list[ServerEvent]] = {}
+        for event, answer in pending:
+            by_answer.setdefault(answer, []).append(event)
+        messages = [core.message(delivery, events, QueueReason.of(kind, answer), delivery.ledger_records)
+                    for answer, events in by_answer.items()]
+        core.rt.retry_queue.send(messages)
+        events = [event for event, _ in pending]
+        report.queued.extend(events)
+        core.add_health(outcome_deltas(delivery.campaign.campaign_id, events, "queued", core.clock()))
+        logger.info("events queued for retry", extra={"campaign_id": delivery.campaign.campaign_id,
+                                                      "reason": str(kind), "event_ids": [e.event_id for e in events]})
 
 
-class Deliverer:
-    def __init__(self, runtime: Runtime, clock=time.time):
+class Redeliver:
+    """The RetryFunction and replay: TikTok may use what is left; pending events stay in their message."""
+
+    def tiktok_budget(self, budget: Budget, keep: float) -> Budget:
+        return budget.within(budget.remaining(), keep=keep)
+
+    def park(self, core: "DeliveryCore", delivery: Delivery, pending: Sequence[Pending], kind: ReasonKind,
+             report: DeliveryReport) -> None:
+        report.pending.extend(pending)
+
+
+class DeliveryCore:
+    def __init__(self, runtime: Runtime, policy: Policy, clock: Callable[[], float] = time.time):
         self.rt = runtime
+        self.policy = policy
         self.clock = clock
 
-    def deliver(self, campaign: Campaign, events: list[dict], *, source: str,
-                records: list[LedgerRecord] = (), test_event_code: str | None = None,
-                use_campaign_test_code: bool = True, park_transient: bool = True) -> DeliveryReport:
-        """Send what was not sent before; queue transient failures; dead-letter permanent ones.
+    def deliver(self, delivery: Delivery, budget: Budget) -> DeliveryReport:
+        """Send what was not sent before; park what has no answer yet; dead-letter what TikTok refused.
 
-        With park_transient=False (the retry function) transient failures are not queued again but
-        reported in failed_keys, so SQS redelivers the message and counts its receives.
-        Raises QueueUnavailable only when a failure could not be parked either.
+        Raises QueueUnavailable (ServeRequest) only when something could not be parked either.
         """
         report = DeliveryReport()
-        if not campaign.has_token:
-            return report  # pixel only: nothing goes server-side
-        now = self.clock()
-        if use_campaign_test_code:
-            test_event_code = campaign.active_test_event_code(datetime.fromtimestamp(now, UTC))
-        by_key: dict[str, dict] = {}
-        for event in events:
-            key = ledger_key(campaign.pixel_id, event["event"], event["event_id"])
-            if key in by_key:
-                report.duplicates.append(event["event_id"])
+        campaign = delivery.campaign
+        unique: dict[str, ServerEvent] = {}
+        for event in delivery.events:
+            key = ledger_key(delivery.pixel_id, event.name, event.event_id)
+            if key in unique:
+                report.duplicates.append(event)
             else:
-                by_key[key] = event
+                unique[key] = event
+        # Kept from TikTok's share: time to park what is left (one queue call) and record what was sent
+        # (one ledger call). Not started at all without time for the two reads and the parking.
+        reserve = 2 * CALL_WORST_CASE_S
+        if not budget.allows(3 * CALL_WORST_CASE_S):
+            self._park(delivery, [(e, BUDGET_SPENT) for e in unique.values()], ReasonKind.BUDGET_SPENT, report)
+            return self._finish(delivery, report)
         try:
-            already = self.rt.ledger.already_sent(list(by_key))
+            already = self.rt.ledger.already_sent(list(unique))
             token = self.rt.secrets.get_token(campaign.campaign_id)
-        except INFRA_ERRORS as exc:
+        except INFRASTRUCTURE_ERRORS as exc:
             logger.warning("infrastructure failure before send",
                            extra={"campaign_id": campaign.campaign_id, "error": type(exc).__name__})
-            self._transient(report, campaign, list(by_key.values()), test_event_code, source, records,
-                            {"code": None, "message": f"infrastructure: {type(exc).__name__}"}, park_transient)
-            return report
-        report.duplicates.extend(by_key[k]["event_id"] for k in already)
-        count("EventsDeduplicated", len(report.duplicates))
-        pending = [e for k, e in by_key.items() if k not in already]
+            answer = Answer(Outcome.TRANSIENT, None, f"infrastructure: {type(exc).__name__}")
+            self._park(delivery, [(e, answer) for e in unique.values()], ReasonKind.INFRASTRUCTURE, report)
+            return self._finish(delivery, report)
+        report.duplicates.extend(unique[key] for key in already)
+        pending = [event for key, event in unique.items() if key not in already]
         if not pending:
-            return report
+            return self._finish(delivery, report)
         if not token:
             answer = Answer(Outcome.PERMANENT, None, "campaign has no Events API access token")
-            self._dead_letter(campaign, [(e, answer) for e in pending], test_event_code, source)
-            report.dead_lettered.extend(e["event_id"] for e in pending)
+            self.dead_letter(delivery, [(e, answer) for e in pending], ReasonKind.NO_TOKEN, report)
             report.answer = answer
-            return report
+            return self._finish(delivery, report)
 
-        result = self.rt.tiktok.track(pixel_id=campaign.pixel_id, access_token=token, events=pending,
-                                      test_event_code=test_event_code)
-        self._record_sent(campaign, result, records, now)
-        report.sent.extend(e["event_id"] for e in result.sent)
-        _count_outcomes(result)
-        if result.transient:
-            answer = result.transient_answer
-            self._transient(report, campaign, result.transient, test_event_code, source, records,
-                            {"code": answer.code, "message": answer.message, "http_status": answer.http_status},
-                            park_transient)
-        if result.permanent:
-            self._dead_letter(campaign, result.permanent, test_event_code, source)
-            report.dead_lettered.extend(e["event_id"] for e, _ in result.permanent)
+        result = self.rt.tiktok.send(pixel_id=delivery.pixel_id, access_token=token, events=pending,
+                                     test_event_code=delivery.test_event_code,
+                                     budget=self.policy.tiktok_budget(budget, keep=reserve))
+        report.sent.extend(result.sent)
         report.answer = result.last_answer
-        self._note_delivery(campaign, result)
-        return report
+        _count_outcomes(result)
+        if result.unanswered:
+            spent = all(answer is BUDGET_SPENT for _, answer in result.unanswered)
+            self._park(delivery, result.unanswered, ReasonKind.BUDGET_SPENT if spent else ReasonKind.TRANSIENT,
+                       report)
+        if result.refused:
+            self.dead_letter(delivery, result.refused, ReasonKind.REFUSED, report)
+        self._record_sent(delivery, result, budget)
+        if report.answer is not None and budget.allows(CALL_WORST_CASE_S):
+            self._note_delivery(campaign, report.answer)
+        return self._finish(delivery, report)
 
-    def _record_sent(self, campaign: Campaign, result: DeliveryResult, records, now: float) -> None:
-        if not result.sent:
-            return
-        keys = [ledger_key(campaign.pixel_id, e["event"], e["event_id"]) for e in result.sent]
-        try:
-            self.rt.ledger.record(keys, int(now))
-            # Extra records stand for the whole delivery: only when nothing is left to retry.
-            if not result.transient and not result.permanent:
-                for record in records:
-                    self.rt.ledger.record([record.key], int(now), ttl_s=record.ttl_s)
-        except INFRA_ERRORS as exc:
-            # Sent but not recorded: a repeat may be sent again, and TikTok's own dedup absorbs it.
-            logger.warning("ledger record failed", extra={"campaign_id": campaign.campaign_id,
-                                                          "error": type(exc).__name__})
+    def _park(self, delivery: Delivery, pending: Sequence[Pending], kind: ReasonKind,
+              report: DeliveryReport) -> None:
+        if pending:
+            self.policy.park(self, delivery, pending, kind, report)
 
-    def _transient(self, report, campaign, events, test_event_code, source, records, reason, park) -> None:
-        if park:
-            self._queue(campaign, events, test_event_code, source, records, reason)
-            report.queued.extend(e["event_id"] for e in events)
-        else:
-            report.failed_keys.update(ledger_key(campaign.pixel_id, e["event"], e["event_id"]) for e in events)
+    def message(self, delivery: Delivery, events: Sequence[ServerEvent], reason: QueueReason,
+                records: Sequence[LedgerRecord] = ()) -> RetryMessage:
+        return RetryMessage(campaign_id=delivery.campaign.campaign_id, pixel_id=delivery.pixel_id,
+                            test_event_code=delivery.test_event_code, source=delivery.source, reason=reason,
+                            ledger_records=tuple(records), events=tuple(events))
 
-    def _queue(self, campaign, events, test_event_code, source, records, reason) -> None:
-        message = retry_message(campaign, events, test_event_code=test_event_code, source=source,
-                                reason=reason, records=records)
-        self.rt.retry_queue.send(split_for_queue(message))
-        logger.info("events queued for retry", extra={"campaign_id": campaign.campaign_id,
-                                                      "event_ids": [e["event_id"] for e in events]})
-
-    def _dead_letter(self, campaign, failures: list[tuple[dict, Answer]], test_event_code, source) -> None:
-        by_answer: dict[Answer, list[dict]] = {}
+    def dead_letter(self, delivery: Delivery, failures: Sequence[Pending], kind: ReasonKind,
+                    report: DeliveryReport) -> None:
+        by_answer: dict[Answer, list[ServerEvent]] = {}
         for event, answer in failures:
             by_answer.setdefault(answer, []).append(event)
-        messages = []
-        for answer, events in by_answer.items():
-            reason = {"code": answer.code, "message": answer.message, "http_status": answer.http_status,
-                      "permanent": True}
-            messages.extend(split_for_queue(retry_message(campaign, events, test_event_code=test_event_code,
-                                                          source=source, reason=reason)))
+        messages = [self.message(delivery, events, QueueReason.of(kind, answer))
+                    for answer, events in by_answer.items()]
         self.rt.dead_letter_queue.send(messages)
-        logger.error("events dead-lettered", extra={"campaign_id": campaign.campaign_id,
-                                                    "reasons": [m["reason"] for m in messages]})
+        events = [event for event, _ in failures]
+        report.dead_lettered.extend(events)
+        self.add_health(outcome_deltas(delivery.campaign.campaign_id, events, "dead_lettered", self.clock()))
+        logger.error("events dead-lettered", extra={"campaign_id": delivery.campaign.campaign_id,
+                                                    "reasons": [m.reason.model_dump() for m in messages]})
 
-    def _note_delivery(self, campaign: Campaign, result: DeliveryResult) -> None:
-        answer = result.last_answer
-        if answer is None:
+    def _record_sent(self, delivery: Delivery, result: SendResult, budget: Budget) -> None:
+        if not result.sent:
             return
-        last = campaign.last_delivery or {}
+        now = int(self.clock())
+        records = [SentRecord(key=ledger_key(delivery.pixel_id, e.name, e.event_id),
+                              campaign_id=delivery.campaign.campaign_id, event=e.name,
+                              match_keys=tuple(e.user.present()),
+                              value=e.value if e.is_payment else None, currency=e.currency if e.is_payment else None)
+                   for e in result.sent]
+        # Sent but not recorded (no time left, or DynamoDB failing): a repeat may be sent again, and
+        # TikTok's own dedup absorbs it.
+        calls = int(budget.remaining() // CALL_WORST_CASE_S)
+        try:
+            written = self.rt.ledger.record_sent(records, now, max_calls=max(calls, 0))
+            # Extra records stand for the whole delivery: only when nothing is left to retry.
+            everything = written == len(records) and not result.unanswered and not result.refused
+            if everything and delivery.ledger_records and budget.allows(CALL_WORST_CASE_S):
+                for record in delivery.ledger_records:
+                    self.rt.ledger.record_keys([record.key], now, record.ttl_s)
+        except INFRASTRUCTURE_ERRORS as exc:
+            logger.warning("ledger record failed", extra={"campaign_id": delivery.campaign.campaign_id,
+                                                          "error": type(exc).__name__})
+
+    def _note_delivery(self, campaign: Campaign, answer: Answer) -> None:
+        """Keep TikTok's last answer on the campaign when it changed, or at most once a refresh period."""
+        last = campaign.last_delivery
         now = self.clock()
-        stale = now - iso_epoch(last.get("at")) > self.rt.settings.last_delivery_refresh_s
-        if not stale and last.get("code") == answer.code and last.get("outcome") == str(answer.outcome):
+        stale = last is None or now - last.at.timestamp() > self.rt.settings.last_delivery_refresh_s
+        if not stale and last is not None and last.code == answer.code and last.outcome == str(answer.outcome):
             return
         try:
-            self.rt.campaigns.record_delivery(campaign, delivery_record(answer.to_dict(),
-                                                                        datetime.fromtimestamp(now, UTC)))
-        except INFRA_ERRORS as exc:
+            self.rt.campaigns.record_delivery(campaign.campaign_id,
+                                              LastDelivery.of(answer, datetime.fromtimestamp(now, UTC)))
+        except INFRASTRUCTURE_ERRORS as exc:
             logger.warning("last_delivery not recorded", extra={"error": type(exc).__name__})
 
+    def add_health(self, deltas: Sequence[HealthDelta]) -> None:
+        """The rarer outcomes' figures: best effort, a delivery never fails on them."""
+        if not deltas:
+            return
+        try:
+            self.rt.health.add(deltas)
+        except INFRASTRUCTURE_ERRORS as exc:
+            logger.warning("health figures not recorded", extra={"error": type(exc).__name__})
 
-def _count_outcomes(result: DeliveryResult) -> None:
+    def _finish(self, delivery: Delivery, report: DeliveryReport) -> DeliveryReport:
+        if report.duplicates:
+            count("EventsDeduplicated", len(report.duplicates))
+            self.add_health(outcome_deltas(delivery.campaign.campaign_id, report.duplicates, "duplicates",
+                                           self.clock()))
+        return report
+
+
+def _count_outcomes(result: SendResult) -> None:
     count("EventsSent", len(result.sent))
-    count("TikTokTransientFailures", len(result.transient))
-    count("TikTokPermanentFailures", len(result.permanent))
-    average("MatchKeysPerEvent", [len(event.get("user") or {}) for event in result.sent])
-
-
-def iso_epoch(iso: str | None) -> float:
-    """Seconds since the epoch of an ISO 8601 time; 0 for a missing or unreadable one."""
-    if not iso:
-        return 0.0
-    try:
-        return datetime.fromisoformat(iso).timestamp()
-    except ValueError:
-        return 0.0
+    count("TikTokTransientFailures", len(result.unanswered))
+    count("TikTokPermanentFailures", len(result.refused))
+    average("MatchKeysPerEvent", [len(event.user.present()) for event in result.sent])

@@ -5,6 +5,7 @@ from functools import cache
 
 from .config import Settings, get_settings
 from .repositories.campaigns import CampaignsRepository
+from .repositories.health import HealthRepository
 from .repositories.ledger import SentEventsLedger
 from .repositories.queues import MessageQueue
 from .repositories.secrets import SecretsRepository
@@ -19,6 +20,7 @@ class Runtime:
     secrets: SecretsRepository
     sessions: SessionsRepository
     ledger: SentEventsLedger
+    health: HealthRepository
     retry_queue: MessageQueue
     dead_letter_queue: MessageQueue
     tiktok: TikTokClient
@@ -31,6 +33,7 @@ class Runtime:
             secrets=SecretsRepository(settings.secret_prefix, settings.stripe_secret_name, settings.cache_max_age_s),
             sessions=SessionsRepository(settings.sessions_table, settings.session_ttl_days),
             ledger=SentEventsLedger(settings.sent_events_table, settings.ledger_ttl_hours),
+            health=HealthRepository(settings.health_table),
             retry_queue=MessageQueue(settings.retry_queue_url),
             dead_letter_queue=MessageQueue(settings.dead_letter_queue_url),
             tiktok=TikTokClient(

@@ -1,4 +1,4 @@
-"""Stripe webhook events → the TikTok conversion they stand for (DESIGN §4, §6.3). Pure, no I/O.
+"""Stripe webhook events → the TikTok conversion they stand for (docs/design.md §4, §6.3). Pure, no I/O.
 
 The `stripe` package is deliberately not imported here: this layer is shared with the collector,
 which must not carry it. Events arrive already verified and JSON-decoded, as plain dicts, and any
@@ -7,23 +7,24 @@ shape is tolerated: what cannot be used becomes `Ignored(reason)`, never an exce
 
 import json
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from .beacon import CAMPAIGN_ID, MAX_CONTENTS, SESSION_ID, InvalidEvent, content_item
-from .campaign import Campaign
-from .events import EVENT_TABLE, tiktok_event_name
-from .hashing import hash_email, hash_external_id, is_valid_email
-from .payload import contents_properties, num_items, tiktok_event, user_data, value_properties
+from .beacon import MAX_CONTENTS, SESSION_ID, InvalidEvent, content_item
+from .campaign import Campaign, is_campaign_id
+from .events import EVENT_TABLE
+from .hashing import encodable, hash_email, hash_external_id, hash_phone, is_valid_email
+from .repositories.sessions import SessionRecord
+from .server_event import Content, ServerEvent, UserData, server_event
 
 # Stripe's currency classes (reference/stripe.md). ISK, HUF, TWD and UGX have payment-method
 # specific rules at Stripe, but their API amounts follow these classes.
 ZERO_DECIMAL_CURRENCIES = frozenset("BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split())
 THREE_DECIMAL_CURRENCIES = frozenset("BHD JOD KWD OMR TND".split())
-_STRIPE_ID = re.compile(r"^[A-Za-z0-9_]{1,255}$")
+_STRIPE_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
 
 
 def currency_exponent(currency: str) -> int:
@@ -70,8 +71,10 @@ class Conversion:
     account: str | None
     value: Decimal
     currency: str | None
-    contents: list[dict] | None  # from zellify_contents, when it parses
-    email_hash: str | None  # the Stripe object's email, hashed at once: the raw address goes no further
+    contents: tuple[Content, ...] | None  # from zellify_contents, when it parses
+    # The Stripe object's email and phone, hashed at once: the raw values go no further.
+    email_hash: str | None
+    phone_hash: str | None
     subscription_id: str | None
     subscription_check: SubscriptionCheck
 
@@ -102,7 +105,7 @@ def _id(value: Any) -> str | None:
     Checked because ids become event_ids and ledger keys (DynamoDB refuses keys over 2 KB).
     """
     found = _text(value) or _text(_dict(value).get("id"))
-    return found if found and _STRIPE_ID.match(found) else None
+    return found if found and _STRIPE_ID.fullmatch(found) else None
 
 
 def _required_id(value: Any) -> str:
@@ -133,6 +136,12 @@ def _email_hash(*candidates: Any) -> str | None:
     return None
 
 
+def _phone_hash(candidate: Any) -> str | None:
+    if isinstance(candidate, str) and len(candidate) <= 64 and encodable(candidate):
+        return hash_phone(candidate)
+    return None
+
+
 @dataclass(frozen=True)
 class _Facts:
     """What every object kind must tell: where the funnel ids are, an email, its subscription."""
@@ -141,6 +150,7 @@ class _Facts:
     session_id_fallback: str | None
     email_hash: str | None
     subscription_id: str | None
+    phone_hash: str | None = None
 
 
 def _payment_intent(obj: dict) -> _Facts:
@@ -162,11 +172,13 @@ def _invoice(obj: dict) -> _Facts:
 def _checkout_session(obj: dict) -> _Facts:
     # A Checkout Session pays either a PaymentIntent or a subscription's first invoice.
     subscription = _id(obj.get("subscription")) if obj.get("mode") == "subscription" else None
+    details = _dict(obj.get("customer_details"))
     return _Facts(
         metadata=_dict(obj.get("metadata")),
         session_id_fallback=_text(obj.get("client_reference_id")),
-        email_hash=_email_hash(_dict(obj.get("customer_details")).get("email"), obj.get("customer_email")),
+        email_hash=_email_hash(details.get("email"), obj.get("customer_email")),
         subscription_id=subscription,
+        phone_hash=_phone_hash(details.get("phone")),
     )
 
 
@@ -174,7 +186,7 @@ def _subscription(obj: dict) -> _Facts:
     return _Facts(_dict(obj.get("metadata")), None, None, _id(obj.get("id")))
 
 
-# -- event ids (DESIGN §4) ----------------------------------------------------------------------
+# -- event ids (docs/design.md §4) ----------------------------------------------------------------------
 
 def _object_id(obj: dict) -> str:
     return _required_id(obj.get("id"))
@@ -251,7 +263,7 @@ class StripeRule:
 
 _FIRST = SubscriptionCheck.FIRST_PAYMENT
 
-# DESIGN §6.3. For one Stripe type, the first rule whose condition holds wins.
+# docs/design.md §6.3. For one Stripe type, the first rule whose condition holds wins.
 STRIPE_RULES: tuple[StripeRule, ...] = (
     StripeRule("payment_intent.succeeded", "payment_succeeded", _payment_intent, _object_id,
                amount="amount_received", when=_not_an_invoice_payment),
@@ -276,7 +288,7 @@ STRIPE_RULES: tuple[StripeRule, ...] = (
 
 # -- funnel metadata ----------------------------------------------------------------------------
 
-def parse_contents(raw: Any) -> list[dict] | None:
+def parse_contents(raw: Any) -> tuple[Content, ...] | None:
     """`zellify_contents`: a JSON list of content items; None when it does not parse (a fallback applies)."""
     if not isinstance(raw, str):
         return None
@@ -287,10 +299,10 @@ def parse_contents(raw: Any) -> list[dict] | None:
     if not isinstance(parsed, list) or not 1 <= len(parsed) <= MAX_CONTENTS:
         return None
     items = [_content_item(item) for item in parsed]
-    return None if any(item is None for item in items) else items
+    return None if any(item is None for item in items) else tuple(item for item in items if item is not None)
 
 
-def _content_item(item: Any) -> dict | None:
+def _content_item(item: Any) -> Content | None:
     """A beacon's content checks, plus what metadata adds: quantity 1 by default, at least 1."""
     if isinstance(item, dict) and isinstance(item.get("content_id"), Decimal):
         return None  # 1.5 is no product id
@@ -298,9 +310,11 @@ def _content_item(item: Any) -> dict | None:
         content = content_item(item, "zellify_contents")
     except InvalidEvent:
         return None
-    if content.setdefault("quantity", 1) < 1:
+    if content.quantity is None:
+        content = replace(content, quantity=1)
+    if content.quantity is not None and content.quantity < 1:
         return None
-    return content if "content_id" in content or "content_name" in content else None
+    return content if content.content_id is not None or content.content_name is not None else None
 
 
 def _funnel_ids(facts: _Facts) -> tuple[str, str] | str:
@@ -309,9 +323,9 @@ def _funnel_ids(facts: _Facts) -> tuple[str, str] | str:
     session_id = facts.metadata.get("zellify_session_id") or facts.session_id_fallback
     if not campaign_id or not session_id:
         return "no_funnel_metadata"
-    if not isinstance(campaign_id, str) or not CAMPAIGN_ID.match(campaign_id):
+    if not isinstance(campaign_id, str) or not is_campaign_id(campaign_id):
         return "invalid_funnel_metadata"
-    if not isinstance(session_id, str) or not SESSION_ID.match(session_id):
+    if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
         return "invalid_funnel_metadata"
     return campaign_id, session_id
 
@@ -365,6 +379,7 @@ def _apply_rules(rules: list[StripeRule], event: dict, obj: dict, previous: dict
         currency=currency,
         contents=parse_contents(facts.metadata.get("zellify_contents")),
         email_hash=facts.email_hash,
+        phone_hash=facts.phone_hash,
         subscription_id=facts.subscription_id,
         subscription_check=rule.subscription if facts.subscription_id else SubscriptionCheck.NONE,
     )
@@ -372,36 +387,32 @@ def _apply_rules(rules: list[StripeRule], event: dict, obj: dict, previous: dict
 
 # -- the TikTok event ---------------------------------------------------------------------------
 
-def conversion_user(conversion: Conversion, session: Mapping[str, Any] | None) -> dict:
-    """The session's match keys; without them, the hashed session id and the Stripe object's email.
+def conversion_user(conversion: Conversion, session: SessionRecord | None) -> UserData:
+    """The session's match keys; without them, the hashed session id and the Stripe object's email/phone.
 
     Never the webhook request's own IP or agent: those are Stripe's servers.
     """
-    user = user_data(session or {})
-    user.setdefault("external_id", hash_external_id(conversion.session_id))
-    if conversion.email_hash:
-        user.setdefault("email", conversion.email_hash)
-    return user
-
-
-def conversion_properties(conversion: Conversion, session: Mapping[str, Any] | None) -> dict:
-    properties = value_properties(conversion.value, conversion.currency)
-    if conversion.funnel_event != "payment_succeeded":
-        return properties
-    # Stripe decides the value; what was bought comes from metadata, else the funnel's checkout,
-    # else the payment itself (its id as content_id, identical on the checkout and direct routes).
-    last_checkout = _dict((session or {}).get("last_checkout"))
-    contents = (conversion.contents or last_checkout.get("contents")
-                or [{"content_id": conversion.event_id, "quantity": 1, "price": conversion.value}])
-    return {**properties, **contents_properties(contents), "num_items": num_items(contents)}
-
-
-def conversion_event(conversion: Conversion, campaign: Campaign, session: Mapping[str, Any] | None) -> dict:
-    return tiktok_event(
-        name=tiktok_event_name(conversion.funnel_event, campaign.event_names),
-        event_id=conversion.event_id,
-        event_time=conversion.event_time,
-        user=conversion_user(conversion, session),
-        limited_data_use=campaign.limited_data_use,
-        properties=conversion_properties(conversion, session),
+    user = session.user if session else UserData()
+    return replace(
+        user,
+        external_id=user.external_id or hash_external_id(conversion.session_id),
+        email=user.email or conversion.email_hash,
+        phone=user.phone or conversion.phone_hash,
     )
+
+
+def conversion_contents(conversion: Conversion, session: SessionRecord | None) -> tuple[Content, ...]:
+    """Stripe decides the value; what was bought comes from metadata, else the funnel's checkout, else the
+    payment itself (its id as content_id, identical on the checkout and direct routes)."""
+    if conversion.funnel_event != "payment_succeeded":
+        return ()
+    checkout = session.last_checkout if session else None
+    return (conversion.contents or (checkout.contents if checkout else ())
+            or (Content(content_id=conversion.event_id, quantity=1, price=conversion.value),))
+
+
+def conversion_event(conversion: Conversion, campaign: Campaign, session: SessionRecord | None) -> ServerEvent:
+    return server_event(conversion.funnel_event, campaign.naming, event_id=conversion.event_id,
+                        event_time=conversion.event_time, user=conversion_user(conversion, session),
+                        value=conversion.value, currency=conversion.currency,
+                        contents=conversion_contents(conversion, session))

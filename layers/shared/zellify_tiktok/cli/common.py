@@ -16,6 +16,24 @@ from ..config import Settings
 from ..repositories.queues import queue_url_by_name
 from ..runtime import Runtime
 
+# Without other settings, the names the local stack (`make dev`) gives its resources: the template's
+# logical ids, and its stack name in the secret names. Queue URLs are looked up by name when empty.
+LOCAL_STACK_NAMES = {
+    "CAMPAIGNS_TABLE": "CampaignsTable",
+    "SESSIONS_TABLE": "SessionsTable",
+    "SENT_EVENTS_TABLE": "SentEventsTable",
+    "HEALTH_TABLE": "HealthTable",
+    "RETRY_QUEUE_URL": "",
+    "DEAD_LETTER_QUEUE_URL": "",
+    "SECRET_PREFIX": "zellify-tiktok-local/campaigns/",
+    "STRIPE_SECRET_NAME": "zellify-tiktok-local/stripe-webhook",
+}
+
+
+def cli_settings() -> Settings:
+    """The functions' settings, from the same environment variables, the local stack's names by default."""
+    return Settings.from_environ(defaults=LOCAL_STACK_NAMES)
+
 
 @dataclass
 class State:
@@ -31,7 +49,7 @@ class State:
         # Built on first use, after the global options have set the AWS environment, from the same
         # environment variables the functions read.
         if self._runtime is None:
-            self._runtime = Runtime.from_settings(Settings.from_environ())
+            self._runtime = Runtime.from_settings(cli_settings())
         return self._runtime
 
     def emit(self, data: Any, render: Callable[[Console], None]) -> None:

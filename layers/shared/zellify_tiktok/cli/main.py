@@ -7,12 +7,16 @@ import os
 from typing import Annotated, Any
 
 import typer
+from botocore.config import Config
 from typer.core import TyperGroup
 
 from ..repositories import aws
 from . import campaign, erase, replay, send_test, status
 from .common import State
 from .errors import HANDLED, classify
+
+# An operator waits at a terminal: unlike a function answering a request, retry and wait longer.
+OPERATOR_AWS_CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard", "total_max_attempts": 5})
 
 
 class _Group(TyperGroup):
@@ -58,7 +62,7 @@ def _global_options(
         os.environ["AWS_DEFAULT_REGION"] = region
     if endpoint_url:
         os.environ["AWS_ENDPOINT_URL"] = endpoint_url
-    aws.client.cache_clear()
+    aws.configure(OPERATOR_AWS_CONFIG)
     ctx.obj = State(json=json_output)
 
 

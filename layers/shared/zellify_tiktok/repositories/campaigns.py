@@ -1,13 +1,67 @@
 """Campaigns table: settings per campaign (the token lives in Secrets Manager) and last_delivery."""
 
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..campaign import Campaign
+from ..campaign import Campaign, LastDelivery
 from .aws import client
 from .items import from_item, to_attr, to_item
+
+
+def _time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, Decimal | int) else None
+
+
+def delivery_from(value: Any) -> LastDelivery | None:
+    if not isinstance(value, dict) or not value.get("at"):
+        return None
+    return LastDelivery(at=datetime.fromisoformat(value["at"]), outcome=str(value.get("outcome", "")),
+                        code=_int(value.get("code")), message=str(value.get("message", "")),
+                        http_status=_int(value.get("http_status")))
+
+
+def campaign_from_item(item: dict[str, Any]) -> Campaign:
+    data = from_item(item)
+    origins = data.get("allowed_origins")
+    return Campaign(
+        campaign_id=data["campaign_id"],
+        pixel_id=data["pixel_id"],
+        enabled=bool(data.get("enabled", True)),
+        test_event_code=data.get("test_event_code"),
+        test_event_code_expires_at=_time(data.get("test_event_code_expires_at")),
+        allowed_origins=tuple(origins) if isinstance(origins, list) else None,
+        event_names=dict(data.get("event_names") or {}),
+        limited_data_use=bool(data.get("limited_data_use", False)),
+        require_consent=bool(data.get("require_consent", False)),
+        report_renewals=bool(data.get("report_renewals", False)),
+        stripe_account=data.get("stripe_account"),
+        has_token=bool(data.get("has_token", False)),
+        access_token_last4=data.get("access_token_last4"),
+        updated_at=_time(data.get("updated_at")),
+        last_delivery=delivery_from(data.get("last_delivery")),
+        last_beacon_at=_time(data.get("last_beacon_at")),
+    )
+
+
+def campaign_item(campaign: Campaign) -> dict[str, Any]:
+    return to_item({
+        **campaign.settings_view(),
+        "has_token": campaign.has_token,
+        "access_token_last4": campaign.access_token_last4,
+        "updated_at": campaign.updated_at.isoformat() if campaign.updated_at else None,
+        "last_delivery": campaign.last_delivery.as_dict() if campaign.last_delivery else None,
+        "last_beacon_at": campaign.last_beacon_at.isoformat() if campaign.last_beacon_at else None,
+    })
 
 
 class CampaignsRepository:
@@ -30,12 +84,12 @@ class CampaignsRepository:
                 return cached[1]
             raise
         item = response.get("Item")
-        campaign = Campaign.model_validate(from_item(item)) if item else None
+        campaign = campaign_from_item(item) if item else None
         self._cache[campaign_id] = (time.monotonic(), campaign)
         return campaign
 
     def put(self, campaign: Campaign) -> None:
-        client("dynamodb").put_item(TableName=self.table, Item=to_item(campaign.model_dump(mode="json")))
+        client("dynamodb").put_item(TableName=self.table, Item=campaign_item(campaign))
         self._cache.pop(campaign.campaign_id, None)
 
     def delete(self, campaign_id: str) -> None:
@@ -45,28 +99,41 @@ class CampaignsRepository:
     def list(self) -> list[Campaign]:
         paginator = client("dynamodb").get_paginator("scan")
         return [
-            Campaign.model_validate(from_item(item))
+            campaign_from_item(item)
             for page in paginator.paginate(TableName=self.table)
             for item in page.get("Items", [])
         ]
 
-    def record_delivery(self, campaign: Campaign, delivery: dict) -> Campaign:
-        """Store TikTok's last answer; only on an existing campaign (a delete must not resurrect it)."""
+    def record_delivery(self, campaign_id: str, delivery: LastDelivery) -> None:
+        """Store TikTok's last answer; only on an existing campaign (a delete must not resurrect it).
+
+        The cached campaign (if any) gets the new answer; nothing else about it changes, so a caller
+        that delivered for another pixel cannot leave its copy in the cache.
+        """
+        if self._set(campaign_id, "last_delivery", delivery.as_dict()):
+            self._update_cached(campaign_id, lambda c: replace(c, last_delivery=delivery))
+
+    def record_beacon(self, campaign_id: str, at: datetime) -> None:
+        if self._set(campaign_id, "last_beacon_at", at.isoformat()):
+            self._update_cached(campaign_id, lambda c: replace(c, last_beacon_at=at))
+
+    def _set(self, campaign_id: str, attribute: str, value: Any) -> bool:
+        """SET one attribute of an existing campaign; False when there is none."""
         dynamodb = client("dynamodb")
         try:
             dynamodb.update_item(
                 TableName=self.table,
-                Key={"campaign_id": {"S": campaign.campaign_id}},
-                UpdateExpression="SET last_delivery = :d",
+                Key={"campaign_id": {"S": campaign_id}},
+                UpdateExpression="SET #a = :v",
                 ConditionExpression="attribute_exists(campaign_id)",
-                ExpressionAttributeValues={":d": to_attr(delivery)},
+                ExpressionAttributeNames={"#a": attribute},
+                ExpressionAttributeValues={":v": to_attr(value)},
             )
         except dynamodb.exceptions.ConditionalCheckFailedException:
-            return campaign
-        updated = campaign.model_copy(update={"last_delivery": delivery})
-        self._cache[campaign.campaign_id] = (time.monotonic(), updated)
-        return updated
+            return False
+        return True
 
-
-def delivery_record(answer: dict, at: datetime) -> dict:
-    return {"at": at.isoformat(), **answer}
+    def _update_cached(self, campaign_id: str, change: Callable[[Campaign], Campaign]) -> None:
+        cached = self._cache.get(campaign_id)
+        if cached and cached[1] is not None:
+            self._cache[campaign_id] = (cached[0], change(cached[1]))

@@ -19,25 +19,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def to_attr(value: Any) -> dict:
+def to_attr(value: Any) -> dict[str, Any]:
     return _serializer.serialize(_plain(value))
 
 
-def to_item(data: dict) -> dict:
+def to_item(data: dict[str, Any]) -> dict[str, Any]:
     return {k: to_attr(v) for k, v in data.items() if v is not None}
 
 
-def from_item(item: dict) -> dict:
-    return {k: _native(_deserializer.deserialize(v)) for k, v in item.items()}
-
-
-def _native(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else value
-    if isinstance(value, dict):
-        return {k: _native(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_native(v) for v in value]
-    if isinstance(value, set):
-        return [_native(v) for v in value]
-    return value
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}

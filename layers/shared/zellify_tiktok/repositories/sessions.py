@@ -1,27 +1,60 @@
-"""Sessions table: what is known about one visitor of one campaign (DESIGN §5).
+"""Sessions table: what is known about one visitor of one campaign (docs/design.md §5).
 
-Only hashes of emails are stored. A later beacon never erases a known value with an empty one:
-only non-empty values are SET.
+Only hashes of emails and phones are stored. A later beacon never erases a known value with an empty
+one: only non-empty values are SET.
 """
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
+from typing import Any
 
+from ..server_event import MATCH_KEYS, Content, UserData
 from .aws import client
 from .items import from_item, to_attr
 
 
-@dataclass(frozen=True)
-class SessionUpdate:
-    external_id: str | None = None
-    email: str | None = None  # SHA-256 hex, never the raw address
-    ttp: str | None = None
-    ttclid: str | None = None
-    ip: str | None = None
-    user_agent: str | None = None
+@dataclass(frozen=True, slots=True)
+class Checkout:
+    """The session's last `checkout_presented`: a Stripe payment without zellify_contents uses its items."""
+
+    value: Decimal
+    currency: str
+    contents: tuple[Content, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A session as stored, or what one request knows of it (merged in by `upsert`)."""
+
+    user: UserData
     consent: bool | None = None
-    last_checkout: dict | None = None
+    last_checkout: Checkout | None = None
+
+
+def _checkout_attr(checkout: Checkout) -> dict[str, Any]:
+    return {"value": checkout.value, "currency": checkout.currency,
+            "contents": [item.as_dict() for item in checkout.contents]}
+
+
+def _checkout(value: Any) -> Checkout | None:
+    if not isinstance(value, dict) or "value" not in value or not value.get("currency"):
+        return None
+    contents = tuple(
+        Content(content_id=c.get("content_id"), content_name=c.get("content_name"),
+                quantity=int(c["quantity"]) if c.get("quantity") is not None else None,
+                price=c.get("price"))
+        for c in value.get("contents") or [] if isinstance(c, dict)
+    )
+    return Checkout(Decimal(value["value"]), str(value["currency"]), contents)
+
+
+def session_record(item: dict[str, Any]) -> SessionRecord:
+    data = from_item(item)
+    user = UserData(**{key: data[key] for key in MATCH_KEYS if isinstance(data.get(key), str) and data[key]})
+    consent = data.get("consent")
+    return SessionRecord(user=user, consent=consent if isinstance(consent, bool) else None,
+                         last_checkout=_checkout(data.get("last_checkout")))
 
 
 class SessionsRepository:
@@ -29,25 +62,29 @@ class SessionsRepository:
         self.table = table
         self.ttl_s = ttl_days * 86400
 
-    def _key(self, campaign_id: str, session_id: str) -> dict:
+    def _key(self, campaign_id: str, session_id: str) -> dict[str, Any]:
         return {"campaign_id": {"S": campaign_id}, "session_id": {"S": session_id}}
 
-    def upsert(self, campaign_id: str, session_id: str, update: SessionUpdate, now_s: int) -> dict:
+    def upsert(self, campaign_id: str, session_id: str, update: SessionRecord, now_s: int) -> SessionRecord:
         """Merge what this request knows into the record; returns the whole record after the merge."""
-        fields = {name: value for name, value in vars(update).items() if value not in (None, "")}
-        fields |= {"last_seen": now_s, "expires_at": now_s + self.ttl_s}
-        assignments = [f"#{name} = :{name}" for name in fields]
+        values: dict[str, Any] = {f.name: v for f in fields(UserData) if (v := getattr(update.user, f.name))}
+        if update.consent is not None:
+            values["consent"] = update.consent
+        if update.last_checkout is not None:
+            values["last_checkout"] = _checkout_attr(update.last_checkout)
+        values |= {"last_seen": now_s, "expires_at": now_s + self.ttl_s}
+        assignments = [f"#{name} = :{name}" for name in values]
         assignments.append("#first_seen = if_not_exists(#first_seen, :last_seen)")
         response = client("dynamodb").update_item(
             TableName=self.table,
             Key=self._key(campaign_id, session_id),
             UpdateExpression="SET " + ", ".join(assignments),
             # Names are aliased: several (e.g. "ttl"-like words) collide with DynamoDB reserved words.
-            ExpressionAttributeNames={f"#{name}": name for name in [*fields, "first_seen"]},
-            ExpressionAttributeValues={f":{name}": to_attr(value) for name, value in fields.items()},
+            ExpressionAttributeNames={f"#{name}": name for name in [*values, "first_seen"]},
+            ExpressionAttributeValues={f":{name}": to_attr(value) for name, value in values.items()},
             ReturnValues="ALL_NEW",
         )
-        return from_item(response["Attributes"])
+        return session_record(response["Attributes"])
 
     def withdraw_consent(self, campaign_id: str, session_id: str) -> None:
         """Record a refusal on a session we already hold; a new visitor who refuses is not stored at all."""
@@ -59,10 +96,10 @@ class SessionsRepository:
                 ExpressionAttributeValues={":no": {"BOOL": False}},
             )
 
-    def get(self, campaign_id: str, session_id: str) -> dict | None:
+    def get(self, campaign_id: str, session_id: str) -> SessionRecord | None:
         response = client("dynamodb").get_item(TableName=self.table, Key=self._key(campaign_id, session_id))
         item = response.get("Item")
-        return from_item(item) if item else None
+        return session_record(item) if item else None
 
     def delete(self, campaign_id: str, session_id: str) -> bool:
         response = client("dynamodb").delete_item(
@@ -87,7 +124,3 @@ class SessionsRepository:
             ConsistentRead=True,
         )
         return [item["session_id"]["S"] for page in pages for item in page.get("Items", [])]
-
-
-def checkout_record(value: Decimal, currency: str, contents: list[dict] | None) -> dict:
-    return {"value": value, "currency": currency, "contents": contents or []}

@@ -1,20 +1,25 @@
-"""POST /v1/events (DESIGN §6.1): validate, remember the session, deliver, answer."""
+"""POST /v1/events (docs/design.md §6.1): validate, remember the session, deliver, answer."""
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from ..beacon import CAMPAIGN_ID, Beacon, parse_beacon
-from ..campaign import Campaign
-from ..delivery import INFRA_ERRORS, Deliverer
+from ..beacon import Beacon, parse_beacon
+from ..budget import Budget
+from ..campaign import Campaign, is_campaign_id, test_code_to_send
+from ..delivery import Delivery, DeliveryCore, ServeRequest
 from ..errors import Forbidden, NotFound, ServiceUnavailable, Unprocessable
 from ..hashing import hash_external_id
 from ..observability import count
-from ..payload import beacon_tiktok_event, user_data
+from ..repositories import INFRASTRUCTURE_ERRORS
+from ..repositories.aws import CALL_WORST_CASE_S
 from ..repositories.queues import QueueUnavailable
-from ..repositories.sessions import SessionUpdate, checkout_record
+from ..repositories.sessions import Checkout, SessionRecord
 from ..runtime import Runtime, get_runtime
+from ..server_event import UserData
 
 logger = Logger(child=True)
 
@@ -25,81 +30,107 @@ class BeaconRequest:
     origin: str | None
     source_ip: str | None
     user_agent: str | None
+    budget: Budget
 
 
 def load_campaign(runtime: Runtime, campaign_id: str) -> Campaign:
     # A malformed id names no campaign; DynamoDB would refuse one over 2 KiB with a 500.
-    campaign = runtime.campaigns.get(campaign_id) if CAMPAIGN_ID.match(campaign_id or "") else None
+    campaign = runtime.campaigns.get(campaign_id) if is_campaign_id(campaign_id or "") else None
     if campaign is None or not campaign.enabled:
-        raise NotFound(f"campaign {campaign_id[:128]!r} is unknown or disabled", code="unknown_campaign")
+        shown = campaign_id[:128] if is_campaign_id(campaign_id[:128]) else "?"
+        raise NotFound(f"campaign {shown!r} is unknown or disabled", code="unknown_campaign")
     return campaign
 
 
-def collect(request: BeaconRequest, runtime: Runtime | None = None, clock=time.time) -> dict:
-    runtime = runtime or get_runtime()
+def collect(request: BeaconRequest, runtime: Runtime | None = None, clock: Any = time.time) -> dict[str, Any]:
+    rt = runtime or get_runtime()
     now = clock()
     beacon = parse_beacon(request.body, int(now * 1000))
     try:
-        campaign = load_campaign(runtime, beacon.campaign_id)
-    except INFRA_ERRORS as exc:
+        campaign = load_campaign(rt, beacon.campaign_id)
+    except INFRASTRUCTURE_ERRORS as exc:
         raise ServiceUnavailable("campaign settings could not be read; try again") from exc
     if not campaign.origin_allowed(request.origin):
-        raise Forbidden(f"origin {request.origin!r} is not allowed for this campaign")
+        raise Forbidden("origin is not allowed for this campaign")
+    logger.append_keys(campaign_id=campaign.campaign_id)
     rejected = [r.to_dict() for r in beacon.rejected]
     count("EventsRejected", len(rejected))
-    if not beacon.events:
+    if not beacon.events and not beacon.withdraws_consent:
         raise Unprocessable("no valid event in the beacon", code="no_valid_events", details=rejected)
-    logger.append_keys(campaign_id=campaign.campaign_id)
     answer = {"accepted": [e.event_id for e in beacon.events], "rejected": rejected}
     count("EventsAccepted", len(answer["accepted"]))
     if not campaign.server_side:
         return answer
-    if campaign.require_consent and beacon.consent is not True:
-        # Nothing is stored or sent for a visitor who has not consented (DESIGN §5); a refusal after an
+    _note_beacon(rt, campaign, now, request.budget)
+    if beacon.consent is False or (campaign.require_consent and beacon.consent is not True):
+        # Nothing is stored or sent for a visitor without consent (docs/design.md §5); a refusal after an
         # earlier consent is recorded, so later Stripe events of the session are not sent either.
         if beacon.consent is False:
-            try:
-                runtime.sessions.withdraw_consent(campaign.campaign_id, beacon.session_id)
-            except INFRA_ERRORS as exc:
-                logger.warning("consent withdrawal not stored", extra={"error": type(exc).__name__})
-        logger.info("beacon without consent ignored", extra={"event_ids": answer["accepted"]})
+            _withdraw_consent(rt, campaign, beacon)
+        logger.info("beacon without consent: nothing sent", extra={"event_ids": answer["accepted"]})
         return answer
-    session = _remember_session(runtime, campaign, beacon, request, int(now))
-    events = [beacon_tiktok_event(e, campaign, user_data(session)) for e in beacon.events]
+    session = _remember_session(rt, campaign, beacon, request, int(now))
+    events = [event.server_event(campaign.naming, session.user) for event in beacon.events]
+    delivery = Delivery(campaign=campaign, pixel_id=campaign.pixel_id, events=events, source="beacon",
+                        test_event_code=test_code_to_send(campaign, datetime.fromtimestamp(now, UTC)))
     try:
-        report = Deliverer(runtime, clock).deliver(campaign, events, source="beacon")
+        report = DeliveryCore(rt, ServeRequest(rt.settings.tiktok_total_timeout_s), clock).deliver(
+            delivery, request.budget)
     except QueueUnavailable as exc:
         raise ServiceUnavailable("events could not be delivered or queued; try again") from exc
-    logger.info("beacon delivered", extra={"event_ids": answer["accepted"], "sent": len(report.sent),
-                                           "duplicates": len(report.duplicates), "queued": len(report.queued),
-                                           "dead_lettered": len(report.dead_lettered)})
+    logger.info("beacon delivered", extra={"event_ids": answer["accepted"], "sent": len(report.sent), "duplicates": len(report.duplicates),
+                                           "queued": len(report.queued), "dead_lettered": len(report.dead_lettered)})
     return answer
 
 
-def _session_update(beacon: Beacon, request: BeaconRequest) -> SessionUpdate:
+def _note_beacon(rt: Runtime, campaign: Campaign, now: float, budget: Budget) -> None:
+    """Health's sign that beacons arrive: noted at most once a refresh period per container."""
+    last = campaign.last_beacon_at
+    if last is not None and now - last.timestamp() < rt.settings.last_delivery_refresh_s:
+        return
+    if not budget.allows(CALL_WORST_CASE_S):
+        return
+    try:
+        rt.campaigns.record_beacon(campaign.campaign_id, datetime.fromtimestamp(now, UTC))
+    except INFRASTRUCTURE_ERRORS as exc:
+        logger.warning("beacon time not recorded", extra={"error": type(exc).__name__})
+
+
+def _withdraw_consent(rt: Runtime, campaign: Campaign, beacon: Beacon) -> None:
+    try:
+        rt.sessions.withdraw_consent(campaign.campaign_id, beacon.session_id)
+    except INFRASTRUCTURE_ERRORS as exc:
+        logger.warning("consent withdrawal not stored", extra={"error": type(exc).__name__})
+
+
+def _session_update(beacon: Beacon, request: BeaconRequest) -> SessionRecord:
     emails = [e.email_hash for e in beacon.events if e.email_hash]
-    checkouts = [e for e in beacon.events if e.event == "checkout_presented" and e.value is not None]
-    last_checkout = checkouts[-1] if checkouts else None
-    return SessionUpdate(
-        external_id=hash_external_id(beacon.session_id),
-        email=emails[-1] if emails else None,
-        ttp=beacon.ttp,
-        ttclid=beacon.ttclid,
-        ip=request.source_ip,
-        user_agent=request.user_agent[:512] if request.user_agent else None,
+    phones = [e.phone_hash for e in beacon.events if e.phone_hash]
+    last_checkout = next((Checkout(e.value, e.currency, e.contents) for e in reversed(beacon.events)
+                          if e.event == "checkout_presented" and e.value is not None and e.currency), None)
+    return SessionRecord(
+        user=UserData(
+            external_id=hash_external_id(beacon.session_id),
+            email=emails[-1] if emails else None,
+            phone=phones[-1] if phones else None,
+            ttp=beacon.ttp,
+            ttclid=beacon.ttclid,
+            ip=request.source_ip,
+            user_agent=request.user_agent[:512] if request.user_agent else None,
+        ),
         consent=beacon.consent,
-        last_checkout=checkout_record(last_checkout.value, last_checkout.currency, last_checkout.contents)
-        if last_checkout else None,
+        last_checkout=last_checkout,
     )
 
 
-def _remember_session(runtime: Runtime, campaign: Campaign, beacon: Beacon, request: BeaconRequest,
-                      now_s: int) -> dict:
-    """The session record after this beacon; if DynamoDB fails, what this beacon alone knows."""
+def _remember_session(rt: Runtime, campaign: Campaign, beacon: Beacon, request: BeaconRequest,
+                      now_s: int) -> SessionRecord:
+    """The session record after this beacon; if DynamoDB fails or time is short, what this beacon knows."""
     update = _session_update(beacon, request)
+    if not request.budget.allows(4 * CALL_WORST_CASE_S):
+        return update
     try:
-        return runtime.sessions.upsert(campaign.campaign_id, beacon.session_id, update, now_s)
-    except INFRA_ERRORS as exc:
-        logger.warning("session not stored; using the beacon's own user data",
-                       extra={"error": type(exc).__name__})
-        return {k: v for k, v in vars(update).items() if v is not None}
+        return rt.sessions.upsert(campaign.campaign_id, beacon.session_id, update, now_s)
+    except INFRASTRUCTURE_ERRORS as exc:
+        logger.warning("session not stored; using the beacon's own user data", extra={"error": type(exc).__name__})
+        return update

@@ -1,37 +1,36 @@
-"""PUT | GET | DELETE /v1/campaigns/{campaign_id}/tiktok (DESIGN §6.4)."""
+"""PUT | GET | DELETE /v1/campaigns/{campaign_id}/tiktok (docs/design.md §6.4)."""
 
-import re
 from datetime import UTC, datetime
+from typing import Any
 
 from ..beacon import decode_json_object
-from ..campaign import Campaign, apply_settings, parse_settings, warnings_for
+from ..campaign import Campaign, apply_settings, is_campaign_id, iso, parse_settings, warnings_for
 from ..errors import BadRequest, NotFound
 from ..runtime import Runtime, get_runtime
 
 MAX_SETTINGS_BYTES = 16 * 1024
-_CAMPAIGN_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")
 
 
-def _checked_id(campaign_id: str) -> str:
-    if not _CAMPAIGN_ID.match(campaign_id or ""):
+def checked_id(campaign_id: str) -> str:
+    if not is_campaign_id(campaign_id or ""):
         raise BadRequest("campaign_id: 1-128 characters of A-Z a-z 0-9 _ -", code="invalid_campaign_id")
     return campaign_id
 
 
-def settings_view(campaign: Campaign, now: datetime) -> dict:
+def settings_view(campaign: Campaign, now: datetime) -> dict[str, Any]:
     return {
         **campaign.settings_view(),
         "server_side": campaign.server_side,
         "access_token_last4": campaign.access_token_last4,
         "warnings": warnings_for(campaign, now),
-        "last_delivery": campaign.last_delivery,
-        "updated_at": campaign.updated_at.isoformat() if campaign.updated_at else None,
+        "last_delivery": campaign.last_delivery.as_dict() if campaign.last_delivery else None,
+        "updated_at": iso(campaign.updated_at),
     }
 
 
 def put_settings(campaign_id: str, body: bytes, runtime: Runtime | None = None) -> dict:
     runtime = runtime or get_runtime()
-    campaign_id = _checked_id(campaign_id)
+    campaign_id = checked_id(campaign_id)
     settings, names_token = parse_settings(decode_json_object(body, MAX_SETTINGS_BYTES))
     previous = runtime.campaigns.get(campaign_id, fresh=True)
     has_token = previous.has_token if previous else False
@@ -50,7 +49,7 @@ def put_settings(campaign_id: str, body: bytes, runtime: Runtime | None = None) 
 
 def get_settings_view(campaign_id: str, runtime: Runtime | None = None) -> dict:
     runtime = runtime or get_runtime()
-    campaign = runtime.campaigns.get(_checked_id(campaign_id), fresh=True)
+    campaign = runtime.campaigns.get(checked_id(campaign_id), fresh=True)
     if campaign is None:
         raise NotFound(f"campaign {campaign_id!r} has no TikTok configuration", code="unknown_campaign")
     return settings_view(campaign, datetime.now(UTC))
@@ -58,6 +57,6 @@ def get_settings_view(campaign_id: str, runtime: Runtime | None = None) -> dict:
 
 def delete_settings(campaign_id: str, runtime: Runtime | None = None) -> None:
     runtime = runtime or get_runtime()
-    campaign_id = _checked_id(campaign_id)
+    campaign_id = checked_id(campaign_id)
     runtime.secrets.delete_token(campaign_id)
     runtime.campaigns.delete(campaign_id)

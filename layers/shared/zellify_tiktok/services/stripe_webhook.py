@@ -1,4 +1,4 @@
-"""POST /v1/webhooks/stripe (DESIGN §6.3): verify, map, guard, join the session, deliver, answer.
+"""POST /v1/webhooks/stripe (docs/design.md §6.3): verify, map, guard, join the session, deliver, answer.
 
 Only signature problems and oversize bodies are refused (400): every correctly signed event is
 answered 200, because Stripe redelivers anything else for three days. 500 means "redeliver
@@ -10,16 +10,21 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from ..campaign import Campaign
-from ..delivery import INFRA_ERRORS, Deliverer, DeliveryReport, LedgerRecord
+from ..budget import Budget
+from ..campaign import Campaign, test_code_to_send
+from ..delivery import Delivery, DeliveryCore, DeliveryReport, ServeRequest
 from ..errors import ApiError, BadRequest
+from ..messages import LedgerRecord
+from ..repositories import INFRASTRUCTURE_ERRORS
 from ..repositories.ledger import ledger_key
 from ..repositories.queues import QueueUnavailable
 from ..runtime import Runtime, get_runtime
+from ..server_event import ServerEvent
 from ..stripe_mapping import Conversion, Ignored, SubscriptionCheck, conversion_event, first_payment_key, map_event
 
 logger = Logger(child=True)
@@ -74,7 +79,7 @@ def verify_signature(body: bytes, header: str | None, secrets: Sequence[str]) ->
                      details=[{"message": message} for message in dict.fromkeys(problems)])
 
 
-def handle_webhook(body: bytes, signature: str | None, runtime: Runtime | None = None,
+def handle_webhook(body: bytes, signature: str | None, budget: Budget, runtime: Runtime | None = None,
                    clock=time.time) -> dict:
     runtime = runtime or get_runtime()
     if len(body) > MAX_BODY_BYTES:
@@ -84,7 +89,7 @@ def handle_webhook(body: bytes, signature: str | None, runtime: Runtime | None =
         event = json.loads(body)
     except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         event = None
-    answer = process_event(event, runtime, clock)
+    answer = process_event(event, runtime, budget, clock)
     stripe_event = event if isinstance(event, dict) else {}
     logger.info("stripe event handled", extra={
         "stripe_event_id": str(stripe_event.get("id"))[:64],
@@ -97,7 +102,7 @@ def handle_webhook(body: bytes, signature: str | None, runtime: Runtime | None =
 def _signing_secrets(runtime: Runtime) -> list[str]:
     try:
         secrets = runtime.secrets.stripe_signing_secrets()
-    except INFRA_ERRORS as exc:
+    except INFRASTRUCTURE_ERRORS as exc:
         raise RetryLater("the Stripe signing secret could not be read; Stripe will redeliver") from exc
     if not secrets:
         # Our misconfiguration, not a bad request: 500, so Stripe keeps the event until it is fixed.
@@ -106,18 +111,18 @@ def _signing_secrets(runtime: Runtime) -> list[str]:
     return secrets
 
 
-def process_event(event: Any, runtime: Runtime, clock=time.time) -> WebhookAnswer:
+def process_event(event: Any, runtime: Runtime, budget: Budget, clock=time.time) -> WebhookAnswer:
     """A verified event's outcome. Raises RetryLater when nothing durable could be done."""
     conversion = map_event(event)
     if isinstance(conversion, Ignored):
         return _ignored(conversion.reason, conversion.event_id)
     try:
-        return _deliver(conversion, runtime, clock)
-    except INFRA_ERRORS as exc:
+        return _deliver(conversion, runtime, budget, clock)
+    except INFRASTRUCTURE_ERRORS as exc:
         raise RetryLater("campaign, session or ledger could not be read; Stripe will redeliver") from exc
 
 
-def _deliver(conversion: Conversion, runtime: Runtime, clock) -> WebhookAnswer:
+def _deliver(conversion: Conversion, runtime: Runtime, budget: Budget, clock) -> WebhookAnswer:
     campaign = runtime.campaigns.get(conversion.campaign_id)
     if campaign is None:
         return _ignored("unknown_campaign", conversion.event_id)
@@ -130,20 +135,26 @@ def _deliver(conversion: Conversion, runtime: Runtime, clock) -> WebhookAnswer:
         return _ignored("pixel_only", conversion.event_id)
     # Keyed by campaign + session: another campaign's session is never read.
     session = runtime.sessions.get(campaign.campaign_id, conversion.session_id)
-    if campaign.require_consent and not (session and session.get("consent") is True):
+    consent = session.consent if session else None
+    # A withdrawn consent stops every later event; require_consent also needs one on record (§5).
+    if consent is False or (campaign.require_consent and consent is not True):
         return _ignored("no_consent", conversion.event_id)
     event = conversion_event(conversion, campaign, session)
     records = _first_payment_records(conversion, campaign, event, runtime)
     if records is None:
         return _ignored("not_first_payment", conversion.event_id)
+    delivery = Delivery(campaign=campaign, pixel_id=campaign.pixel_id, events=[event], source="stripe",
+                        ledger_records=records,
+                        test_event_code=test_code_to_send(campaign, datetime.fromtimestamp(clock(), UTC)))
     try:
-        report = Deliverer(runtime, clock).deliver(campaign, [event], source="stripe", records=records)
+        report = DeliveryCore(runtime, ServeRequest(runtime.settings.tiktok_total_timeout_s), clock).deliver(
+            delivery, budget)
     except QueueUnavailable as exc:
         raise RetryLater("TikTok failed and the retry queue is unavailable; Stripe will redeliver") from exc
     return _answer(report, conversion)
 
 
-def _first_payment_records(conversion: Conversion, campaign: Campaign, event: dict,
+def _first_payment_records(conversion: Conversion, campaign: Campaign, event: ServerEvent,
                            runtime: Runtime) -> list[LedgerRecord] | None:
     """Ledger records to write once the event is confirmed; None when the event is not reported.
 
@@ -153,7 +164,7 @@ def _first_payment_records(conversion: Conversion, campaign: Campaign, event: di
     if conversion.subscription_check is SubscriptionCheck.NONE or not conversion.subscription_id:
         return []
     key = first_payment_key(conversion.subscription_id)
-    own_key = ledger_key(campaign.pixel_id, event["event"], event["event_id"])
+    own_key = ledger_key(campaign.pixel_id, event.name, event.event_id)
     found = runtime.ledger.already_sent([key, own_key])
     if own_key in found:
         return []  # this very event was sent: the delivery answers "duplicate"
@@ -163,7 +174,7 @@ def _first_payment_records(conversion: Conversion, campaign: Campaign, event: di
         return None
     if conversion.subscription_check is SubscriptionCheck.FIRST_PAYMENT:
         # 400 days, not the 48 h of the ledger, or next month's renewal would pass for a first payment.
-        return [LedgerRecord(key, runtime.settings.first_payment_ttl_days * 86400)]
+        return [LedgerRecord(key=key, ttl_s=runtime.settings.first_payment_ttl_days * 86400)]
     return []
 
 

@@ -1,4 +1,4 @@
-"""GET /v1/campaigns/{campaign_id}/tracker.js (DESIGN §6.2): the script with the campaign baked in."""
+"""GET /v1/campaigns/{campaign_id}/tracker.js (docs/design.md §6.2): the script with the campaign baked in."""
 
 import json
 

@@ -1,0 +1,20 @@
+"""HealthFunction: the SentEvents ledger's stream, added up into the campaigns' health figures (§9)."""
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, event_source
+from zellify_tiktok.config import get_settings
+from zellify_tiktok.observability import tracer
+from zellify_tiktok.services.health import count_sent
+
+logger = Logger()
+get_settings()  # at cold start: a function missing a setting stops here, naming it
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@event_source(data_class=DynamoDBStreamEvent)
+def lambda_handler(event: DynamoDBStreamEvent, context):
+    # New ledger items only (the template's filter): a repeat write or a TTL expiry is no new send.
+    images = [record.raw_event["dynamodb"].get("NewImage", {}) for record in event.records]
+    counted = count_sent(images)
+    logger.info("sent events counted", extra={"records": len(images), "counted": counted})

@@ -1,0 +1,116 @@
+"""The queue message (docs/design.md §11): one format for the RetryQueue and the DeadLetterQueue.
+
+Written by delivery, parsed once where SQS hands it over (the RetryFunction's batch processor), read
+again by replay and the CLI. A message carries built events — hashes, never a token or a raw email.
+"""
+
+import json
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .answers import Answer
+from .server_event import ServerEvent
+
+MESSAGE_KIND = "tiktok_events"
+MESSAGE_VERSION = 2
+
+
+class ReasonKind(StrEnum):
+    TRANSIENT = "transient"  # TikTok's answer (40100, 5xxxx, HTTP 429/5xx) or no answer (timeout, reset)
+    BUDGET_SPENT = "budget_spent"  # the invocation had no time left for these events
+    INFRASTRUCTURE = "infrastructure"  # DynamoDB or Secrets Manager failed before the send
+    REFUSED = "refused"  # TikTok refused the events for good: dead-lettered
+    NO_TOKEN = "no_token"  # the campaign was deleted or lost its token while the events waited
+    RETRIES_EXHAUSTED = "retries_exhausted"  # retried for a day and more without success
+    UNREADABLE = "unreadable"  # a message that does not parse: dead-lettered as it came
+
+    @property
+    def permanent(self) -> bool:
+        return self in (ReasonKind.REFUSED, ReasonKind.NO_TOKEN, ReasonKind.RETRIES_EXHAUSTED,
+                        ReasonKind.UNREADABLE)
+
+
+class QueueReason(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: ReasonKind
+    message: str
+    code: int | None = None
+    http_status: int | None = None
+
+    @classmethod
+    def of(cls, kind: ReasonKind, answer: Answer) -> "QueueReason":
+        return cls(kind=kind, message=answer.message, code=answer.code, http_status=answer.http_status)
+
+
+class LedgerRecord(BaseModel):
+    """An extra ledger record written once the events are confirmed (e.g. first-payment:{sub})."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str
+    ttl_s: int
+
+
+class RetryMessage(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["tiktok_events"] = MESSAGE_KIND
+    version: Literal[2] = MESSAGE_VERSION
+    message_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    campaign_id: str
+    pixel_id: str
+    test_event_code: str | None = None
+    source: str
+    reason: QueueReason
+    # When these events were first queued: health counts them in that hour, and age filters use it.
+    queued_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    # Deliveries that failed under earlier copies of this message (a copy starts SQS's count again).
+    attempts: int = 0
+    ledger_records: tuple[LedgerRecord, ...] = ()
+    events: tuple[ServerEvent, ...]
+
+    def to_json(self) -> str:
+        return self.model_dump_json(exclude_none=True)
+
+
+class UnreadableMessage(BaseModel):
+    """A message that did not parse as a RetryMessage, dead-lettered with its reason and its text."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["unreadable"] = "unreadable"
+    version: Literal[2] = MESSAGE_VERSION
+    message_id: str
+    reason: QueueReason
+    body: str
+
+    def to_json(self) -> str:
+        return self.model_dump_json(exclude_none=True)
+
+
+class MessageError(ValueError):
+    """The body is no RetryMessage we can read (unknown kind or version, missing fields)."""
+
+
+def parse_message(body: str) -> RetryMessage:
+    try:
+        return RetryMessage.model_validate_json(body)
+    except ValidationError as exc:
+        raise MessageError(_explain(body, exc)) from None
+
+
+def _explain(body: str, exc: ValidationError) -> str:
+    try:
+        parsed: Any = json.loads(body)
+    except ValueError:
+        return "not JSON"
+    if isinstance(parsed, dict) and parsed.get("kind") == MESSAGE_KIND and parsed.get("version") != MESSAGE_VERSION:
+        return f"unknown message version {str(parsed.get('version'))[:16]!r} (this code reads {MESSAGE_VERSION})"
+    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                         for e in exc.errors(include_url=False, include_input=False)[:3])
+    return f"not a {MESSAGE_KIND} message: {problems}"
