@@ -5,6 +5,8 @@ from zellify_tiktok.tiktok import Outcome, TikTokClient, check_event, classify
 
 from tests.tiktok_fake import FakeTikTok
 
+TOKEN = "tiktok-test-token"  # the fake refuses what cannot be a token (40105)
+
 
 def event(i, **extra):
     return {"event": "PageView", "event_time": 1, "event_id": f"e{i}", "user": {}, **extra}
@@ -32,12 +34,12 @@ def test_classification(status, body, outcome):
 
 def test_one_call_with_headers_and_body():
     fake = FakeTikTok()
-    result = client(fake).track(pixel_id="PIX", access_token="tok", events=[event(1), event(2)],
+    result = client(fake).track(pixel_id="PIX", access_token=TOKEN, events=[event(1), event(2)],
                                 test_event_code="TEST1")
     assert len(fake.calls) == 1
     call = fake.calls[0]
     assert call["url"] == "https://tiktok.test/open_api/v1.3/event/track/"
-    assert call["headers"] == {"Access-Token": "tok", "Content-Type": "application/json"}
+    assert call["headers"] == {"Access-Token": TOKEN, "Content-Type": "application/json"}
     assert call["body"] == {"event_source": "web", "event_source_id": "PIX", "test_event_code": "TEST1",
                             "data": [event(1), event(2)]}
     assert [e["event_id"] for e in result.sent] == ["e1", "e2"]
@@ -49,7 +51,7 @@ def test_40002_in_a_batch_isolates_the_bad_event():
         return {"code": 40002, "message": "data[0].event invalid"} if bad else {"code": 0, "message": "OK"}
 
     fake = FakeTikTok(script=[answer] * 20)
-    result = client(fake).track(pixel_id="P", access_token="t", events=[event(i) for i in range(8)])
+    result = client(fake).track(pixel_id="P", access_token=TOKEN, events=[event(i) for i in range(8)])
     assert sorted(e["event_id"] for e in result.sent) == [f"e{i}" for i in range(8) if i != 5]
     assert [(e["event_id"], a.code) for e, a in result.permanent] == [("e5", 40002)]
     assert len(fake.calls) <= 1 + 2 * 3
@@ -57,14 +59,14 @@ def test_40002_in_a_batch_isolates_the_bad_event():
 
 def test_transport_errors_are_transient():
     fake = FakeTikTok(script=[FakeTikTok.timeout()])
-    result = client(fake).track(pixel_id="P", access_token="t", events=[event(1)])
+    result = client(fake).track(pixel_id="P", access_token=TOKEN, events=[event(1)])
     assert [e["event_id"] for e in result.transient] == ["e1"]
     assert result.transient_answer.outcome is Outcome.TRANSIENT
 
 
 def test_batches_of_at_most_1000():
     fake = FakeTikTok()
-    client(fake).track(pixel_id="P", access_token="t", events=[event(i) for i in range(2500)])
+    client(fake).track(pixel_id="P", access_token=TOKEN, events=[event(i) for i in range(2500)])
     assert [len(c["body"]["data"]) for c in fake.calls] == [1000, 1000, 500]
 
 
@@ -72,7 +74,7 @@ def test_checked_before_joining_a_batch():
     fake = FakeTikTok()
     bad = event(2, properties={"contents": [{"content_id": 7}]})
     odd_currency = event(3, properties={"value": 5, "currency": "XYZ", "content_type": "product"})
-    result = client(fake).track(pixel_id="P", access_token="t", events=[event(1), bad, odd_currency])
+    result = client(fake).track(pixel_id="P", access_token=TOKEN, events=[event(1), bad, odd_currency])
     sent = fake.calls[0]["body"]["data"]
     assert [e["event_id"] for e in sent] == ["e1", "e3"]
     assert sent[1]["properties"] == {"content_type": "product"}
