@@ -42,6 +42,7 @@ class LocalApp:
             Rule(f"/_dev/tiktok{TRACK_PATH}", endpoint=tiktok.track, methods=["POST"]),
             Rule("/_dev/tiktok/requests", endpoint=tiktok.requests_endpoint, methods=["GET", "DELETE"]),
             Rule("/_dev/tiktok/faults", endpoint=tiktok.faults_endpoint, methods=["GET", "POST", "DELETE"]),
+            Rule("/_dev/tiktok/tokens", endpoint=tiktok.tokens_endpoint, methods=["GET", "POST", "DELETE"]),
             Rule("/_dev/pixel/sdk.js", endpoint=pixel.sdk, methods=["GET"]),
             Rule("/_dev/pixel/requests", endpoint=pixel.requests_endpoint,
                  methods=["GET", "POST", "DELETE", "OPTIONS"]),

@@ -240,7 +240,8 @@ class LocalStack:
             f"  Demo funnel       {base}/demo/",
             f"  Test Events page  {base}/_dev/",
             f"  TikTok stand-in   {base}/_dev/tiktok{API_PATH}/event/track/  "
-            f"(recorded: {base}/_dev/tiktok/requests, faults: {base}/_dev/tiktok/faults)",
+            f"(recorded: {base}/_dev/tiktok/requests, faults: {base}/_dev/tiktok/faults, "
+            f"token marks: {base}/_dev/tiktok/tokens)",
             f"  TIKTOK_API_BASE   {tiktok}" + ("" if tiktok.startswith(base) else "  (set by you: NOT the stand-in)"),
             f"  Pixel stand-in    {self.handler_environment['TIKTOK_PIXEL_SDK_URL']}  "
             f"(recorded: {base}/_dev/pixel/requests)",

@@ -1,12 +1,20 @@
-"""An in-memory stand-in for TikTok's HTTP endpoint, plugged under the real TikTokClient.
+"""An in-memory TikTok for the integration tests, plugged under the real TikTokClient as its HTTP pool.
 
-It answers like TikTok (reference/tiktok.md) and can be told to fail, one scripted answer per call.
+Every call is checked as the local TikTok stand-in checks it (`local.tiktok_standin.refusal`: 40104 without
+a token, 40105 for one that cannot be a token or is in `token_states` as revoked, 40102 expired, 40002
+naming the first field TikTok would refuse), so a payload TikTok would refuse fails the test that sent it.
+`script` holds answers to give first, one per call that passes those checks: a dict body (or a callable
+building one from the body), an int HTTP status, or an Exception to raise. A scripted answer never hides
+a refused payload.
 """
 
 import json
+import time
 from dataclasses import dataclass, field
 
 import urllib3
+
+from local.tiktok_standin import OK, parse_body, refusal, tiktok_answer
 
 
 @dataclass
@@ -19,10 +27,15 @@ class FakeResponse:
 class FakeTikTok:
     calls: list[dict] = field(default_factory=list)
     script: list = field(default_factory=list)  # answers to give first: dict body, int status, or Exception
+    token_states: dict[str, str] = field(default_factory=dict)  # token -> "revoked" | "expired"
 
     def request(self, method, url, body=None, headers=None, **_):
-        parsed = json.loads(body)
-        self.calls.append({"url": url, "headers": dict(headers or {}), "body": parsed})
+        headers = dict(headers or {})
+        parsed = parse_body(body)
+        self.calls.append({"url": url, "headers": headers, "body": parsed})
+        refused = refusal(headers.get("Access-Token"), parsed, time.time(), self.token_states)
+        if refused:
+            return self._json(tiktok_answer(*refused))
         if self.script:
             answer = self.script.pop(0)
             if isinstance(answer, Exception):
@@ -31,10 +44,12 @@ class FakeTikTok:
                 return FakeResponse(answer, b'{"message":"unavailable"}')
             if callable(answer):
                 answer = answer(parsed)
-            return FakeResponse(200, json.dumps(answer).encode())
-        if not (headers or {}).get("Access-Token"):
-            return FakeResponse(200, b'{"code":40105,"message":"Access token is missing"}')
-        return FakeResponse(200, json.dumps({"code": 0, "message": "OK", "request_id": "r1"}).encode())
+            return self._json(answer)
+        return self._json(tiktok_answer(OK))
+
+    @staticmethod
+    def _json(answer: dict) -> FakeResponse:
+        return FakeResponse(200, json.dumps(answer).encode())
 
     @property
     def events(self) -> list[dict]:

@@ -109,6 +109,14 @@ class LocalStackProcess:
     def clear_faults(self) -> None:
         self.request("DELETE", "/_dev/tiktok/faults").raise_for_status()
 
+    def mark_token(self, token: str, state: str = "revoked") -> list[dict]:
+        answer = self.request("POST", "/_dev/tiktok/tokens", json={"token": token, "state": state})
+        answer.raise_for_status()
+        return answer.json()["tokens"]
+
+    def clear_token_marks(self) -> None:
+        self.request("DELETE", "/_dev/tiktok/tokens").raise_for_status()
+
     def pixel_requests(self) -> list[dict]:
         return self.get("/_dev/pixel/requests").json()
 
@@ -143,9 +151,11 @@ def stack(launch_stack) -> LocalStackProcess:
 
 @pytest.fixture
 def tiktok(stack):
-    """The TikTok stand-in, emptied of requests and faults before and after the test."""
+    """The TikTok stand-in, emptied of requests, faults and token marks before and after the test."""
     stack.clear_tiktok()
     stack.clear_faults()
+    stack.clear_token_marks()
     yield stack
+    stack.clear_token_marks()
     stack.clear_faults()
     stack.clear_tiktok()

@@ -10,6 +10,8 @@ from zellify_tiktok.tiktok import TikTokClient
 
 from tests.tiktok_fake import FakeTikTok
 
+TOKEN = "tiktok-test-token"  # the fake refuses what cannot be a token (40105)
+
 
 def event(i, **extra) -> ServerEvent:
     return ServerEvent(funnel_event="page_view", name="PageView", event_id=f"e{i}", event_time=1_700_000_000,
@@ -29,7 +31,7 @@ def client(fake):
 
 
 def send(fake, events, *, test_event_code=None, budget=None):
-    return client(fake).send(pixel_id="PIX", access_token="tok", events=events, test_event_code=test_event_code,
+    return client(fake).send(pixel_id="PIX", access_token=TOKEN, events=events, test_event_code=test_event_code,
                              budget=budget or Budget(3))
 
 
@@ -62,7 +64,7 @@ def test_every_answer_class(status, body, outcome):
 
 def test_the_table_marks_the_token_codes_and_what_splits():
     assert {c.code for c in TIKTOK_CODES.values() if c.token_problem} == {40102, 40104, 40105}
-    assert {c.code for c in TIKTOK_CODES.values() if c.isolates} == {20001, 40002}
+    assert {c.code for c in TIKTOK_CODES.values() if c.isolates} == {20001, 40002, 40062}
     assert code_info(59999).outcome is Outcome.TRANSIENT and code_info(12345).outcome is Outcome.PERMANENT
 
 
@@ -72,7 +74,7 @@ def test_one_call_with_headers_and_body():
     assert len(fake.calls) == 1
     call = fake.calls[0]
     assert call["url"] == "https://tiktok.test/open_api/v1.3/event/track/"
-    assert call["headers"] == {"Access-Token": "tok", "Content-Type": "application/json"}
+    assert call["headers"] == {"Access-Token": TOKEN, "Content-Type": "application/json"}
     assert call["body"]["test_event_code"] == "TEST1" and call["body"]["event_source_id"] == "PIX"
     assert [e["event_id"] for e in call["body"]["data"]] == ["e1", "e2"]
     assert [e.event_id for e in result.sent] == ["e1", "e2"]

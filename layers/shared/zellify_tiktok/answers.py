@@ -34,7 +34,7 @@ TIKTOK_CODES: dict[int, Code] = {c.code: c for c in (
     Code(40001, "PERMISSION_ERROR", Outcome.PERMANENT),
     Code(40002, "PARAM_ERROR", Outcome.PERMANENT, isolates=True),
     Code(40061, "INVALID_BATCH_SIZE", Outcome.PERMANENT),
-    Code(40062, "PII_NOT_HASHED", Outcome.PERMANENT),
+    Code(40062, "PII_NOT_HASHED", Outcome.PERMANENT, isolates=True),
     Code(40100, "REQUEST_TOO_FREQUENT", Outcome.TRANSIENT),
     Code(40102, "ACCESS_TOKEN_EXPIRE", Outcome.PERMANENT, token_problem=True),
     Code(40104, "EMPTY_ACCESS_TOKEN", Outcome.PERMANENT, token_problem=True),
