@@ -58,6 +58,7 @@ QUICK = {"mode": "quick", "cold_rounds": 2, "cold_warmup_rounds": 1, "rss_runs":
 KEYS = (
     "cold_start_ms", "baseline_cold_start_ms", "cold_start_ratio", "stripe_cold_start_ms", "stripe_cold_start_ratio",
     "warm_us_per_event_1", "warm_us_per_event_50", "floor_us_per_event", "warm_ratio_to_floor",
+    "warm_us_per_beacon_1", "baseline_us_per_beacon_1", "warm_ratio_1",
     "aws_calls_per_beacon_1", "aws_calls_per_beacon_50", "tiktok_calls_per_beacon_50",
     "events_per_tiktok_call_drain", "layer_mb", "function_mb", "peak_rss_mb", "local_beacons_per_s",
 )
@@ -66,6 +67,7 @@ TARGETS = (
     ("cold_start_ratio", "<=", 1.25),
     ("stripe_cold_start_ratio", "<=", 1.6),
     ("warm_ratio_to_floor", "<=", 3),
+    ("warm_ratio_1", "<=", 2.5),
     ("aws_calls_per_beacon_50", "<=", 4),
     ("tiktok_calls_per_beacon_50", "==", 1),
     ("events_per_tiktok_call_drain", ">=", 500),
@@ -536,6 +538,7 @@ def main() -> int:
     values["cold_start_ratio"] = ratio(values["cold_start_ms"], values["baseline_cold_start_ms"])
     values["stripe_cold_start_ratio"] = ratio(values["stripe_cold_start_ms"], values["baseline_cold_start_ms"])
     values["warm_ratio_to_floor"] = ratio(values["warm_us_per_event_50"], values["floor_us_per_event"])
+    values["warm_ratio_1"] = ratio(values["warm_us_per_beacon_1"], values["baseline_us_per_beacon_1"])
     values = {key: round(value, 3) if isinstance(value, float) else value for key, value in values.items()}
     results = {key: values[key] for key in KEYS}
     results["machine"] = machine(settings)

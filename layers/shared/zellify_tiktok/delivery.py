@@ -193,8 +193,8 @@ class DeliveryCore:
         if not result.sent:
             return
         now = int(self.clock())
-        records = [SentRecord(key=ledger_key(delivery.pixel_id, e.name, e.event_id),
-                              campaign_id=delivery.campaign.campaign_id, event=e.name,
+        campaign_id, pixel_id = delivery.campaign.campaign_id, delivery.pixel_id
+        records = [SentRecord(key=ledger_key(pixel_id, e.name, e.event_id), campaign_id=campaign_id, event=e.name,
                               match_keys=tuple(e.user.present()),
                               value=e.value if e.is_payment else None, currency=e.currency if e.is_payment else None)
                    for e in result.sent]

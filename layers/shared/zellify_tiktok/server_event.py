@@ -8,6 +8,7 @@ applied here, once, by `server_event()`. `payload.py` alone turns the value into
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
+from functools import lru_cache
 
 from .events import EVENT_TABLE, tiktok_event_name
 
@@ -29,8 +30,14 @@ class UserData:
     user_agent: str | None = None
 
     def present(self) -> dict[str, str]:
-        """The keys that carry a value, as TikTok's `user` object."""
-        return {key: value for key in MATCH_KEYS if (value := getattr(self, key))}
+        """The keys that carry a value, as TikTok's `user` object (shared: read it, never change it)."""
+        return _present(self)
+
+
+# Every event of a beacon carries the same visitor: their `user` object is made once, not per event.
+@lru_cache(maxsize=256)
+def _present(user: UserData) -> dict[str, str]:
+    return {key: value for key in MATCH_KEYS if (value := getattr(user, key))}
 
 
 @dataclass(frozen=True, slots=True)

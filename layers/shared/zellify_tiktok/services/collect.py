@@ -70,7 +70,8 @@ def collect(request: BeaconRequest, runtime: Runtime | None = None, clock: Any =
         logger.info("beacon without consent: nothing sent", extra={"event_ids": answer["accepted"]})
         return answer
     session = _remember_session(rt, campaign, beacon, request, int(now))
-    events = [event.server_event(campaign.naming, session.user) for event in beacon.events]
+    naming = campaign.naming
+    events = [event.server_event(naming, session.user) for event in beacon.events]
     delivery = Delivery(campaign=campaign, pixel_id=campaign.pixel_id, events=events, source="beacon",
                         test_event_code=test_code_to_send(campaign, datetime.fromtimestamp(now, UTC)))
     try:
@@ -78,8 +79,9 @@ def collect(request: BeaconRequest, runtime: Runtime | None = None, clock: Any =
             delivery, request.budget)
     except QueueUnavailable as exc:
         raise ServiceUnavailable("events could not be delivered or queued; try again") from exc
-    logger.info("beacon delivered", extra={"event_ids": answer["accepted"], "sent": len(report.sent), "duplicates": len(report.duplicates),
-                                           "queued": len(report.queued), "dead_lettered": len(report.dead_lettered)})
+    logger.info("beacon delivered", extra={
+        "event_ids": answer["accepted"], "sent": len(report.sent), "duplicates": len(report.duplicates),
+        "queued": len(report.queued), "dead_lettered": len(report.dead_lettered)})
     return answer
 
 
