@@ -39,5 +39,15 @@ bench: venv
 loadtest: venv
 	$(PY) bench/loadtest.py $(LOADTEST_ARGS)
 
+# layers/shared/requirements.lock from the layer's top-level pins: every package with its hashes, resolved
+# for Lambda (cp313, aarch64), without botocore and what only it needs (the runtime has them).
+UV_VERSION := 0.13.8
+lock: venv
+	$(BIN)/pip install -q uv==$(UV_VERSION)
+	cd layers/shared && ../../$(BIN)/uv pip compile -q requirements.txt requirements-no-deps.txt \
+		--python-version 3.13 --python-platform aarch64-manylinux2014 --generate-hashes \
+		--no-emit-package botocore --no-emit-package urllib3 --no-emit-package python-dateutil \
+		--no-emit-package six --custom-compile-command "make lock" -o requirements.lock
+
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache
