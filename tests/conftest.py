@@ -4,6 +4,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 for folder in sorted((ROOT / "functions").iterdir()):
     if folder.is_dir():
@@ -16,3 +18,21 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "zellify-tiktok")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "ZellifyTikTok")
+
+
+def strict_prerequisites() -> bool:
+    """Under CI (CI=true) and `make test` (REQUIRE_TEST_PREREQUISITES=1) nothing may be skipped."""
+    ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+    return ci or os.environ.get("REQUIRE_TEST_PREREQUISITES") == "1"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A skip is a missing prerequisite (Chromium, a module, a handler): while developing it may skip,
+    under CI and `make test` it fails, so a green run means every test ran."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and strict_prerequisites() and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped where a prerequisite is required (CI / make test): {reason}"
