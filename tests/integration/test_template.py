@@ -183,12 +183,19 @@ def granted(function: dict) -> set[tuple]:
 
 @pytest.fixture(scope="module")
 def transformed():
-    """template.yaml after the SAM transform, as CloudFormation will see it (cfn-lint's offline transform)."""
-    from cfnlint.template.transforms._sam import Transform
+    """template.yaml after the SAM transform, as CloudFormation will get it: SAM CLI's own translator,
+    with the local CodeUri/ContentUri replaced by S3 locations as `sam package` would."""
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
 
-    transform = Transform(str(ROOT / "template.yaml"), decode(str(ROOT / "template.yaml"))[0], "us-east-1")
-    assert transform.transform_template() == []
-    return transform.template()
+    document = json.loads(json.dumps(decode(str(ROOT / "template.yaml"))[0]))
+    for resource in document["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = "s3://bucket/function.zip"
+        elif resource["Type"] == "AWS::Serverless::LayerVersion":
+            resource["Properties"]["ContentUri"] = "s3://bucket/layer.zip"
+    return Translator(managed_policy_map={}, sam_parser=Parser()).translate(sam_template=document,
+                                                                           parameter_values={})
 
 
 def test_each_function_is_granted_exactly_what_its_code_calls(template):
