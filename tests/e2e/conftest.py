@@ -58,6 +58,11 @@ class LocalStackProcess:
                 answer = requests.get(f"{self.base_url}/healthz", timeout=2)
                 if answer.status_code == 200:
                     return answer.json()
+                failed = answer.json().get("function_errors") if answer.status_code == 503 else None
+                if failed:
+                    # A Handler or CodeUri that does not import: Lambda's ImportModuleError, no use waiting.
+                    self.process.kill()
+                    pytest.fail(f"functions of template.yaml did not load: {failed}\n{self.log_tail()}")
                 last = f"{answer.status_code} {answer.text}"
             except requests.RequestException as exc:  # refused, or too slow while starting
                 last = repr(exc)
