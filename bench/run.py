@@ -465,7 +465,8 @@ def main() -> int:
                                timeout=600, check=True)
             warm = json.loads(warm_file.read_text())
             details["warm"] = warm
-            for key in ("warm_us_per_event_1", "warm_us_per_event_50", "floor_us_per_event"):
+            for key in ("warm_us_per_event_1", "warm_us_per_event_50", "floor_us_per_event", "warm_us_per_beacon_1",
+                        "baseline_us_per_beacon_1"):
                 values[key] = warm[key]
             for size in (1, 50):
                 checks = warm[f"checks_{size}"]

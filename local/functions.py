@@ -19,9 +19,8 @@ log = logging.getLogger("local.functions")
 
 class Status(StrEnum):
     LOADED = "loaded"
-    # Its handler file is not on disk yet (being written): invoking it fails, its queue is not polled.
-    MISSING = "missing"
-    # Its handler failed to import: invoking it fails as Lambda's Runtime.ImportModuleError does.
+    # Its handler failed to import (no such CodeUri, module or attribute, or an error while importing):
+    # invoking it fails as Lambda's Runtime.ImportModuleError does.
     FAILED = "failed"
 
 
@@ -88,9 +87,6 @@ def load_function(spec: FunctionSpec) -> LambdaFunction:
     module_name, attribute = spec.handler.rsplit(".", 1)
     folder = spec.code_uri.resolve()
     module_file = folder / (module_name.replace(".", "/") + ".py")
-    if not module_file.exists():
-        log.warning("%s skipped: %s does not exist yet", spec.name, module_file)
-        return LambdaFunction(spec, Status.MISSING, error=f"{module_file} does not exist")
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
     try:

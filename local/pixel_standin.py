@@ -1,7 +1,9 @@
 """TikTok Pixel stand-in: serves the SDK the tracker loads and records the `ttq` calls it reports.
 
-The SDK itself (local/pixel_sdk.js) posts every call to /_dev/pixel/requests, from the funnel's
-origin, hence the CORS answers here.
+The SDK itself (local/pixel_sdk.js) posts every call to /_dev/pixel/requests of the origin it was
+served from, as text/plain: a request no browser preflights, so pages of another origin are recorded
+too. No CORS header: no other origin may read what was recorded, and raw emails and phone numbers
+are masked before they are stored.
 """
 
 import json
@@ -10,18 +12,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from .http_util import RecordLog, json_response, utc_now_iso
-
-PLACEHOLDER_SDK = (
-    "/* local/pixel_sdk.js is not written yet: this placeholder records no ttq call. */\n"
-    'console.warn("TikTok Pixel stand-in: local/pixel_sdk.js is missing");\n'
-)
-CORS_HEADERS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
-    "Access-Control-Allow-Headers": "Content-Type",
-    "Access-Control-Max-Age": "600",
-}
+from .http_util import RecordLog, json_response, mask_contact, utc_now_iso
 
 
 def parse_call(raw: Any) -> dict:
@@ -35,7 +26,8 @@ def parse_call(raw: Any) -> dict:
     args = raw.get("args", [])
     if not isinstance(args, list):
         raise ValueError("args must be a list")
-    return {"received_at": utc_now_iso(), "pixel_id": raw.get("pixel_id"), "method": raw["method"], "args": args}
+    return {"received_at": utc_now_iso(), "pixel_id": raw.get("pixel_id"), "method": raw["method"],
+            "args": mask_contact(args)}
 
 
 class PixelStandIn:
@@ -49,28 +41,22 @@ class PixelStandIn:
     # WSGI endpoints (the server maps paths and methods to them).
 
     def sdk(self, request: Request) -> Response:
-        # Read on every request: the file may be written or edited while the stack runs.
-        try:
-            script = self.sdk_path.read_text()
-        except FileNotFoundError:
-            script = PLACEHOLDER_SDK
-        return Response(script, content_type="application/javascript; charset=utf-8",
-                        headers={"Cache-Control": "no-store", **CORS_HEADERS})
+        # Read on every request: the file may be edited while the stack runs.
+        return Response(self.sdk_path.read_text(), content_type="application/javascript; charset=utf-8",
+                        headers={"Cache-Control": "no-store"})
 
     def requests_endpoint(self, request: Request) -> Response:
-        if request.method == "OPTIONS":
-            return Response(status=204, headers=CORS_HEADERS)
         if request.method == "DELETE":
             self.log.clear()
-            return Response(status=204, headers=CORS_HEADERS)
+            return Response(status=204)
         if request.method == "POST":
             # navigator.sendBeacon sends text/plain: the body is read as JSON whatever its type.
             try:
                 raw = json.loads(request.get_data())
                 calls = [parse_call(item) for item in (raw if isinstance(raw, list) else [raw])]
             except ValueError as exc:
-                return json_response({"error": {"code": "invalid_record", "message": str(exc)}}, 400, CORS_HEADERS)
+                return json_response({"error": {"code": "invalid_record", "message": str(exc)}}, 400)
             for call in calls:
                 self.log.append(call)
-            return json_response({"stored": len(calls)}, 200, CORS_HEADERS)
-        return json_response(self.records(), headers=CORS_HEADERS)
+            return json_response({"stored": len(calls)}, 200)
+        return json_response(self.records())

@@ -1,6 +1,5 @@
 """The local stack's HTTP front: /healthz and /_dev endpoints, the /demo mount, the HTTP API behind the rest."""
 
-import html
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -27,12 +26,12 @@ class LocalApp:
 
     def __init__(self, *, api: HttpApi, tiktok: TikTokStandIn, pixel: PixelStandIn, aws_endpoint_url: str,
                  health: Callable[[], tuple[bool, dict]], state: Callable[[], dict],
-                 render_test_events: Callable[[dict], str] | None, demo_app: WsgiApp | None):
+                 render_test_events: Callable[[dict], str], demo_app: WsgiApp):
         self.api = api
         self.aws_endpoint_url = aws_endpoint_url
         self.health = health
         self.state = state
-        self.render_test_events = render_test_events or fallback_test_events_page
+        self.render_test_events = render_test_events
         self.demo_app = demo_app
         self.dev_routes = Map([
             Rule("/healthz", endpoint=self._healthz, methods=["GET"]),
@@ -44,8 +43,7 @@ class LocalApp:
             Rule("/_dev/tiktok/faults", endpoint=tiktok.faults_endpoint, methods=["GET", "POST", "DELETE"]),
             Rule("/_dev/tiktok/tokens", endpoint=tiktok.tokens_endpoint, methods=["GET", "POST", "DELETE"]),
             Rule("/_dev/pixel/sdk.js", endpoint=pixel.sdk, methods=["GET"]),
-            Rule("/_dev/pixel/requests", endpoint=pixel.requests_endpoint,
-                 methods=["GET", "POST", "DELETE", "OPTIONS"]),
+            Rule("/_dev/pixel/requests", endpoint=pixel.requests_endpoint, methods=["GET", "POST", "DELETE"]),
         ])
 
     def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
@@ -67,16 +65,12 @@ class LocalApp:
 
     def _demo(self, environ: dict, start_response: Any) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if self.demo_app is None:
-            response = json_response({"message": "Not Found", "reason": "local/demo.py has no demo_app yet"}, 404)
-        elif path == DEMO_PREFIX:
+        if path == DEMO_PREFIX:
             query = environ.get("QUERY_STRING", "")
-            response = redirect(f"{DEMO_PREFIX}/" + (f"?{query}" if query else ""), 308)
-        else:
-            mounted = {**environ, "SCRIPT_NAME": environ.get("SCRIPT_NAME", "") + DEMO_PREFIX,
-                       "PATH_INFO": path[len(DEMO_PREFIX):]}
-            return self.demo_app(mounted, start_response)
-        return response(environ, start_response)
+            return redirect(f"{DEMO_PREFIX}/" + (f"?{query}" if query else ""), 308)(environ, start_response)
+        mounted = {**environ, "SCRIPT_NAME": environ.get("SCRIPT_NAME", "") + DEMO_PREFIX,
+                   "PATH_INFO": path[len(DEMO_PREFIX):]}
+        return self.demo_app(mounted, start_response)
 
     def _healthz(self, request: Request) -> Response:
         ok, details = self.health()
@@ -90,27 +84,6 @@ class LocalApp:
 
     def _test_events(self, request: Request) -> Response:
         return Response(self.render_test_events(self.state()), content_type="text/html; charset=utf-8")
-
-
-def fallback_test_events_page(state: dict) -> str:
-    """What /_dev/ shows until local/testevents.py exists: the TikTok stand-in's requests."""
-    rows = []
-    for record in state["tiktok_requests"]:
-        body = record["body"] if isinstance(record["body"], dict) else {}
-        events = body.get("data") if isinstance(body.get("data"), list) else []
-        names = ", ".join(f"{e.get('event')} ({e.get('event_id')})" for e in events if isinstance(e, dict))
-        answer = record["response"] or {}
-        rows.append("<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in (
-            record["received_at"], body.get("event_source_id", ""), names, answer.get("code"), answer.get("message"),
-        )) + "</tr>")
-    return (
-        "<!doctype html><meta charset=utf-8><title>Test Events (local)</title>"
-        "<h1>TikTok Events API stand-in</h1>"
-        f"<p>{len(state['queued'])} queued for retry, {len(state['dead_lettered'])} dead-lettered, "
-        f"{len(state['pixel_requests'])} pixel calls. JSON: <a href=/_dev/state>/_dev/state</a></p>"
-        "<table border=1><tr><th>received</th><th>pixel</th><th>events</th><th>code</th><th>message</th></tr>"
-        + "".join(rows) + "</table>"
-    )
 
 
 class _RequestHandler(WSGIRequestHandler):

@@ -8,7 +8,6 @@
 One stack per process: moto's backends and the handlers' environment are process-wide.
 """
 
-import importlib
 import logging
 import os
 import threading
@@ -22,11 +21,13 @@ from werkzeug.test import Client
 
 from .apigw import HttpApi, Route
 from .aws import MotoServer, create_resources, create_stripe_secret, peek_messages, use_endpoint
+from .demo import demo_app
 from .functions import LambdaFunction, Status, load_function
 from .pixel_standin import PixelStandIn
 from .poller import SqsPoller, StreamPoller
 from .server import LocalApp, make_http_server
-from .template import FunctionSpec, Resolver, Template, cfn_string
+from .template import FunctionSpec, Resolver, Template, TemplateError, cfn_string
+from .testevents import render as render_test_events
 from .tiktok_standin import API_PATH, TikTokStandIn
 
 log = logging.getLogger("local")
@@ -46,18 +47,6 @@ DEMO_SETTINGS = {
     "require_consent": False,
     "report_renewals": False,
 }
-
-
-def _load_hook(module: str, attribute: str) -> Any:
-    """An optional piece another file provides (local/demo.py, local/testevents.py), or None."""
-    if not (LOCAL_DIR / f"{module}.py").exists():
-        return None
-    try:
-        hook = getattr(importlib.import_module(f"{__package__}.{module}"), attribute)
-    except Exception:
-        log.exception("local/%s.py gives no usable %s: using the fallback", module, attribute)
-        return None
-    return hook
 
 
 class LocalStack:
@@ -104,7 +93,7 @@ class LocalStack:
         if "STRIPE_SECRET_NAME" in self.handler_environment:
             create_stripe_secret(self.handler_environment["STRIPE_SECRET_NAME"], self.stripe_signing_secret)
         self.functions = {spec.name: load_function(spec) for spec in specs}
-        # A function not written yet keeps its routes, as the deployed API would: they answer 500.
+        # A function whose handler failed to import keeps its routes, as the deployed API would: they answer 500.
         self.routes = [Route(spec, self.functions[spec.function]) for spec in template.http_routes()]
         self._app = LocalApp(
             api=HttpApi(self.routes, self.admin_token, template.throttling(resolver)),
@@ -113,8 +102,8 @@ class LocalStack:
             aws_endpoint_url=self.aws_endpoint_url,
             health=self.health,
             state=self.state,
-            render_test_events=_load_hook("testevents", "render"),
-            demo_app=_load_hook("demo", "demo_app"),
+            render_test_events=render_test_events,
+            demo_app=demo_app,
         )
         self._seed()
         self._start_pollers(template, resolver)
@@ -179,15 +168,13 @@ class LocalStack:
 
     def _start_pollers(self, template: Template, resolver: Resolver) -> None:
         for event in template.sqs_events():
-            function = self.functions[event.function]
             arn = resolver.resolve(event.queue_arn)
             url = next((a["QueueUrl"] for a in resolver.attributes.values()
                         if a.get("Arn") == arn and "QueueUrl" in a), None)
-            if function.status is Status.MISSING or url is None:
-                log.warning("%s's SQS event not polled: %s", event.function,
-                            function.error if url else f"queue {arn} is not created locally")
-                continue
-            poller = SqsPoller(function, event, url, arn)
+            if url is None:
+                raise TemplateError(f"{event.function}'s SQS event polls {arn}, a queue the template does not create")
+            # A function that failed to import is polled too: its batches fail, as they would on Lambda.
+            poller = SqsPoller(self.functions[event.function], event, url, arn)
             poller.start()
             self.pollers.append(poller)
         for stream in template.stream_events():
@@ -227,10 +214,10 @@ class LocalStack:
     def banner(self) -> str:
         base = self.base_url
         functions = ", ".join(f"{name} {f.status}" for name, f in self.functions.items())
-        routes = ", ".join(route.spec.route_key for route in self.routes) or "none yet"
+        routes = ", ".join(route.spec.route_key for route in self.routes)
         tiktok = self.handler_environment["TIKTOK_API_BASE"]
         seeded = (f"{self.seeded} (pixel {DEMO_SETTINGS['pixel_id']}, with an Events API token)"
-                  if self.seeded else "none (the settings route is not available yet: see the warning above)")
+                  if self.seeded else "none (the settings PUT failed: see the warning above)")
         return "\n".join([
             "",
             "Local stack ready (no AWS account, nothing deployed)",

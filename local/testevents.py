@@ -9,13 +9,15 @@
 An event is identified the way TikTok deduplicates it: pixel + event name + event_id. Each such
 event gets one row with its dedup state (paired / pixel only / server only), the match keys its
 server copy carried and TikTok's answer. Everything shown is escaped; the Access-Token header the
-stand-in recorded is never shown, nor the raw email address the page gave `ttq.identify`.
+stand-in recorded is never shown, nor a raw email address or phone number the page gave `ttq.identify`.
 """
 
 import html
 import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from .http_util import mask_contact
 
 MATCH_KEYS = ("email", "external_id", "ttp", "ttclid", "ip", "user_agent")
 PAIRED, PIXEL_ONLY, SERVER_ONLY = "paired", "pixel only", "server only"
@@ -134,24 +136,6 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _mask_emails(value: Any, depth: int = 0) -> Any:
-    """`ttq.identify` gets the raw address (the Pixel hashes it); this page shows only its shape."""
-    if depth > 8:
-        return value
-    if isinstance(value, list):
-        return [_mask_emails(v, depth + 1) for v in value]
-    if not isinstance(value, dict):
-        return value
-    masked = {}
-    for key, item in value.items():
-        if key == "email" and isinstance(item, str) and "@" in item:
-            local, _, domain = item.rpartition("@")
-            masked[key] = f"{local[:1]}…@{domain} (masked)"
-        else:
-            masked[key] = _mask_emails(item, depth + 1)
-    return masked
-
-
 def _time(received_at: Any) -> str:
     """A stand-in's ISO timestamp as its time of day (the full stamp on hover): the column stays narrow."""
     stamp = str(received_at or "")
@@ -238,7 +222,7 @@ def _other_calls(calls: list[dict]) -> str:
         f'<tr data-testid="pixel-call" data-method="{_e(c.get("method"))}">'
         f'<td class="when">{_time(c.get("received_at"))}</td>'
         f"<td>{_e(c.get('pixel_id') or '')}</td><td><code>{_e(c.get('method'))}</code></td>"
-        f"<td><pre>{_e(_json(_mask_emails(c.get('args')), compact=True))}</pre></td></tr>"
+        f"<td><pre>{_e(_json(mask_contact(c.get('args')), compact=True))}</pre></td></tr>"
         for c in calls)
     return f"<table><tr><th>Received</th><th>Pixel</th><th>Method</th><th>Arguments</th></tr>{rows}</table>"
 

@@ -4,6 +4,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 for folder in sorted((ROOT / "functions").iterdir()):
     if folder.is_dir():
@@ -21,3 +23,21 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "ZellifyTikTok")
 for _name in ("CAMPAIGNS_TABLE", "SESSIONS_TABLE", "SENT_EVENTS_TABLE", "HEALTH_TABLE", "RETRY_QUEUE_URL",
               "DEAD_LETTER_QUEUE_URL", "SECRET_PREFIX", "STRIPE_SECRET_NAME"):
     os.environ.setdefault(_name, f"unset-{_name.lower()}")
+
+
+def strict_prerequisites() -> bool:
+    """Under CI (CI=true) and `make test` (REQUIRE_TEST_PREREQUISITES=1) nothing may be skipped."""
+    ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+    return ci or os.environ.get("REQUIRE_TEST_PREREQUISITES") == "1"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A skip is a missing prerequisite (Chromium, a module, a handler): while developing it may skip,
+    under CI and `make test` it fails, so a green run means every test ran."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and strict_prerequisites() and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped where a prerequisite is required (CI / make test): {reason}"

@@ -28,7 +28,7 @@ def post_events():
     answer = collect(BeaconRequest(
         body=raw_body(event),
         origin=event.headers.get("origin"),
-        source_ip=client_ip(event, get_settings().client_ip_header),
+        source_ip=client_ip(event, get_settings().client_ip_header, get_settings().origin_verify_secret),
         user_agent=event.headers.get("user-agent"),
         budget=invocation_budget(app),
     ))

@@ -1,7 +1,8 @@
 """Headless Chromium for the browser tests: Debian's /usr/bin/chromium, driven by Playwright.
 
-`make chromium` (run by `make test`) installs the package when it is missing; without it the
-browser tests skip. Playwright's own browser downloads are not used.
+`make chromium` (run by `make test`) and `.ci/run` install the package when it is missing; without
+it the browser tests skip while developing and fail under CI and `make test` (tests/conftest.py).
+Playwright's own browser downloads are not used.
 """
 
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ CHROMIUM_ARGS = [
 
 @contextmanager
 def launch_chromium() -> Iterator:
-    """A Playwright `Browser` on the system Chromium; skips the test when Chromium is not installed.
+    """A Playwright `Browser` on the system Chromium; without it the test skips (fails under CI).
 
     `launch` (not `launch_persistent_context`) gives every browser a fresh, temporary user-data-dir
     that Playwright deletes on close, and every `browser.new_context()` its own cookies and storage.

@@ -1,7 +1,8 @@
 """The local stack as `make dev` runs it: `python -m local` in a subprocess, on a free port.
 
 The `stack` fixture is shared by the whole session; `launch_stack` starts another one for tests
-that stop it themselves.
+that stop it themselves. Tests share its TikTok stand-in, fault queue and retry poller: `tiktok`
+gives a test them to itself (nothing left in the RetryQueue, no request or fault recorded).
 """
 
 import os
@@ -12,12 +13,15 @@ import sys
 import time
 from pathlib import Path
 
+import boto3
 import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 10
+# A leftover retry of an earlier test waits out its backoff (seconds locally) before it is delivered.
+RETRY_DRAIN_TIMEOUT_S = 120
 # The user's own settings must not leak in: the tests expect the stack's defaults.
 _SCRUBBED = ("TIKTOK_API_BASE", "TIKTOK_PIXEL_SDK_URL", "DEV_ADMIN_TOKEN", "STRIPE_WEBHOOK_SECRET", "PORT")
 
@@ -54,6 +58,11 @@ class LocalStackProcess:
                 answer = requests.get(f"{self.base_url}/healthz", timeout=2)
                 if answer.status_code == 200:
                     return answer.json()
+                failed = answer.json().get("function_errors") if answer.status_code == 503 else None
+                if failed:
+                    # A Handler or CodeUri that does not import: Lambda's ImportModuleError, no use waiting.
+                    self.process.kill()
+                    pytest.fail(f"functions of template.yaml did not load: {failed}\n{self.log_tail()}")
                 last = f"{answer.status_code} {answer.text}"
             except requests.RequestException as exc:  # refused, or too slow while starting
                 last = repr(exc)
@@ -126,6 +135,26 @@ class LocalStackProcess:
     def state(self) -> dict:
         return self.get("/_dev/state").json()
 
+    def aws(self, service: str):
+        return boto3.client(service, endpoint_url=self.aws_endpoint_url, region_name="us-east-1",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def retry_queue_depth(self) -> int:
+        """Messages in the RetryQueue: waiting, in a backoff, or being handled by the RetryFunction."""
+        sqs = self.aws("sqs")
+        url = sqs.get_queue_url(QueueName="RetryQueue")["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+        return sum(int(value) for value in attributes.values())
+
+    def wait_for_empty_retry_queue(self) -> None:
+        deadline = time.monotonic() + RETRY_DRAIN_TIMEOUT_S
+        while (depth := self.retry_queue_depth()) and time.monotonic() < deadline:
+            time.sleep(0.25)
+        if depth:
+            pytest.fail(f"the RetryQueue still holds {depth} message(s) after {RETRY_DRAIN_TIMEOUT_S} s")
+
 
 @pytest.fixture(scope="session")
 def launch_stack(tmp_path_factory):
@@ -151,10 +180,13 @@ def stack(launch_stack) -> LocalStackProcess:
 
 @pytest.fixture
 def tiktok(stack):
-    """The TikTok stand-in, emptied of requests, faults and token marks before and after the test."""
-    stack.clear_tiktok()
+    """The TikTok stand-in to this test alone: no retry of an earlier test still to come (it would
+    take this test's faults or add its records), no request, fault or token mark recorded. Emptied after
+    it too."""
     stack.clear_faults()
     stack.clear_token_marks()
+    stack.wait_for_empty_retry_queue()
+    stack.clear_tiktok()
     yield stack
     stack.clear_token_marks()
     stack.clear_faults()

@@ -16,11 +16,8 @@ TOKEN = "e2e-cli-token-0123456789-abcd"
 
 
 @pytest.fixture
-def local_stack(request):
-    try:
-        return request.getfixturevalue("stack")
-    except pytest.FixtureLookupError:
-        pytest.skip("tests/e2e/conftest.py provides no `stack` fixture yet (the local stack harness)")
+def local_stack(stack):
+    return stack
 
 
 @pytest.fixture

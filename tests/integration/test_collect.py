@@ -11,6 +11,8 @@ from tests.integration.helpers import beacon_body, call, post_beacon, put_settin
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "beacon_track_request.json"
 RAW_EMAIL = "Ann@Example.com"
+SOURCE_IP = json.loads((Path(__file__).resolve().parents[2] / "events" / "post_events.json").read_text())[
+    "requestContext"]["http"]["sourceIp"]
 
 
 def normalised(call_record: dict) -> dict:
@@ -211,15 +213,41 @@ def test_unknown_route_has_the_error_shape(runtime):
     assert status == 404 and body["error"]["code"] == "route_not_found"
 
 
-def test_behind_cloudfront_the_viewer_address_is_the_ip(runtime, tiktok, monkeypatch):
+ORIGIN_SECRET = "origin-secret-0123456789"
+
+
+@pytest.mark.parametrize(("headers", "ip"), [
+    # Through CloudFront: it adds the origin secret, and the viewer's address is the visitor's.
+    ({"cloudfront-viewer-address": "198.51.100.7:53012", "x-origin-verify": ORIGIN_SECRET}, "198.51.100.7"),
+    ({"cloudfront-viewer-address": "[2001:db8::7]:53012", "x-origin-verify": ORIGIN_SECRET}, "2001:db8::7"),
+    # Around CloudFront (the execute-api URL): the header is anyone's to set, so sourceIp it is.
+    ({"cloudfront-viewer-address": "198.51.100.7:53012"}, SOURCE_IP),
+    ({"cloudfront-viewer-address": "198.51.100.7:53012", "x-origin-verify": "guessed"}, SOURCE_IP),
+    ({"cloudfront-viewer-address": "198.51.100.7:53012", "x-origin-verify": ""}, SOURCE_IP),
+])
+def test_behind_cloudfront_the_viewer_address_counts_only_with_the_origin_secret(runtime, tiktok, monkeypatch,
+                                                                               headers, ip):
     from zellify_tiktok.config import get_settings
 
     monkeypatch.setenv("CLIENT_IP_HEADER", "cloudfront-viewer-address")
+    monkeypatch.setenv("ORIGIN_VERIFY_SECRET", ORIGIN_SECRET)
+    get_settings.cache_clear()
+    put_settings()
+    assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "cf"}]), headers=headers)[0] == 202
+    assert tiktok.events[-1]["user"]["ip"] == ip
+    get_settings.cache_clear()
+
+
+def test_without_an_origin_secret_the_proxy_header_is_never_trusted(runtime, tiktok, monkeypatch):
+    from zellify_tiktok.config import get_settings
+
+    monkeypatch.setenv("CLIENT_IP_HEADER", "cloudfront-viewer-address")
+    monkeypatch.delenv("ORIGIN_VERIFY_SECRET", raising=False)
     get_settings.cache_clear()
     put_settings()
     post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "cf"}]),
-                headers={"cloudfront-viewer-address": "198.51.100.7:53012"})
-    assert tiktok.events[-1]["user"]["ip"] == "198.51.100.7"
+                headers={"cloudfront-viewer-address": "198.51.100.7:53012", "x-origin-verify": ""})
+    assert tiktok.events[-1]["user"]["ip"] == SOURCE_IP
     get_settings.cache_clear()
 
 

@@ -224,6 +224,9 @@ SIGNATURE_FAILURES = {
     "no v1": lambda header, body: header.split(",")[0] + ",v0=" + header.split("v1=")[1],
     "wrong secret": lambda header, body: signature_header(body, "whsec_someone_else"),
     "stale": lambda header, body: signature_header(body, SECRET, int(time.time()) - 301),
+    # Correctly signed, for a time to come: replayable after the 48 h ledger forgot the event.
+    "future": lambda header, body: signature_header(body, SECRET, int(time.time()) + 301),
+    "ten years ahead": lambda header, body: signature_header(body, SECRET, int(time.time()) + 10 * 365 * 86400),
     "truncated": lambda header, body: header[:-8],
     "garbage": lambda header, body: "garbage",
     "not ascii": lambda header, body: header[:-1] + "é",
@@ -244,6 +247,36 @@ def test_bad_signatures_are_refused_and_nothing_is_processed(demo, tiktok, sqs_m
     assert SECRET not in json.dumps(body)
     assert tiktok.calls == []
     assert sqs_messages("RETRY_QUEUE_URL") == [] and sqs_messages("DEAD_LETTER_QUEUE_URL") == []
+
+
+@pytest.mark.parametrize("case", ["future", "ten years ahead"])
+def test_a_signature_dated_in_the_future_is_refused_for_its_time(demo, tiktok, case):
+    status, body = deliver(_signed(make=SIGNATURE_FAILURES[case]))
+    assert status == 400
+    assert {"message": "Timestamp more than 300 s in the future"} in body["error"]["details"]
+
+
+@pytest.mark.parametrize("offset_s", [-290, 290])
+def test_a_signature_within_300_s_either_way_is_accepted(demo, tiktok, offset_s):
+    # Stripe's clock and ours differ a little in both directions.
+    status, body = deliver(_signed(make=lambda header, body: signature_header(body, SECRET,
+                                                                              int(time.time()) + offset_s)))
+    assert (status, body["status"]) == (200, "sent")
+
+
+def _metric_values(output: str, name: str) -> list[float]:
+    """The values of one metric in the EMF blobs Powertools printed."""
+    blobs = [json.loads(line) for line in output.splitlines() if line.startswith("{") and '"_aws"' in line]
+    return [blob[name] for blob in blobs if name in blob]
+
+
+def test_a_refused_signature_is_counted_for_the_alarm(demo, tiktok, capsys):
+    capsys.readouterr()
+    assert deliver(_signed(make=SIGNATURE_FAILURES["wrong secret"]))[0] == 400
+    assert deliver(_signed(make=SIGNATURE_FAILURES["future"]))[0] == 400
+    assert _metric_values(capsys.readouterr().out, "StripeSignatureFailures") == [[1.0], [1.0]]
+    assert deliver(_signed(make=lambda header, body: header))[0] == 200
+    assert _metric_values(capsys.readouterr().out, "StripeSignatureFailures") == []
 
 
 def test_tampered_or_truncated_body_is_refused(demo, tiktok):

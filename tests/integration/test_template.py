@@ -1,6 +1,8 @@
 """The SAM template lints, builds for arm64, and keeps DESIGN §2's shape."""
 
+import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -8,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from cfnlint.decode import decode
+from zellify_tiktok.config import Settings
+from zellify_tiktok.services.retry import backoff_seconds
 
 ROOT = Path(__file__).resolve().parents[2]
 SAM = shutil.which("sam", path=str(ROOT / ".venv" / "bin")) or "sam"
@@ -92,3 +96,351 @@ def test_only_the_settings_function_writes_secrets(template):
         text = str(resource["Properties"].get("Policies", []))
         writes = "secretsmanager:PutSecretValue" in text or "secretsmanager:CreateSecret" in text
         assert writes == (name == "CampaignSettingsFunction"), name
+
+
+# Production: data kept, alarms that reach someone, least privilege (issue 11)
+
+REQUIRED_OUTPUTS = {
+    # The names the CLI and an operator read, and the resource (or environment variable) behind each.
+    "CampaignsTableName": {"Ref": "CampaignsTable"},
+    "SessionsTableName": {"Ref": "SessionsTable"},
+    "SentEventsTableName": {"Ref": "SentEventsTable"},
+    "RetryQueueUrl": {"Fn::GetAtt": ["RetryQueue", "QueueUrl"]},
+    "DeadLetterQueueUrl": {"Fn::GetAtt": ["DeadLetterQueue", "QueueUrl"]},
+    "CampaignSecretPrefix": {"Fn::Sub": "${AWS::StackName}/campaigns/"},
+    "StripeSecretName": {"Fn::Sub": "${AWS::StackName}/stripe-webhook"},
+    "AlarmTopicArn": {"Ref": "AlarmTopic"},
+}
+CAMPAIGN_SECRETS = "campaign secrets"
+CAMPAIGN_SECRETS_ARN = re.compile(r"^arn:\$\{AWS::Partition\}:secretsmanager:\$\{AWS::Region\}:\$\{AWS::AccountId\}:"
+                                  r"secret:\$\{AWS::StackName\}/campaigns/\*$")
+CAMPAIGN_UPDATE = ("dynamodb:UpdateItem", "CampaignsTable", "last_delivery only")
+# What each function's code calls through zellify_tiktok/repositories/ (campaigns.py, sessions.py, ledger.py,
+# secrets.py, queues.py), as (action, resource[, condition]); nothing more may be granted.
+FUNCTION_PERMISSIONS = {
+    "CollectFunction": {  # beacons and tracker.js: campaign read, last_delivery, session upsert, ledger, token
+        ("dynamodb:GetItem", "CampaignsTable"), CAMPAIGN_UPDATE, ("dynamodb:UpdateItem", "SessionsTable"),
+        ("dynamodb:BatchGetItem", "SentEventsTable"), ("dynamodb:BatchWriteItem", "SentEventsTable"),
+        ("dynamodb:UpdateItem", "HealthTable"), ("secretsmanager:GetSecretValue", CAMPAIGN_SECRETS),
+        ("sqs:SendMessage", "RetryQueue"), ("sqs:SendMessage", "DeadLetterQueue"),
+    },
+    "CampaignSettingsFunction": {  # consistent read, put, delete; the token written or force-deleted
+        ("dynamodb:GetItem", "CampaignsTable"), ("dynamodb:PutItem", "CampaignsTable"),
+        ("dynamodb:DeleteItem", "CampaignsTable"), ("dynamodb:Query", "HealthTable"),
+        ("secretsmanager:GetSecretValue", CAMPAIGN_SECRETS),  # the test event
+        ("secretsmanager:CreateSecret", CAMPAIGN_SECRETS), ("secretsmanager:PutSecretValue", CAMPAIGN_SECRETS),
+        ("secretsmanager:DeleteSecret", CAMPAIGN_SECRETS),
+    },
+    "RetryFunction": {  # receiving and deleting is the event source mapping's (AWSLambdaSQSQueueExecutionRole)
+        ("dynamodb:GetItem", "CampaignsTable"), CAMPAIGN_UPDATE,
+        ("dynamodb:BatchGetItem", "SentEventsTable"), ("dynamodb:BatchWriteItem", "SentEventsTable"),
+        ("dynamodb:UpdateItem", "HealthTable"), ("secretsmanager:GetSecretValue", CAMPAIGN_SECRETS),
+        # Deferred messages go back as copies; what TikTok refuses goes to the DeadLetterQueue.
+        ("sqs:ChangeMessageVisibility", "RetryQueue"), ("sqs:SendMessage", "RetryQueue"),
+        ("sqs:SendMessage", "DeadLetterQueue"),
+    },
+    "StripeWebhookFunction": {
+        ("dynamodb:GetItem", "CampaignsTable"), CAMPAIGN_UPDATE, ("dynamodb:GetItem", "SessionsTable"),
+        ("dynamodb:BatchGetItem", "SentEventsTable"), ("dynamodb:BatchWriteItem", "SentEventsTable"),
+        ("dynamodb:UpdateItem", "HealthTable"), ("secretsmanager:GetSecretValue", CAMPAIGN_SECRETS),
+        ("secretsmanager:GetSecretValue", "StripeWebhookSigningSecret"),
+        ("sqs:SendMessage", "RetryQueue"), ("sqs:SendMessage", "DeadLetterQueue"),
+    },
+    "HealthFunction": {  # reading the ledger's stream is the event source mapping's (AWSLambdaDynamoDBExecutionRole)
+        ("dynamodb:UpdateItem", "HealthTable"),
+    },
+}
+# The campaign attributes each function may update besides its key.
+CAMPAIGN_ATTRIBUTES = {"CollectFunction": ["campaign_id", "last_delivery", "last_beacon_at"]}
+MANAGED_POLICIES = {"service-role/AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess"}
+SQS_MAX_VISIBILITY_S = 12 * 3600
+SQS_MAX_RETENTION_S = 14 * 86400
+
+
+def resources_of(template, resource_type: str) -> dict[str, dict]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == resource_type}
+
+
+def _resource_name(resource) -> str:
+    if isinstance(resource, dict) and "Fn::GetAtt" in resource:
+        return resource["Fn::GetAtt"][0]
+    if isinstance(resource, dict) and "Ref" in resource:
+        return resource["Ref"]
+    if isinstance(resource, dict) and CAMPAIGN_SECRETS_ARN.match(str(resource.get("Fn::Sub", ""))):
+        return CAMPAIGN_SECRETS
+    raise AssertionError(f"unexpected policy resource {resource!r}")
+
+
+def granted(name: str, function: dict) -> set[tuple]:
+    out = set()
+    for policy in function["Properties"]["Policies"]:
+        assert set(policy) == {"Statement"}, f"only inline statements, no SAM policy template: {policy}"
+        for statement in policy["Statement"]:
+            assert statement["Effect"] == "Allow" and set(statement) <= {"Effect", "Action", "Resource", "Condition"}
+            condition = statement.get("Condition")
+            if condition is not None:
+                attributes = CAMPAIGN_ATTRIBUTES.get(name, ["campaign_id", "last_delivery"])
+                assert condition == {"ForAllValues:StringEquals": {"dynamodb:Attributes": attributes}}, name
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            targets = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            for action in actions:
+                for target in targets:
+                    out.add((action, _resource_name(target), *(("last_delivery only",) if condition else ())))
+    return out
+
+
+@pytest.fixture(scope="module")
+def transformed():
+    """template.yaml after the SAM transform, as CloudFormation will get it: SAM CLI's own translator,
+    with the local CodeUri/ContentUri replaced by S3 locations as `sam package` would."""
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    document = json.loads(json.dumps(decode(str(ROOT / "template.yaml"))[0]))
+    for resource in document["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = "s3://bucket/function.zip"
+        elif resource["Type"] == "AWS::Serverless::LayerVersion":
+            resource["Properties"]["ContentUri"] = "s3://bucket/layer.zip"
+    return Translator(managed_policy_map={}, sam_parser=Parser()).translate(sam_template=document,
+                                                                           parameter_values={})
+
+
+def test_each_function_is_granted_exactly_what_its_code_calls(template):
+    functions = resources_of(template, "AWS::Serverless::Function")
+    assert set(functions) == set(FUNCTION_PERMISSIONS)
+    for name, function in functions.items():
+        assert granted(name, function) == FUNCTION_PERMISSIONS[name], name
+
+
+def test_sam_adds_only_the_logging_tracing_and_queue_polling_managed_policies(transformed):
+    for name in FUNCTION_PERMISSIONS:
+        role = transformed["Resources"][f"{name}Role"]["Properties"]
+        arns = {arn.removeprefix("arn:aws:iam::aws:policy/") for arn in role["ManagedPolicyArns"]}
+        polls = {"RetryFunction": {"service-role/AWSLambdaSQSQueueExecutionRole"},
+                 "HealthFunction": {"service-role/AWSLambdaDynamoDBExecutionRole"}}.get(name, set())
+        assert arns == MANAGED_POLICIES | polls, name
+
+
+def _evaluate(expression, parameters: dict):
+    """A rule-specific intrinsic function of the Rules section, evaluated as CloudFormation does."""
+    if not isinstance(expression, dict):
+        return expression
+    ((function, argument),) = expression.items()
+    if function == "Ref":
+        return parameters[argument]
+    values = [_evaluate(item, parameters) for item in argument]
+    return {"Fn::Equals": lambda: values[0] == values[1], "Fn::Not": lambda: not values[0],
+            "Fn::Or": lambda: any(values), "Fn::And": lambda: all(values)}[function]()
+
+
+def failed_rules(template, **overrides) -> list[str]:
+    """The AssertDescription of every rule a deploy with these parameters would stop on."""
+    parameters = {name: str(p.get("Default", "")) for name, p in template["Parameters"].items()}
+    parameters |= {"AWS::Region": "us-east-1", **overrides}
+    failed = []
+    for rule in template["Rules"].values():
+        if "RuleCondition" in rule and not _evaluate(rule["RuleCondition"], parameters):
+            continue
+        failed += [a["AssertDescription"] for a in rule["Assertions"] if not _evaluate(a["Assert"], parameters)]
+    return failed
+
+
+def test_the_defaults_and_a_complete_prod_deploy_pass_every_rule(template):
+    assert failed_rules(template) == []
+    assert failed_rules(template, Stage="prod", AlarmEmail="ops@example.com") == []
+    assert failed_rules(template, Stage="prod", AlarmTopicArn="arn:aws:sns:us-east-1:123456789012:pager") == []
+    assert failed_rules(template, DomainName="track.example.com",
+                        CertificateArn="arn:aws:acm:us-east-1:123456789012:certificate/x") == []
+    assert failed_rules(template, EnableCloudFront="true") == []
+    assert failed_rules(template, EnableCloudFront="true", WebAclArn="arn:aws:wafv2:eu-west-1:123456789012:x",
+                        **{"AWS::Region": "eu-west-1"}) == []
+
+
+@pytest.mark.parametrize(("parameters", "message"), [
+    ({"Stage": "prod"}, "Stage=prod needs AlarmEmail or AlarmTopicArn"),
+    ({"DomainName": "track.example.com"}, "DomainName needs CertificateArn"),
+    ({"CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/x"}, "only used with DomainName"),
+    ({"WebAclArn": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/x"}, "needs EnableCloudFront=true"),
+    ({"EnableCloudFront": "true", "AWS::Region": "eu-west-1"}, "can only be created in us-east-1"),
+])
+def test_inconsistent_parameters_stop_the_deploy_with_a_clear_message(template, parameters, message):
+    (failed,) = failed_rules(template, **parameters)
+    assert message in failed
+
+
+def test_prod_in_samconfig_sets_the_stage_that_requires_an_alarm_target():
+    import tomllib
+
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    assert "Stage=prod" in config["prod"]["deploy"]["parameters"]["parameter_overrides"].split()
+    assert "Stage=prod" not in config["dev"]["deploy"]["parameters"]["parameter_overrides"].split()
+
+
+def _alarm_metrics(alarm: dict) -> list[dict]:
+    """Every metric an alarm reads: its own, or those of its metric math."""
+    props = alarm["Properties"]
+    if "MetricName" in props:
+        return [{"Namespace": props["Namespace"], "MetricName": props["MetricName"], "Dimensions": props["Dimensions"]}]
+    return [query["MetricStat"]["Metric"] for query in props["Metrics"] if "MetricStat" in query]
+
+
+def _alarms_reading(template, metric_name: str, dimension_value=None) -> dict[str, dict]:
+    return {name: alarm for name, alarm in resources_of(template, "AWS::CloudWatch::Alarm").items()
+            if any(m["MetricName"] == metric_name and (dimension_value is None or dimension_value in
+                                                        [d["Value"] for d in m["Dimensions"]])
+                   for m in _alarm_metrics(alarm))}
+
+
+def test_every_alarm_notifies_the_topic_and_the_optional_external_one(template):
+    alarms = resources_of(template, "AWS::CloudWatch::Alarm")
+    assert len(alarms) >= 8
+    for name, alarm in alarms.items():
+        assert alarm["Properties"]["AlarmActions"] == [
+            {"Ref": "AlarmTopic"}, {"Fn::If": ["HasAlarmTopicArn", {"Ref": "AlarmTopicArn"}, {"Ref": "AWS::NoValue"}]},
+        ], name
+        assert alarm["Properties"]["AlarmDescription"], name
+    subscription = template["Resources"]["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"]["TopicArn"] == {"Ref": "AlarmTopic"}
+
+
+def test_api_gateway_5xx_is_alarmed_since_our_own_503_and_500_are_no_function_error(template):
+    (alarm,) = _alarms_reading(template, "5xx").values()
+    (metric,) = _alarm_metrics(alarm)
+    assert metric["Namespace"] == "AWS/ApiGateway"
+    assert metric["Dimensions"] == [{"Name": "ApiId", "Value": {"Ref": "HttpApi"}}]
+
+
+def test_metrics_alarmed_on_are_the_ones_the_code_emits(template):
+    layer = ROOT / "layers" / "shared" / "zellify_tiktok"
+    source = "\n".join(path.read_text() for path in layer.rglob("*.py"))
+    custom = {m["MetricName"] for alarm in resources_of(template, "AWS::CloudWatch::Alarm").values()
+              for m in _alarm_metrics(alarm) if m["Namespace"] == "ZellifyTikTok"}
+    assert custom == {"StripeSignatureFailures", "TikTokPermanentFailures", "EventsSent"}
+    for name in custom:
+        assert f'count("{name}"' in source, name
+    for alarm in resources_of(template, "AWS::CloudWatch::Alarm").values():
+        for metric in _alarm_metrics(alarm):
+            if metric["Namespace"] == "ZellifyTikTok":
+                # Powertools' one dimension: POWERTOOLS_SERVICE_NAME.
+                service = template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+                assert metric["Dimensions"] == [{"Name": "service", "Value": service}]
+
+
+def test_permanent_failures_are_alarmed_as_a_rate_of_answered_events(template):
+    (alarm,) = _alarms_reading(template, "TikTokPermanentFailures").values()
+    props = alarm["Properties"]
+    (expression,) = [q["Expression"] for q in props["Metrics"] if q.get("ReturnData")]
+    assert "permanent" in expression and "sent" in expression and "/" in expression
+    assert {m["MetricName"] for m in _alarm_metrics(alarm)} == {"TikTokPermanentFailures", "EventsSent"}
+    assert 0 < props["Threshold"] < 100
+
+
+def test_the_age_of_the_oldest_message_is_alarmed_on_both_queues(template):
+    alarms = _alarms_reading(template, "ApproximateAgeOfOldestMessage")
+    queues = {_alarm_metrics(a)[0]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]: a for a in alarms.values()}
+    assert set(queues) == {"RetryQueue", "DeadLetterQueue"}
+    retention = template["Resources"]["DeadLetterQueue"]["Properties"]["MessageRetentionPeriod"]
+    assert queues["DeadLetterQueue"]["Properties"]["Threshold"] < retention
+
+
+def test_the_dead_letter_alarm_fires_on_new_arrivals_not_on_a_count_above_zero(template):
+    alarms = _alarms_reading(template, "NumberOfMessagesSent", {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]})
+    (alarm,) = alarms.values()
+    (expression,) = [q["Expression"] for q in alarm["Properties"]["Metrics"] if q.get("ReturnData")]
+    # Moved by the redrive policy, a message is not "sent": the rise of the visible count catches it.
+    assert "DIFF(visible)" in expression and "sent" in expression
+    assert not [a for a in resources_of(template, "AWS::CloudWatch::Alarm").values()
+                if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"]
+
+
+def test_retries_outlast_a_day_before_the_dead_letter_queue(template):
+    queue = template["Resources"]["RetryQueue"]["Properties"]
+    receives = queue["RedrivePolicy"]["maxReceiveCount"]
+    # After the n-th failed receive the message stays hidden for its backoff; the (receives+1)-th receive
+    # is the one SQS turns into a move to the DeadLetterQueue.
+    settings = Settings(**{name: "x" for name, f in Settings.model_fields.items() if f.is_required()})
+    retrying_s = sum(backoff_seconds(n, base_s=settings.retry_backoff_base_s, cap_s=settings.retry_backoff_cap_s)
+                     for n in range(1, receives + 1))
+    assert retrying_s >= 24 * 3600, retrying_s
+    assert receives == 32 and retrying_s == 93810  # the arithmetic written in template.yaml
+    # The RetryFunction dead-letters a message itself on its last receive (counted in health): the same count.
+    assert settings.retry_max_receives == receives
+    # The RetryQueue keeps a message longer than its retries take, the DeadLetterQueue longer still.
+    dead_letter = template["Resources"]["DeadLetterQueue"]["Properties"]
+    assert retrying_s < queue["MessageRetentionPeriod"] < dead_letter["MessageRetentionPeriod"] == SQS_MAX_RETENTION_S
+
+
+def test_retry_queue_visibility_covers_six_function_timeouts_within_sqs_limits(template):
+    retry = template["Resources"]["RetryFunction"]["Properties"]
+    source = retry["Events"]["Retry"]["Properties"]
+    visibility = template["Resources"]["RetryQueue"]["Properties"]["VisibilityTimeout"]
+    assert 6 * retry["Timeout"] + source["MaximumBatchingWindowInSeconds"] <= visibility <= SQS_MAX_VISIBILITY_S
+    assert source["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "RetryMaxConcurrency"}}
+    assert template["Parameters"]["RetryMaxConcurrency"]["MinValue"] >= 2  # SQS's own minimum
+
+
+def test_tables_are_retained_and_protected(template):
+    resources = template["Resources"]
+    for table in ("CampaignsTable", "SessionsTable", "SentEventsTable"):
+        assert resources[table]["DeletionPolicy"] == resources[table]["UpdateReplacePolicy"] == "Retain", table
+    for table in ("CampaignsTable", "SentEventsTable"):
+        assert resources[table]["Properties"]["DeletionProtectionEnabled"] is True, table
+    pitr = resources["CampaignsTable"]["Properties"]["PointInTimeRecoverySpecification"]
+    assert pitr == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_queues_are_encrypted(template):
+    for name, queue in resources_of(template, "AWS::SQS::Queue").items():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True, name
+
+
+def test_every_function_and_the_api_log_to_a_group_with_the_retention_parameter(template):
+    groups = resources_of(template, "AWS::Logs::LogGroup")
+    for name, group in groups.items():
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
+    assert template["Parameters"]["LogRetentionDays"]["Default"] == 30
+    used = set()
+    for name, function in resources_of(template, "AWS::Serverless::Function").items():
+        group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert group in groups, name
+        used.add(group)
+    access = template["Resources"]["HttpApi"]["Properties"]["AccessLogSettings"]
+    assert access["DestinationArn"]["Fn::GetAtt"] == ["ApiAccessLogGroup", "Arn"]
+    record = json.loads(access["Format"])
+    assert {"requestId", "routeKey", "status"} <= set(record)
+    assert not [v for v in record.values() if "sourceIp" in v or "userAgent" in v], "no visitor data in access logs"
+    assert used | {"ApiAccessLogGroup"} == set(groups)
+
+
+def test_outputs_name_everything_the_cli_and_an_operator_need(template):
+    outputs = template["Outputs"]
+    for name, value in REQUIRED_OUTPUTS.items():
+        assert outputs[name]["Value"] == value, name
+        assert outputs[name]["Description"], name
+    # The same values the functions get, so the CLI configured from the outputs reads what they write.
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    for output, variable in (("CampaignsTableName", "CAMPAIGNS_TABLE"), ("SessionsTableName", "SESSIONS_TABLE"),
+                             ("SentEventsTableName", "SENT_EVENTS_TABLE"), ("RetryQueueUrl", "RETRY_QUEUE_URL"),
+                             ("DeadLetterQueueUrl", "DEAD_LETTER_QUEUE_URL"), ("CampaignSecretPrefix", "SECRET_PREFIX"),
+                             ("StripeSecretName", "STRIPE_SECRET_NAME")):
+        assert outputs[output]["Value"] == variables[variable], output
+    assert {"ApiUrl", "BeaconUrl", "TrackerUrlPattern", "PublicBaseUrl", "StripeWebhookUrl"} <= set(outputs)
+
+
+def test_cloudfront_proves_itself_to_the_collector_with_a_generated_secret(template):
+    from zellify_tiktok.api import ORIGIN_VERIFY_HEADER
+
+    resources = template["Resources"]
+    secret = resources["OriginVerifySecret"]
+    assert secret["Condition"] == "UseCloudFront" and "GenerateSecretString" in secret["Properties"]
+    reference = {"Fn::Sub": "{{resolve:secretsmanager:${OriginVerifySecret}:SecretString}}"}
+    (origin,) = resources["Distribution"]["Properties"]["DistributionConfig"]["Origins"]
+    assert origin["OriginCustomHeaders"] == [{"HeaderName": "X-Origin-Verify", "HeaderValue": reference}]
+    assert ORIGIN_VERIFY_HEADER == "x-origin-verify"
+    variables = resources["CollectFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["ORIGIN_VERIFY_SECRET"] == {"Fn::If": ["UseCloudFront", reference, ""]}
+    # Never forwarded from the viewer: CloudFront sets it itself.
+    policy = resources["ViewerAddressPolicy"]["Properties"]["OriginRequestPolicyConfig"]
+    assert "X-Origin-Verify" not in policy["HeadersConfig"]["Headers"]

@@ -177,6 +177,19 @@ def test_other_pixel_calls_are_listed_apart_from_events_without_raw_emails():
     assert "ann.smith@example.com" not in text and "a…@example.com (masked)" in text and "s-1" in text
 
 
+def test_phone_numbers_are_masked_like_emails_and_hashes_shown_as_they_are():
+    hashed = "a" * 64
+    text = render(state(pixel=[
+        {"received_at": "t2", "pixel_id": PIXEL, "method": "identify",
+         "args": [{"email": "ann.smith@example.com", "phone_number": "+15551234567", "external_id": "s-1"}]},
+        {"received_at": "t3", "pixel_id": PIXEL, "method": "identify",
+         "args": [{"phone_number": [hashed, "+4915112345678"], "email": hashed}]},
+    ]))
+    assert "5551234567" not in text and "+1…67 (masked)" in text
+    assert "4915112345678" not in text and "+4…78 (masked)" in text
+    assert "a…@example.com (masked)" in text and hashed in text
+
+
 def test_rows_are_newest_first():
     page = Page(render(state(pixel=[
         track("PageView", "old", at="2025-11-25T09:00:00.000Z"),

@@ -1,6 +1,7 @@
 """HTTP plumbing shared by the API functions: the resolver, the raw body, errors in one place."""
 
 import base64
+import hmac
 import json
 from typing import Any
 
@@ -72,10 +73,18 @@ def raw_body(event: APIGatewayProxyEventV2) -> bytes:
     return body.encode("utf-8", errors="surrogatepass")
 
 
-def client_ip(event: APIGatewayProxyEventV2, header: str) -> str | None:
-    """The visitor's IP: API Gateway's sourceIp, or the trusted proxy header when one is configured."""
+ORIGIN_VERIFY_HEADER = "x-origin-verify"
+
+
+def client_ip(event: APIGatewayProxyEventV2, header: str, origin_secret: str) -> str | None:
+    """The visitor's IP: the proxy header on requests that came through CloudFront, else sourceIp.
+
+    Anyone can call the execute-api URL with a made-up proxy header; only CloudFront sends the origin
+    secret. A request without it is not refused: its sourceIp is the caller's real address.
+    """
     forwarded = event.headers.get(header.lower()) if header else None
-    if forwarded:
+    if forwarded and origin_secret and hmac.compare_digest(
+            event.headers.get(ORIGIN_VERIFY_HEADER, "").encode(), origin_secret.encode()):
         return forwarded.rsplit(":", 1)[0].strip("[]")
     return event.request_context.http.source_ip
 

@@ -38,8 +38,10 @@ class Settings(BaseModel):
 
     # Where browsers reach the API; derived from the request when unset.
     public_base_url: str | None = None
-    # Behind CloudFront the visitor's address comes in this header ("ip:port"), not in sourceIp.
+    # Behind CloudFront the visitor's address comes in this header ("ip:port"), not in sourceIp. It is
+    # trusted only on requests that carry origin_verify_secret in X-Origin-Verify (CloudFront adds it).
     client_ip_header: str = ""
+    origin_verify_secret: str = ""
 
     session_ttl_days: int = 60
     ledger_ttl_hours: int = 48
