@@ -1,12 +1,18 @@
-"""CampaignSettingsFunction: PUT | GET | DELETE /v1/campaigns/{campaign_id}/tiktok (IAM-authorized)."""
+"""CampaignSettingsFunction, the operator API (JWT-authorized): GET /v1/campaigns and
+PUT | GET | DELETE /v1/campaigns/{campaign_id}/tiktok."""
 
 from aws_lambda_powertools import Logger
 from zellify_tiktok.api import json_response, make_resolver, raw_body
 from zellify_tiktok.observability import tracer
-from zellify_tiktok.services.settings import delete_settings, get_settings_view, put_settings
+from zellify_tiktok.services.settings import delete_settings, get_settings_view, list_settings_views, put_settings
 
 logger = Logger()
 app = make_resolver()
+
+
+@app.get("/v1/campaigns")
+def list_campaigns():
+    return json_response(200, list_settings_views())
 
 
 @app.put("/v1/campaigns/<campaign_id>/tiktok")
