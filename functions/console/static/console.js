@@ -404,7 +404,7 @@ function drawHealth(health) {
   const eventRows = events.length
     ? events.map((e) => el("li", { "data-testid": `health-event-${e.event}` },
       el("span", { class: "label" }, e.event), bar(e.sent, most, `${e.event} sent`),
-      el("span", { class: "figure" }, `${e.sent} sent · ${e.duplicates} repeats · ${e.queued} queued · ${e.dead_lettered} dead-lettered`)))
+      el("span", { class: "figure" }, `${e.sent} sent · ${e.duplicates} repeat${e.duplicates === 1 ? "" : "s"} · ${e.queued} queued · ${e.dead_lettered} dead-lettered`)))
     : [el("li", { class: "muted" }, "No server event in this window.")];
   const matchKeys = health.match_keys || { events: 0, coverage: {} };
   const coverage = MATCH_KEYS.filter((key) => key in (matchKeys.coverage || {})).map((key) => {
