@@ -201,6 +201,11 @@ def test_copy_the_snippet_then_delete_the_campaign(stack, console, campaign_id):
     expect(console.by(f"campaign-row-{campaign_id}")).to_have_count(0)
     assert stack.admin("GET", f"/v1/campaigns/{campaign_id}/tiktok").status_code == 404
 
+    console.by("sign-out").click()
+    expect(console.by("sign-in")).to_be_visible()
+    assert console.page.evaluate("sessionStorage.getItem('zt.console.session')") is None
+    assert urlsplit(console.page.url).path == "/console/"
+
 
 def test_the_console_fits_a_phone_without_sideways_scroll(stack, browser, campaign_id):
     configure(stack, campaign_id, test_event_code=TEST_CODE, allowed_origins=["https://a-rather-long-funnel-domain.example.com"])

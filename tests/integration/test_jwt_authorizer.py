@@ -86,6 +86,10 @@ def tampered(token: str, claims: dict) -> str:
     return f"{header}.{b64(claims)}.{signature}"
 
 
+# Not the issuer's: a token it signs claims the issuer's key id all the same.
+FOREIGN_KEY = RSAKey.generate_key(2048, private=True)
+
+
 def bad_tokens(gateway: Gateway) -> dict[str, str | None]:
     oidc, claims = gateway.oidc, gateway.claims
     kid = oidc.jwks()["keys"][0]["kid"]
@@ -106,8 +110,8 @@ def bad_tokens(gateway: Gateway) -> dict[str, str | None]:
         "exp not a number": "Bearer " + oidc.sign(claims(exp=str(now + 600))),
         "not yet valid (nbf)": "Bearer " + oidc.sign(claims(nbf=now + 600)),
         "issued in the future (iat)": "Bearer " + oidc.sign(claims(iat=now + 600)),
-        "forged: another key, the same kid": "Bearer " + jwt.encode(
-            {"alg": "RS256", "kid": kid}, claims(), RSAKey.generate_key(2048, private=True)),
+        "forged: another key, the same kid": "Bearer " + jwt.encode({"alg": "RS256", "kid": kid}, claims(),
+                                                                    FOREIGN_KEY),
         "tampered payload": "Bearer " + tampered(oidc.sign(claims()), claims(sub="someone-else")),
         "unknown kid": "Bearer " + oidc.sign(claims(), header={"kid": "not-a-key-of-the-issuer"}),
         "no kid": "Bearer " + oidc.sign(claims(), header={"kid": None}),
