@@ -114,6 +114,9 @@ class HttpApi:
                  throttling: tuple[tuple[float, float] | None, dict[str, tuple[float, float]]] = (None, {})):
         """`authorizer` checks every route that names a JWT authorizer in the template (locally one issuer)."""
         self.routes = sorted(routes, key=Route.specificity)
+        guarded = [route.spec.route_key for route in self.routes if route.spec.authorizer is not None]
+        if guarded and authorizer is None:
+            raise ValueError(f"routes need a JWT authorizer and none is given: {', '.join(guarded)}")
         self.authorizer = authorizer
         default, per_route = throttling
         self.buckets = {
@@ -135,8 +138,6 @@ class HttpApi:
             return gateway_error(429, "Too Many Requests", request_id)
         authorizer_context = None
         if route.spec.authorizer is not None:
-            if self.authorizer is None:
-                raise RuntimeError(f"{route.spec.route_key} needs a JWT authorizer and the local API has none")
             try:
                 authorizer_context = self.authorizer.authorize(request.headers.get("Authorization"),
                                                                route.spec.authorization_scopes)

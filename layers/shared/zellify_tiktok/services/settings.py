@@ -1,4 +1,5 @@
-"""PUT | GET | DELETE /v1/campaigns/{campaign_id}/tiktok (DESIGN §6.4) and GET /v1/campaigns (the console's list)."""
+"""PUT | GET | DELETE /v1/campaigns/{campaign_id}/tiktok (docs/design.md §6.4), and GET /v1/campaigns:
+the console's campaign list."""
 
 import re
 from datetime import UTC, datetime
