@@ -1,4 +1,4 @@
-"""API Gateway v2 HTTP API imitation: routes, IAM stand-in, payload format 2.0 events and responses.
+"""API Gateway v2 HTTP API imitation: routes, the JWT authorizer, payload format 2.0 events and responses.
 
 One API, `$default` stage (rawPath carries no stage prefix), as DESIGN §2 deploys it. Errors that
 API Gateway makes itself keep its own shape, `{"message": "..."}`.
@@ -6,7 +6,6 @@ API Gateway makes itself keep its own shape, `{"message": "..."}`.
 
 import base64
 import binascii
-import hmac
 import json
 import logging
 import re
@@ -27,6 +26,7 @@ from werkzeug.wrappers import Request, Response
 
 from .functions import FunctionUnavailable, LambdaFunction
 from .http_util import json_response
+from .jwt_authorizer import AuthorizationRefused, JwtAuthorizer
 from .template import ACCOUNT_ID, RouteSpec
 
 log = logging.getLogger("local.apigw")
@@ -44,8 +44,8 @@ class _GatewayRequest(Request):
     max_content_length = MAX_BODY_BYTES
 
 
-def gateway_error(status: int, message: str, request_id: str) -> Response:
-    return json_response({"message": message}, status, headers={"apigw-requestid": request_id})
+def gateway_error(status: int, message: str, request_id: str, headers: dict[str, str] | None = None) -> Response:
+    return json_response({"message": message}, status, headers={"apigw-requestid": request_id, **(headers or {})})
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,8 @@ class Route:
             if piece.startswith("{") and piece.endswith("}"):
                 name = piece[1:-1]
                 names.append(name.removesuffix("+"))
-                parts.append("(.+)" if name.endswith("+") else "([^/]+)")
+                # A greedy variable also takes an empty rest: /console/ reaches GET /console/{file+}.
+                parts.append("(.*)" if name.endswith("+") else "([^/]+)")
             else:
                 parts.append(re.escape(piece))
         return re.compile("".join(parts)), names
@@ -109,10 +110,14 @@ class TokenBucket:
 class HttpApi:
     """WSGI app: the HTTP API in front of the local functions."""
 
-    def __init__(self, routes: Iterable[Route], admin_token: str,
+    def __init__(self, routes: Iterable[Route], authorizer: JwtAuthorizer | None,
                  throttling: tuple[tuple[float, float] | None, dict[str, tuple[float, float]]] = (None, {})):
+        """`authorizer` checks every route that names a JWT authorizer in the template (locally one issuer)."""
         self.routes = sorted(routes, key=Route.specificity)
-        self.admin_token = admin_token
+        guarded = [route.spec.route_key for route in self.routes if route.spec.authorizer is not None]
+        if guarded and authorizer is None:
+            raise ValueError(f"routes need a JWT authorizer and none is given: {', '.join(guarded)}")
+        self.authorizer = authorizer
         default, per_route = throttling
         self.buckets = {
             route.spec.route_key: TokenBucket(*limits)
@@ -131,15 +136,19 @@ class HttpApi:
         bucket = self.buckets.get(route.spec.route_key)
         if bucket and not bucket.take():
             return gateway_error(429, "Too Many Requests", request_id)
-        if route.spec.iam_auth:
-            denied = self._authorize(request, request_id)
-            if denied:
-                return denied
+        authorizer_context = None
+        if route.spec.authorizer is not None:
+            try:
+                authorizer_context = self.authorizer.authorize(request.headers.get("Authorization"),
+                                                               route.spec.authorization_scopes)
+            except AuthorizationRefused as refused:
+                return gateway_error(refused.status, refused.message, request_id, headers={
+                    "www-authenticate": refused.www_authenticate(route.spec.authorization_scopes)})
         try:
             body = request.get_data(cache=False)
         except RequestEntityTooLarge:
             return gateway_error(413, "Request Entity Too Large", request_id)
-        event = build_event(request, route.spec, path_parameters, body, request_id)
+        event = build_event(request, route.spec, path_parameters, body, request_id, authorizer_context)
         try:
             result = route.function.invoke(event)
             response = build_response(result)
@@ -160,15 +169,6 @@ class HttpApi:
             if parameters is not None:
                 return route, parameters
         return None, {}
-
-    def _authorize(self, request: Request, request_id: str) -> Response | None:
-        """The local stand-in for IAM authorization: a bearer token instead of a SigV4 signature."""
-        authorization = request.headers.get("Authorization")
-        if not authorization:
-            return gateway_error(401, "Unauthorized", request_id)
-        if not hmac.compare_digest(authorization.encode(), f"Bearer {self.admin_token}".encode()):
-            return gateway_error(403, "Forbidden", request_id)
-        return None
 
 
 def _is_text(content_type: str | None) -> bool:
@@ -196,7 +196,7 @@ def _join(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
 
 
 def build_event(request: Request, route: RouteSpec, path_parameters: dict[str, str], body: bytes,
-                request_id: str) -> dict:
+                request_id: str, authorizer: dict | None = None) -> dict:
     now = datetime.now(UTC)
     source_ip = request.remote_addr or "127.0.0.1"
     headers = _join((name.lower(), value) for name, value in request.headers.items())
@@ -229,16 +229,8 @@ def build_event(request: Request, route: RouteSpec, path_parameters: dict[str, s
         "time": f"{now:%d}/{_MONTHS[now.month - 1]}/{now:%Y:%H:%M:%S} +0000",
         "timeEpoch": int(now.timestamp() * 1000),
     }
-    if route.iam_auth:
-        request_context["authorizer"] = {"iam": {
-            "accessKey": "AKIALOCALDEVADMIN000",
-            "accountId": ACCOUNT_ID,
-            "callerId": "AIDALOCALDEVADMIN000",
-            "cognitoIdentity": None,
-            "principalOrgId": None,
-            "userArn": f"arn:aws:iam::{ACCOUNT_ID}:user/local-admin",
-            "userId": "AIDALOCALDEVADMIN000",
-        }}
+    if authorizer is not None:
+        request_context["authorizer"] = authorizer
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route.route_key,

@@ -12,6 +12,8 @@ from werkzeug.wrappers import Request, Response
 
 from .apigw import HttpApi
 from .http_util import json_response
+from .oidc_standin import PREFIX as OIDC_PREFIX
+from .oidc_standin import OidcStandIn
 from .pixel_standin import PixelStandIn
 from .tiktok_standin import TRACK_PATH, TikTokStandIn
 
@@ -24,7 +26,8 @@ DEMO_PREFIX = "/demo"
 class LocalApp:
     """WSGI app of the whole local stack."""
 
-    def __init__(self, *, api: HttpApi, tiktok: TikTokStandIn, pixel: PixelStandIn, aws_endpoint_url: str,
+    def __init__(self, *, api: HttpApi, tiktok: TikTokStandIn, pixel: PixelStandIn, oidc: OidcStandIn,
+                 aws_endpoint_url: str,
                  health: Callable[[], tuple[bool, dict]], state: Callable[[], dict],
                  render_test_events: Callable[[dict], str], demo_app: WsgiApp):
         self.api = api
@@ -44,6 +47,11 @@ class LocalApp:
             Rule("/_dev/tiktok/tokens", endpoint=tiktok.tokens_endpoint, methods=["GET", "POST", "DELETE"]),
             Rule("/_dev/pixel/sdk.js", endpoint=pixel.sdk, methods=["GET"]),
             Rule("/_dev/pixel/requests", endpoint=pixel.requests_endpoint, methods=["GET", "POST", "DELETE"]),
+            Rule(f"{OIDC_PREFIX}/.well-known/openid-configuration", endpoint=oidc.discovery, methods=["GET"]),
+            Rule(f"{OIDC_PREFIX}/.well-known/jwks.json", endpoint=oidc.jwks_endpoint, methods=["GET"]),
+            Rule(f"{OIDC_PREFIX}/authorize", endpoint=oidc.authorize, methods=["GET", "POST"]),
+            Rule(f"{OIDC_PREFIX}/token", endpoint=oidc.token, methods=["POST"]),
+            Rule(f"{OIDC_PREFIX}/logout", endpoint=oidc.logout, methods=["GET"]),
         ])
 
     def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:

@@ -23,6 +23,8 @@ from .apigw import HttpApi, Route
 from .aws import MotoServer, create_resources, create_stripe_secret, peek_messages, use_endpoint
 from .demo import demo_app
 from .functions import LambdaFunction, Status, load_function
+from .jwt_authorizer import JwtAuthorizer
+from .oidc_standin import CAMPAIGNS_SCOPE, CONSOLE_CLIENT_ID, MACHINE_CLIENT_ID, MACHINE_CLIENT_SECRET, OidcStandIn
 from .pixel_standin import PixelStandIn
 from .poller import SqsPoller, StreamPoller
 from .server import LocalApp, make_http_server
@@ -60,6 +62,7 @@ class LocalStack:
         self._pixel_sdk_url = os.environ.get("TIKTOK_PIXEL_SDK_URL")
         self.tiktok = TikTokStandIn()
         self.pixel = PixelStandIn(LOCAL_DIR / "pixel_sdk.js")
+        self.oidc: OidcStandIn | None = None  # its issuer names the server's port, known at start
         self.base_url = ""
         self.aws_endpoint_url = ""
         self.handler_environment: dict[str, str] = {}
@@ -87,6 +90,7 @@ class LocalStack:
         # Bound before the handlers load: their environment names this server's port.
         self._http = make_http_server(self._dispatch, self.port)
         self.base_url = f"http://127.0.0.1:{self._http.port}"
+        self.oidc = OidcStandIn(self.base_url)
         specs = template.functions()
         self.handler_environment = self._environment(template, specs, resolver)
         os.environ.update(self.handler_environment)
@@ -96,9 +100,12 @@ class LocalStack:
         # A function whose handler failed to import keeps its routes, as the deployed API would: they answer 500.
         self.routes = [Route(spec, self.functions[spec.function]) for spec in template.http_routes()]
         self._app = LocalApp(
-            api=HttpApi(self.routes, self.admin_token, template.throttling(resolver)),
+            api=HttpApi(self.routes, JwtAuthorizer(self.oidc.issuer, self.oidc.audience, self.oidc.jwks,
+                                                   admin_token=self.admin_token),
+                        template.throttling(resolver)),
             tiktok=self.tiktok,
             pixel=self.pixel,
+            oidc=self.oidc,
             aws_endpoint_url=self.aws_endpoint_url,
             health=self.health,
             state=self.state,
@@ -130,10 +137,15 @@ class LocalStack:
         return self._app(environ, start_response)
 
     def _environment(self, template: Template, specs: list[FunctionSpec], resolver: Resolver) -> dict[str, str]:
-        """Globals' environment, then each function's own, then what only makes sense locally."""
+        """Globals' environment, then each function's own, then what only makes sense locally.
+
+        What only makes sense locally is not resolved from the template: it may name resources the
+        local stack does not create (the Cognito user pool and clients behind the console's sign-in).
+        """
+        local = self._local_environment()
 
         def resolved(variables: dict) -> dict[str, str]:
-            values = {name: resolver.resolve(value) for name, value in variables.items()}
+            values = {name: resolver.resolve(value) for name, value in variables.items() if name not in local}
             return {name: cfn_string(value) for name, value in values.items() if value is not None}
 
         environment = resolved(template.global_environment)
@@ -142,15 +154,24 @@ class LocalStack:
                 if environment.setdefault(name, value) != value:
                     log.warning("%s sets %s=%r, but in-process handlers share one environment: it stays %r",
                                 spec.name, name, value, environment[name])
-        environment.update({
+        environment.update(local)
+        return environment
+
+    def _local_environment(self) -> dict[str, str]:
+        issuer = self.oidc.issuer
+        return {
             "TIKTOK_API_BASE": self._tiktok_api_base or f"{self.base_url}/_dev/tiktok{API_PATH}",
             "TIKTOK_PIXEL_SDK_URL": self._pixel_sdk_url or f"{self.base_url}/_dev/pixel/sdk.js",
             "PUBLIC_BASE_URL": self.base_url,
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
             # Retries within seconds instead of Lambda's 30 s first backoff, so faults clear visibly.
             "RETRY_BACKOFF_BASE_S": os.environ.get("RETRY_BACKOFF_BASE_S", "2"),
-        })
-        return environment
+            # The console signs in through the OIDC stand-in instead of Cognito's hosted UI.
+            "CONSOLE_CLIENT_ID": CONSOLE_CLIENT_ID,
+            "CONSOLE_AUTHORIZATION_ENDPOINT": f"{issuer}/authorize",
+            "CONSOLE_TOKEN_ENDPOINT": f"{issuer}/token",
+            "CONSOLE_LOGOUT_ENDPOINT": f"{issuer}/logout",
+        }
 
     def _seed(self) -> None:
         """Configure the demo campaign through the real settings route, as the dashboard would."""
@@ -224,6 +245,11 @@ class LocalStack:
             f"  API base URL      {base}",
             f"  routes            {routes}",
             f"  functions         {functions}",
+            f"  Console           {base}/console/  (sign in with any email address)",
+            f"  OIDC issuer       {self.oidc.issuer}  (stand-in for Cognito; JWKS, authorization code + PKCE)",
+            f"  Console client    {CONSOLE_CLIENT_ID}  (public, PKCE)",
+            f"  Machine client    {MACHINE_CLIENT_ID} / secret {MACHINE_CLIENT_SECRET}  "
+            f"(client credentials, scope {CAMPAIGNS_SCOPE}: POST {self.oidc.issuer}/token)",
             f"  Demo funnel       {base}/demo/",
             f"  Test Events page  {base}/_dev/",
             f"  TikTok stand-in   {base}/_dev/tiktok{API_PATH}/event/track/  "
@@ -234,7 +260,7 @@ class LocalStack:
             f"(recorded: {base}/_dev/pixel/requests)",
             f"  AWS (moto)        {self.aws_endpoint_url}",
             f"  Stripe secret     {self.stripe_signing_secret}  (POST {base}/v1/webhooks/stripe)",
-            f"  Admin token       Authorization: Bearer {self.admin_token}  (settings routes)",
+            f"  Admin token       Authorization: Bearer {self.admin_token}  (operator routes, local only)",
             f"  Seeded campaign   {seeded}",
             "  Ctrl-C stops it.",
             "",

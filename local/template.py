@@ -69,7 +69,9 @@ class RouteSpec:
     function: str
     method: str  # upper case; ANY matches every method
     path: str  # "$default" for the catch-all route
-    iam_auth: bool
+    # The JWT authorizer guarding the route (None: public), and the scopes of which a token needs one.
+    authorizer: str | None = None
+    authorization_scopes: tuple[str, ...] = ()
 
     @property
     def route_key(self) -> str:
@@ -153,24 +155,35 @@ class Template:
             if event.get("Type") == event_type
         ]
 
-    def _default_authorizer(self, api_id: Any) -> str | None:
+    def _api_auth(self, api_id: Any) -> dict:
         # An event without ApiId belongs to SAM's implicit API, configured under Globals.HttpApi.
         if isinstance(api_id, dict) and "Ref" in api_id:
             api_props = (self.resources.get(api_id["Ref"]) or {}).get("Properties") or {}
         else:
             api_props = (self.doc.get("Globals") or {}).get("HttpApi") or {}
-        return (api_props.get("Auth") or {}).get("DefaultAuthorizer")
+        return api_props.get("Auth") or {}
 
     def http_routes(self) -> list[RouteSpec]:
         routes = []
         for function, props in self._events("HttpApi"):
-            authorizer = (props.get("Auth") or {}).get("Authorizer") or self._default_authorizer(props.get("ApiId"))
+            api_auth, route_auth = self._api_auth(props.get("ApiId")), props.get("Auth") or {}
+            authorizers = api_auth.get("Authorizers") or {}
+            authorizer = route_auth.get("Authorizer") or api_auth.get("DefaultAuthorizer")
+            if authorizer == "NONE":
+                authorizer = None
+            if authorizer is not None and authorizer not in authorizers:
+                raise TemplateError(f"{function}: authorizer {authorizer} is not a JWT authorizer of its API")
+            # SAM: the route's own scopes, else its authorizer's.
+            scopes = route_auth.get("AuthorizationScopes") or (
+                authorizers[authorizer].get("AuthorizationScopes") if authorizer else None
+            )
             method = str(props.get("Method", "ANY")).upper()
             routes.append(RouteSpec(
                 function=function,
                 method="ANY" if method in ("*", "X-AMAZON-APIGATEWAY-ANY-METHOD") else method,
                 path=props.get("Path", "$default"),
-                iam_auth=authorizer == "AWS_IAM",
+                authorizer=authorizer,
+                authorization_scopes=tuple(scopes or ()),
             ))
         return routes
 

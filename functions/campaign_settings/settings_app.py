@@ -1,16 +1,22 @@
-"""CampaignSettingsFunction: the operator routes — settings, test event, health (docs/design.md §6.4, §9)."""
+"""CampaignSettingsFunction, the operator API (JWT-authorized): the campaign list, settings, test event and
+health (docs/design.md §6.4, §9, §10)."""
 
 from aws_lambda_powertools import Logger
 from zellify_tiktok.api import invocation_budget, json_response, make_resolver, raw_body
 from zellify_tiktok.config import get_settings
 from zellify_tiktok.observability import tracer
 from zellify_tiktok.services.health import health_view
-from zellify_tiktok.services.settings import delete_settings, get_settings_view, put_settings
+from zellify_tiktok.services.settings import delete_settings, get_settings_view, list_settings_views, put_settings
 from zellify_tiktok.services.test_event import requested_test_code, send_test_event
 
 logger = Logger()
 get_settings()  # at cold start: a function missing a setting stops here, naming it
 app = make_resolver()
+
+
+@app.get("/v1/campaigns")
+def list_campaigns():
+    return json_response(200, list_settings_views())
 
 
 @app.put("/v1/campaigns/<campaign_id>/tiktok")

@@ -9,6 +9,7 @@ import time
 import uuid
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -366,13 +367,30 @@ def test_demo_is_mounted(stack):
 
 
 @pytest.mark.parametrize("method", ["PUT", "GET", "DELETE"])
-def test_settings_routes_need_the_admin_token(stack, method):
+def test_settings_routes_need_a_token(stack, method):
     path = "/v1/campaigns/demo/tiktok"
     missing = stack.request(method, path, json={})
     assert (missing.status_code, missing.json()) == (401, {"message": "Unauthorized"})
-    for wrong in ("Bearer not-the-token", f"Basic {stack.admin_token}", stack.admin_token):
+    # Neither a JWT nor the local admin token: the JWT authorizer's 401, as in AWS.
+    for wrong in ("Bearer not-the-token", f"Basic {stack.admin_token}", "Bearer a.b.c"):
         answer = stack.request(method, path, json={}, headers={"Authorization": wrong})
-        assert (answer.status_code, answer.json()) == (403, {"message": "Forbidden"}), wrong
+        assert (answer.status_code, answer.json()) == (401, {"message": "Unauthorized"}), wrong
+        assert 'error="invalid_token"' in answer.headers["www-authenticate"]
+
+
+def test_a_client_credentials_token_from_the_oidc_standin_reaches_the_operator_routes(stack):
+    discovery = stack.get("/_dev/oidc/.well-known/openid-configuration").json()
+    assert discovery["issuer"] == stack.url("/_dev/oidc")
+    assert stack.get(urlsplit(discovery["jwks_uri"]).path).json()["keys"][0]["kty"] == "RSA"
+    token = requests.post(discovery["token_endpoint"], auth=("zellify-machine-local", "dev-machine-secret"),
+                          data={"grant_type": "client_credentials"}, timeout=10)
+    assert token.status_code == 200, token.text
+    answer = stack.get("/v1/campaigns", headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+    assert answer.status_code == 200, answer.text
+    assert "demo" in [c["campaign_id"] for c in answer.json()["campaigns"]]
+    wrong_secret = requests.post(discovery["token_endpoint"], auth=("zellify-machine-local", "not-the-secret"),
+                                 data={"grant_type": "client_credentials"}, timeout=10)
+    assert (wrong_secret.status_code, wrong_secret.json()["error"]) == (401, "invalid_client")
 
 
 @pytest.mark.parametrize(("method", "path"), [
@@ -452,12 +470,13 @@ def _request(**kwargs) -> Request:
 
 
 def test_event_has_the_api_gateway_v2_shape():
-    route = RouteSpec(function="F", method="PUT", path="/v1/campaigns/{campaign_id}/tiktok", iam_auth=True)
+    route = RouteSpec(function="F", method="PUT", path="/v1/campaigns/{campaign_id}/tiktok", authorizer="OperatorJwt")
     request = _request(path="/v1/campaigns/c%201/tiktok", method="PUT", query_string="a=1&a=2&b=",
                        headers={"Cookie": "sid=abc; ttclid=E.C.P", "User-Agent": "e2e-agent",
                                 "Authorization": "Bearer x"},
                        data=b'{"pixel_id": "P"}', content_type="application/json")
-    event = build_event(request, route, {"campaign_id": "c 1"}, request.get_data(), "req-1")
+    authorizer = {"jwt": {"claims": {"sub": "s"}, "scopes": ["zellify-tiktok/campaigns"]}}
+    event = build_event(request, route, {"campaign_id": "c 1"}, request.get_data(), "req-1", authorizer)
     assert event["version"] == "2.0"
     assert event["routeKey"] == "PUT /v1/campaigns/{campaign_id}/tiktok"
     assert event["rawPath"] == "/v1/campaigns/c 1/tiktok"
@@ -478,12 +497,12 @@ def test_event_has_the_api_gateway_v2_shape():
     assert context["requestId"] == "req-1"
     assert context["domainName"] == "127.0.0.1:3000"
     assert {"accountId", "apiId", "domainPrefix", "time", "timeEpoch"} <= set(context)
-    assert "iam" in context["authorizer"]
+    assert context["authorizer"] == authorizer
 
 
 def test_event_leaves_out_what_the_request_lacks():
     request = _request(path="/v1/events", method="GET")
-    event = build_event(request, RouteSpec("F", "GET", "/v1/events", False), {}, b"", "r")
+    event = build_event(request, RouteSpec("F", "GET", "/v1/events"), {}, b"", "r")
     assert not {"cookies", "queryStringParameters", "pathParameters", "body"} & set(event)
     assert event["isBase64Encoded"] is False
     assert "authorizer" not in event["requestContext"]
@@ -499,7 +518,7 @@ def test_event_leaves_out_what_the_request_lacks():
 ])
 def test_event_body_is_base64_unless_textual_utf8(data, content_type, encoded):
     request = _request(path="/v1/events", method="POST", data=data, content_type=content_type)
-    event = build_event(request, RouteSpec("F", "POST", "/v1/events", False), {}, data, "r")
+    event = build_event(request, RouteSpec("F", "POST", "/v1/events"), {}, data, "r")
     assert event["isBase64Encoded"] is encoded
     assert (base64.b64decode(event["body"]) if encoded else event["body"].encode()) == data
 

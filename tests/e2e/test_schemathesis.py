@@ -49,7 +49,7 @@ CHECKS = [
 config = schemathesis.Config.from_dict({
     "generation": {"mode": "all", "max-examples": MAX_EXAMPLES, "database": "none"},
     "phases": {"stateful": {"enabled": False}},
-    "auth": {"openapi": {"adminAuth": {"bearer": LocalStackProcess.admin_token}}},
+    "auth": {"openapi": {"operatorJwt": {"bearer": LocalStackProcess.admin_token}}},
     "request-timeout": 20,
     # Two shared cores: slow generation is no finding.
     "suppress-health-check": ["too_slow", "filter_too_much", "data_too_large", "large_base_example"],

@@ -8,6 +8,8 @@ import uuid
 
 import pytest
 import requests
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 
 from tests.stripe_webhooks import signature_header, stripe_event
 
@@ -97,12 +99,18 @@ def test_settings_routes_refuse_missing_and_wrong_credentials(stack, two_campaig
     a, _ = two_campaigns
     path = f"/v1/campaigns/{a['id']}/tiktok"
     body = {"pixel_id": "CATTACKER0000000PIXEL", "access_token": "tt-attacker-token-000000"}
-    for headers, status, message in (({}, 401, "Unauthorized"),
-                                     ({"Authorization": "Bearer not-the-admin-token"}, 403, "Forbidden"),
-                                     ({"Authorization": f"Basic {stack.admin_token}"}, 403, "Forbidden"),
-                                     ({"X-Api-Key": stack.admin_token}, 401, "Unauthorized")):
+    # A token the attacker signed, claiming the stand-in's issuer and the console's client.
+    kid = stack.get("/_dev/oidc/.well-known/jwks.json").json()["keys"][0]["kid"]
+    now = int(time.time())
+    forged = jwt.encode({"alg": "RS256", "kid": kid}, {
+        "iss": stack.url("/_dev/oidc"), "sub": "attacker", "client_id": "zellify-console-local",
+        "scope": "zellify-tiktok/campaigns", "iat": now, "exp": now + 600}, RSAKey.generate_key(2048, private=True))
+    # The JWT authorizer refuses each with 401 (every bad-token case: tests/integration/test_jwt_authorizer.py).
+    for headers in ({}, {"Authorization": "Bearer not-the-admin-token"},
+                    {"Authorization": f"Basic {stack.admin_token}"}, {"X-Api-Key": stack.admin_token},
+                    {"Authorization": f"Bearer {forged}"}):
         answer = stack.request(method, path, json=body, headers=headers)
-        assert (answer.status_code, answer.json()) == (status, {"message": message}), headers
+        assert (answer.status_code, answer.json()) == (401, {"message": "Unauthorized"}), headers
     # Nothing changed: the campaign still has its own pixel and token.
     view = stack.admin("GET", path).json()
     assert view["pixel_id"] == a["pixel"] and view["access_token_last4"] == a["token"][-4:]

@@ -36,9 +36,9 @@ def import_as_lambda(spec: FunctionSpec) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-def test_the_template_has_its_five_functions():
+def test_the_template_has_its_six_functions():
     assert {spec.name for spec in SPECS} == {"CollectFunction", "CampaignSettingsFunction", "RetryFunction",
-                                             "StripeWebhookFunction", "HealthFunction"}
+                                             "StripeWebhookFunction", "HealthFunction", "ConsoleFunction"}
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)

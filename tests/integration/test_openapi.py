@@ -110,7 +110,7 @@ def test_openapi_is_a_valid_openapi_3_1_document():
 
 
 def _template_routes() -> dict[tuple[str, str], bool]:
-    return {(r.method, r.path): r.iam_auth for r in Template(ROOT / "template.yaml").http_routes()}
+    return {(r.method, r.path): r.authorizer is not None for r in Template(ROOT / "template.yaml").http_routes()}
 
 
 def _spec_routes() -> dict[tuple[str, str], bool]:
@@ -181,6 +181,31 @@ def test_settings_answers_conform(runtime):
     assert settings_call("GET", campaign_id="nobody")[0] == 404
     assert settings_call("DELETE")[0] == 204
     assert settings_call("DELETE")[0] == 204  # idempotent
+
+
+def test_campaign_list_and_console_answers_conform(runtime, monkeypatch):
+    import console_app
+    import settings_app
+
+    from tests.integration.test_console_function import console_event
+
+    put_settings()
+    status, headers, body = call(settings_app, load_event("list_campaigns.json"))
+    assert status == 200 and [view["campaign_id"] for view in body["campaigns"]] == ["demo"]
+    assert_conforms("/v1/campaigns", "GET", status, headers, body)
+    for name, value in (("CONSOLE_CLIENT_ID", "c"), ("CONSOLE_AUTHORIZATION_ENDPOINT", "https://idp.example.com/a"),
+                        ("CONSOLE_TOKEN_ENDPOINT", "https://idp.example.com/t")):
+        monkeypatch.setenv(name, value)
+    console_app.console_config.cache_clear()
+    try:
+        for path, expected in (("/console/", 200), ("/console/config.json", 200), ("/console/nope", 404)):
+            status, headers, body = call(console_app, console_event(path))
+            assert status == expected
+            assert_conforms("/console/{file+}", "GET", status, headers, body)
+        status, headers, body = call(console_app, console_event("/console"))
+        assert_conforms("/console", "GET", status, headers, body or None)
+    finally:
+        console_app.console_config.cache_clear()
 
 
 def test_settings_view_with_last_delivery_conforms(runtime, tiktok):

@@ -2,8 +2,7 @@
 
 - one campaign's beacon never reaches another campaign's pixel or token, nor reads its session,
   even with the same session id (and the dedup ledger of one pixel never hides another's event);
-- the settings routes are refused without the right credentials (the local IAM stand-in; IAM in
-  the template);
+- the operator routes carry the JWT authorizer in the template, the public ones none;
 - the access token and the Stripe signing secret appear in no log line, response, queue message or
   tracker.js, on the happy paths and the failure paths alike.
 """
@@ -18,10 +17,7 @@ import pytest
 import retry_app
 import settings_app
 import stripe_app
-from werkzeug.test import Client
 
-from local.apigw import HttpApi, Route
-from local.functions import LambdaFunction, Status
 from local.template import Template
 from tests.integration.conftest import ROOT, LambdaContext, load_event
 from tests.integration.helpers import beacon_body, call, post_beacon, put_settings
@@ -111,60 +107,20 @@ def test_retried_events_go_to_the_pixel_and_token_they_were_built_for(two_campai
     assert events_of(tiktok, PIXEL_A) == []
 
 
-# Credentials on the settings routes
+# Credentials on the operator routes (the local JWT authorizer's checks: tests/integration/test_jwt_authorizer.py)
 
 
-def test_every_settings_route_uses_iam_in_the_template():
-    routes = [r for r in Template(ROOT / "template.yaml").http_routes() if "/tiktok" in r.path]
-    assert {r.route_key for r in routes} == {
-        "PUT /v1/campaigns/{campaign_id}/tiktok", "GET /v1/campaigns/{campaign_id}/tiktok",
+def test_every_operator_route_uses_the_jwt_authorizer_in_the_template():
+    routes = Template(ROOT / "template.yaml").http_routes()
+    operator = [r for r in routes if r.function == "CampaignSettingsFunction"]
+    assert {r.route_key for r in operator} >= {
+        "GET /v1/campaigns", "PUT /v1/campaigns/{campaign_id}/tiktok", "GET /v1/campaigns/{campaign_id}/tiktok",
         "DELETE /v1/campaigns/{campaign_id}/tiktok", "POST /v1/campaigns/{campaign_id}/tiktok/test-event",
         "GET /v1/campaigns/{campaign_id}/tiktok/health"}
-    assert all(r.iam_auth for r in routes)
-    public = [r for r in Template(ROOT / "template.yaml").http_routes() if not r.iam_auth]
-    assert {r.function for r in public} <= {"CollectFunction", "StripeWebhookFunction"}
-
-
-@pytest.fixture
-def local_gateway():
-    """The local stack's API Gateway stand-in in front of a function that records its invocations."""
-    invoked = []
-
-    def handler(event, context):
-        invoked.append(event)
-        return {"statusCode": 200, "body": "{}"}
-
-    routes = [Route(spec, LambdaFunction(spec=_function_spec(spec.function), status=Status.LOADED, handler=handler))
-              for spec in Template(ROOT / "template.yaml").http_routes()]
-    return Client(HttpApi(routes, admin_token="the-admin-token")), invoked
-
-
-def _function_spec(name: str):
-    return next(spec for spec in Template(ROOT / "template.yaml").functions() if spec.name == name)
-
-
-@pytest.mark.parametrize("method", ["PUT", "GET", "DELETE"])
-@pytest.mark.parametrize("authorization,status", [
-    (None, 401), ("", 401), ("Bearer wrong-token", 403), ("Bearer the-admin-token ", 403),
-    ("bearer the-admin-token", 403), ("the-admin-token", 403), ("Basic dGhlLWFkbWluLXRva2Vu", 403),
-    ("Bearer the-admin-token-and-more", 403),
-])
-def test_settings_routes_refuse_missing_or_wrong_credentials(local_gateway, method, authorization, status):
-    client, invoked = local_gateway
-    headers = {} if authorization is None else {"Authorization": authorization}
-    answer = client.open("/v1/campaigns/demo/tiktok", method=method, headers=headers, json={"pixel_id": "x"})
-    assert answer.status_code == status
-    assert json.loads(answer.get_data()) == {"message": {401: "Unauthorized", 403: "Forbidden"}[status]}
-    assert invoked == [], "the function ran without credentials"
-
-
-def test_the_right_credentials_reach_the_function_and_public_routes_need_none(local_gateway):
-    client, invoked = local_gateway
-    authorized = {"Authorization": "Bearer the-admin-token"}
-    assert client.get("/v1/campaigns/demo/tiktok", headers=authorized).status_code == 200
-    assert client.get("/v1/campaigns/demo/tracker.js").status_code == 200
-    assert client.post("/v1/events", data="{}").status_code == 200
-    assert len(invoked) == 3
+    assert all(r.authorizer == "OperatorJwt" and r.authorization_scopes == ("zellify-tiktok/campaigns",)
+               for r in operator)
+    public = [r for r in routes if r.authorizer is None]
+    assert {r.function for r in public} == {"CollectFunction", "StripeWebhookFunction", "ConsoleFunction"}
 
 
 # Secrets in logs, responses, queue messages and tracker.js

@@ -2,8 +2,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import boto3
+import settings_app
 
-from tests.integration.helpers import ADMIN_SETTINGS, put_settings, settings_request
+from tests.integration.conftest import load_event
+from tests.integration.helpers import ADMIN_SETTINGS, call, put_settings, settings_request
 
 
 def test_put_stores_token_in_secrets_manager_and_never_returns_it(runtime, aws):
@@ -73,3 +75,17 @@ def test_test_event_code_expires_after_24_hours(runtime):
     first = settings_request("GET")[1]["test_event_code_expires_at"]
     put_settings(test_event_code="TEST99999")
     assert settings_request("GET")[1]["test_event_code_expires_at"] == first
+
+
+def test_the_campaign_list_answers_every_settings_view_by_id_and_no_token(runtime):
+    assert call(settings_app, load_event("list_campaigns.json"))[2] == {"campaigns": []}
+    put_settings("b-campaign", access_token=None, test_event_code="TEST123")
+    put_settings("a-campaign")
+    status, _, body = call(settings_app, load_event("list_campaigns.json"))
+    assert status == 200
+    assert [view["campaign_id"] for view in body["campaigns"]] == ["a-campaign", "b-campaign"]
+    a, b = body["campaigns"]
+    assert a == settings_request("GET", "a-campaign")[1] | {"warnings": a["warnings"]}
+    assert (a["server_side"], a["access_token_last4"], b["server_side"]) == (True, "cdef", False)
+    assert any("test_event_code is set" in warning for warning in b["warnings"])
+    assert ADMIN_SETTINGS["access_token"] not in json.dumps(body)

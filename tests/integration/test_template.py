@@ -64,17 +64,78 @@ def test_http_api_shape(template):
     assert api["DefaultRouteSettings"]["ThrottlingRateLimit"]
 
 
-def test_settings_routes_use_iam_and_public_routes_do_not(template):
+OPERATOR_ROUTES = {
+    ("GET", "/v1/campaigns"), ("PUT", "/v1/campaigns/{campaign_id}/tiktok"),
+    ("GET", "/v1/campaigns/{campaign_id}/tiktok"), ("DELETE", "/v1/campaigns/{campaign_id}/tiktok"),
+    ("POST", "/v1/campaigns/{campaign_id}/tiktok/test-event"), ("GET", "/v1/campaigns/{campaign_id}/tiktok/health"),
+}
+PUBLIC_ROUTES = {
+    ("POST", "/v1/events"), ("OPTIONS", "/v1/events"), ("GET", "/v1/campaigns/{campaign_id}/tracker.js"),
+    ("POST", "/v1/webhooks/stripe"), ("GET", "/console"), ("GET", "/console/{file+}"),
+}
+
+
+def http_events(template) -> dict[tuple[str, str], tuple[str, dict]]:
+    return {
+        (props["Method"].upper(), props["Path"]): (name, props.get("Auth", {}))
+        for name, resource in template["Resources"].items() if resource["Type"] == "AWS::Serverless::Function"
+        for event in resource["Properties"].get("Events", {}).values() if event["Type"] == "HttpApi"
+        for props in [event["Properties"]]
+    }
+
+
+def test_operator_routes_carry_the_jwt_authorizer_and_public_routes_none(template):
+    auth = template["Resources"]["HttpApi"]["Properties"]["Auth"]
+    assert "EnableIamAuthorizer" not in auth, "the IAM authorizer is gone: operators sign in (docs/design.md §2)"
+    # Closed by default: a route without Auth gets the JWT authorizer and its scope.
+    assert auth["DefaultAuthorizer"] == "OperatorJwt"
+    jwt = auth["Authorizers"]["OperatorJwt"]
+    assert jwt["IdentitySource"] == "$request.header.Authorization"
+    assert jwt["AuthorizationScopes"] == ["zellify-tiktok/campaigns"]
+    assert set(jwt["JwtConfiguration"]) == {"issuer", "audience"}
+    events = http_events(template)
+    assert set(events) == OPERATOR_ROUTES | PUBLIC_ROUTES
+    for route in OPERATOR_ROUTES:
+        function, route_auth = events[route]
+        assert function == "CampaignSettingsFunction" and route_auth.get("Authorizer", "OperatorJwt") == "OperatorJwt"
+        assert "AuthorizationScopes" not in route_auth, route
+    for route in PUBLIC_ROUTES:
+        assert events[route][1] == {"Authorizer": "NONE"}, route
+
+
+def test_cognito_signs_in_the_console_with_pkce_and_machines_with_client_credentials(template):
     resources = template["Resources"]
-    for name, resource in resources.items():
-        if resource["Type"] != "AWS::Serverless::Function":
-            continue
-        for event in resource["Properties"].get("Events", {}).values():
-            if event["Type"] != "HttpApi":
-                continue
-            path = event["Properties"]["Path"]
-            auth = event["Properties"].get("Auth", {}).get("Authorizer")
-            assert (auth == "AWS_IAM") == ("/tiktok" in path), (name, path)
+    assert resources["UserPool"]["Properties"]["AdminCreateUserConfig"] == {"AllowAdminCreateUserOnly": True}
+    assert resources["UserPoolDomain"]["Type"] == "AWS::Cognito::UserPoolDomain"
+    server = resources["CampaignsResourceServer"]["Properties"]
+    assert (server["Identifier"], [s["ScopeName"] for s in server["Scopes"]]) == ("zellify-tiktok", ["campaigns"])
+    console = resources["ConsoleClient"]["Properties"]
+    assert console["GenerateSecret"] is False and console["AllowedOAuthFlows"] == ["code"]
+    assert "zellify-tiktok/campaigns" in console["AllowedOAuthScopes"]
+    assert "console/" in str(console["CallbackURLs"]) and "HttpApi" not in str(console["CallbackURLs"]), \
+        "the callback comes from the domain or a parameter: no cycle between the client and the API"
+    machines = resources["MachineClient"]["Properties"]
+    assert machines["GenerateSecret"] is True and machines["AllowedOAuthFlows"] == ["client_credentials"]
+    assert machines["AllowedOAuthScopes"] == ["zellify-tiktok/campaigns"]
+    # An existing user pool or any OIDC issuer instead.
+    conditions = {name: resources[name].get("Condition") for name in
+                  ("UserPool", "UserPoolDomain", "CampaignsResourceServer", "ConsoleClient", "MachineClient")}
+    assert conditions == {"UserPool": "CreateUserPool", "UserPoolDomain": "CreateUserPool",
+                          "CampaignsResourceServer": "UseCognito", "ConsoleClient": "UseCognito",
+                          "MachineClient": "UseCognito"}
+    for parameter in ("UserPoolId", "OidcIssuer", "OidcAudience", "CognitoDomainPrefix"):
+        assert parameter in template["Parameters"]
+    for output in ("UserPoolId", "ConsoleClientId", "MachineClientId", "HostedUiUrl", "TokenUrl", "ConsoleUrl",
+                   "OidcIssuer"):
+        assert output in template["Outputs"], output
+
+
+def test_the_console_function_touches_no_aws(template):
+    console = template["Resources"]["ConsoleFunction"]["Properties"]
+    assert "Policies" not in console and console["CodeUri"] == "functions/console/"
+    assert set(console["Environment"]["Variables"]) == {
+        "CONSOLE_CLIENT_ID", "CONSOLE_AUTHORIZATION_ENDPOINT", "CONSOLE_TOKEN_ENDPOINT", "CONSOLE_LOGOUT_ENDPOINT",
+        "CONSOLE_SCOPES"}
 
 
 def test_functions_run_python313_on_arm64(template):
@@ -126,7 +187,8 @@ FUNCTION_PERMISSIONS = {
     },
     "CampaignSettingsFunction": {  # consistent read, put, delete; the token written or force-deleted
         ("dynamodb:GetItem", "CampaignsTable"), ("dynamodb:PutItem", "CampaignsTable"),
-        ("dynamodb:DeleteItem", "CampaignsTable"), ("dynamodb:Query", "HealthTable"),
+        ("dynamodb:DeleteItem", "CampaignsTable"), ("dynamodb:Scan", "CampaignsTable"),  # the campaign list
+        ("dynamodb:Query", "HealthTable"),
         ("secretsmanager:GetSecretValue", CAMPAIGN_SECRETS),  # the test event
         ("secretsmanager:CreateSecret", CAMPAIGN_SECRETS), ("secretsmanager:PutSecretValue", CAMPAIGN_SECRETS),
         ("secretsmanager:DeleteSecret", CAMPAIGN_SECRETS),
@@ -146,6 +208,7 @@ FUNCTION_PERMISSIONS = {
         ("secretsmanager:GetSecretValue", "StripeWebhookSigningSecret"),
         ("sqs:SendMessage", "RetryQueue"), ("sqs:SendMessage", "DeadLetterQueue"),
     },
+    "ConsoleFunction": set(),  # static files and config.json: no AWS at all
     "HealthFunction": {  # reading the ledger's stream is the event source mapping's (AWSLambdaDynamoDBExecutionRole)
         ("dynamodb:UpdateItem", "HealthTable"),
     },
@@ -173,7 +236,7 @@ def _resource_name(resource) -> str:
 
 def granted(name: str, function: dict) -> set[tuple]:
     out = set()
-    for policy in function["Properties"]["Policies"]:
+    for policy in function["Properties"].get("Policies", []):
         assert set(policy) == {"Statement"}, f"only inline statements, no SAM policy template: {policy}"
         for statement in policy["Statement"]:
             assert statement["Effect"] == "Allow" and set(statement) <= {"Effect", "Action", "Resource", "Condition"}

@@ -44,8 +44,8 @@ def test_a_throttled_route_answers_429_without_calling_the_function():
             Function.calls += 1
             return {"statusCode": 202, "body": "{}"}
 
-    spec = RouteSpec(function="CollectFunction", method="POST", path="/v1/events", iam_auth=False)
-    api = HttpApi([Route(spec, Function())], "token", ((1.0, 1.0), {}))
+    spec = RouteSpec(function="CollectFunction", method="POST", path="/v1/events")
+    api = HttpApi([Route(spec, Function())], None, ((1.0, 1.0), {}))
     request = lambda: Request(EnvironBuilder(path="/v1/events", method="POST", data="{}").get_environ())  # noqa: E731
     assert api.handle(request()).status_code == 202
     throttled = api.handle(request())

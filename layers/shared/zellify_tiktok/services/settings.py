@@ -1,4 +1,5 @@
-"""PUT | GET | DELETE /v1/campaigns/{campaign_id}/tiktok (docs/design.md §6.4)."""
+"""PUT | GET | DELETE /v1/campaigns/{campaign_id}/tiktok (docs/design.md §6.4), and GET /v1/campaigns:
+the console's campaign list."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -53,6 +54,17 @@ def get_settings_view(campaign_id: str, runtime: Runtime | None = None) -> dict:
     if campaign is None:
         raise NotFound(f"campaign {campaign_id!r} has no TikTok configuration", code="unknown_campaign")
     return settings_view(campaign, datetime.now(UTC))
+
+
+def list_settings_views(runtime: Runtime | None = None) -> dict:
+    """Every configured campaign's settings view, by id: the console's campaign list (docs/design.md §10).
+
+    A scan of the Campaigns table, which holds one small item per campaign; no token is read.
+    """
+    runtime = runtime or get_runtime()
+    now = datetime.now(UTC)
+    campaigns = sorted(runtime.campaigns.list(), key=lambda campaign: campaign.campaign_id)
+    return {"campaigns": [settings_view(campaign, now) for campaign in campaigns]}
 
 
 def delete_settings(campaign_id: str, runtime: Runtime | None = None) -> None:
