@@ -1,22 +1,25 @@
 """The SAM template lints, builds for arm64, and keeps DESIGN §2's shape."""
 
 import os
-import shutil
 import struct
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
 from cfnlint.decode import decode
 
 ROOT = Path(__file__).resolve().parents[2]
-SAM = shutil.which("sam", path=str(ROOT / ".venv" / "bin")) or "sam"
+# The pinned SAM CLI's own virtualenv (`make test` creates it: pyproject.toml's dependency group `sam`).
+SAM = ROOT / ".venv-sam" / "bin" / "sam"
 EM_AARCH64 = 183
 
 
 def sam(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "PYENV_VERSION": os.environ.get("PYENV_VERSION", "3.11.7:3.13.0")}
-    return subprocess.run([SAM, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    assert SAM.exists(), f"{SAM} is missing: `make test` installs it"
+    # The Makefile's link to a python3.13 that runs, which sam build needs whatever PYENV_VERSION says.
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "PATH": f"{ROOT / '.python3.13'}:{os.environ['PATH']}"}
+    return subprocess.run([str(SAM), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
 
 
 def elf_machine(path: Path) -> int:
@@ -30,7 +33,10 @@ def template():
     return decode(str(ROOT / "template.yaml"))[0]
 
 
-def test_sam_validate_lint():
+def test_sam_validate_lint_with_the_pinned_sam_cli():
+    pinned = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]["sam"]
+    version = sam("--version")
+    assert f"aws-sam-cli=={version.stdout.split()[-1]}" in pinned, (version.stdout, pinned)
     result = sam("validate", "--lint")
     assert result.returncode == 0, result.stdout + result.stderr
 
