@@ -1,4 +1,4 @@
-# `make dev` and `make test` each create the virtual environments they need.
+# `make dev` and `make test` each create the virtual environments and build steps they need.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -18,7 +18,9 @@ PYTHON313 := $(or $(shell python3.13 -c 'import sys; print(sys.executable)' 2>/d
 export PATH := $(CURDIR)/.python3.13:$(PATH)
 
 .DEFAULT_GOAL := venv
-.PHONY: venv dev test unit integration e2e lint sam-validate bench loadtest chromium python3.13 clean
+.PHONY: venv dev test unit integration e2e lint sam-validate bench loadtest chromium tracker python3.13 clean
+
+include functions/collect/Makefile
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +46,7 @@ $(VENV313)/.installed: pyproject.toml .python3.13/python3.13
 
 python3.13: .python3.13/python3.13
 
-venv: $(BIN)/.installed
+venv: $(BIN)/.installed tracker
 
 dev: venv
 	$(PY) -m local
@@ -72,4 +74,4 @@ loadtest: venv
 	$(PY) bench/loadtest.py $(LOADTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(VENV313) .python3.13 .aws-sam .pytest_cache
+	rm -rf $(VENV) $(SAM_VENV) $(VENV313) .python3.13 node_modules functions/collect/tracker.min.js .aws-sam .pytest_cache

@@ -17,9 +17,11 @@ KEYS = (
     "warm_us_per_event_1", "warm_us_per_event_50", "floor_us_per_event", "warm_ratio_to_floor",
     "aws_calls_per_beacon_1", "aws_calls_per_beacon_50", "tiktok_calls_per_beacon_50",
     "events_per_tiktok_call_drain", "layer_mb", "function_mb", "peak_rss_mb", "local_beacons_per_s",
+    "tracker_bytes_readable", "tracker_bytes", "tracker_bytes_compressed",
 )
 TARGETS = ("cold_start_ratio", "stripe_cold_start_ratio", "warm_ratio_to_floor", "aws_calls_per_beacon_50",
-           "tiktok_calls_per_beacon_50", "events_per_tiktok_call_drain", "layer_mb", "peak_rss_mb")
+           "tiktok_calls_per_beacon_50", "events_per_tiktok_call_drain", "layer_mb", "peak_rss_mb",
+           "tracker_bytes_compressed")
 
 
 def _is_number(value) -> bool:

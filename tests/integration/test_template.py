@@ -56,7 +56,10 @@ def test_sam_build_produces_arm64_layer(tmp_path):
     # Bytecode for what a cold start imports (Lambda's /opt is read-only: it could not be written there).
     assert list((layer / "zellify_tiktok" / "services" / "__pycache__").glob("collect.cpython-313.pyc"))
     assert (layer / "aws_xray_sdk").exists() and (tmp_path / "build" / "StripeWebhookFunction" / "stripe").exists()
-    assert (tmp_path / "build" / "CollectFunction" / "tracker.js").exists()
+    # Browsers get the minified script; the readable source and its build files stay behind.
+    collect = tmp_path / "build" / "CollectFunction"
+    assert sorted(p.name for p in collect.iterdir()) == ["collect_app.py", "tracker.min.js"]
+    assert (collect / "tracker.min.js").read_bytes() == (ROOT / "functions/collect/tracker.min.js").read_bytes()
 
 
 def test_http_api_shape(template):
