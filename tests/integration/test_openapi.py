@@ -228,6 +228,14 @@ def test_preflight_and_tracker_answers_conform(runtime):
     status, headers, body = call(collect_app, event)
     assert status == 200
     assert_conforms(TRACKER, "GET", status, headers, body)
+    event["headers"] |= {"accept-encoding": "gzip", "if-none-match": '"stale"'}
+    status, headers, body = call(collect_app, event)
+    assert status == 200 and headers["Content-Encoding"] == "gzip"
+    assert_conforms(TRACKER, "GET", status, headers, body)
+    event["headers"]["if-none-match"] = headers["ETag"]
+    status, headers, body = call(collect_app, event)
+    assert status == 304
+    assert_conforms(TRACKER, "GET", status, headers, body)
     status, headers, body = call(collect_app, tracker_event("nobody"))
     assert status == 404
     assert_conforms(TRACKER, "GET", status, headers, body)
