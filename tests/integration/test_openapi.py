@@ -294,9 +294,12 @@ def test_gateway_errors_of_the_local_stack_conform(status, message):
 
 
 @pytest.mark.parametrize("depth", [3000, 8000])
-def test_deeply_nested_json_is_a_400_not_a_500(runtime, depth):
+def test_deeply_nested_json_is_a_4xx_not_a_500(runtime, depth):
     assert beacon_call("[" * depth + "]" * depth)[0] == 400
-    assert settings_call("PUT", campaign_id="nested", body='{"a":' * (depth // 3) + "1" + "}" * (depth // 3))[0] == 400
+    # Python 3.11's json gives up on this depth (400 invalid_json); 3.13's, the Lambda runtime's, parses
+    # it, and the object is refused for its unknown field (422).
+    nested = '{"a":' * (depth // 3) + "1" + "}" * (depth // 3)
+    assert settings_call("PUT", campaign_id="nested", body=nested)[0] in (400, 422)
 
 
 def test_a_malformed_campaign_id_never_reaches_dynamodb(runtime, monkeypatch):
