@@ -1,6 +1,7 @@
 """The SAM template lints, builds for arm64, and keeps DESIGN §2's shape."""
 
 import os
+import shutil
 import struct
 import subprocess
 import tomllib
@@ -104,3 +105,27 @@ def test_only_the_settings_function_writes_secrets(template):
         text = str(resource["Properties"].get("Policies", []))
         writes = "secretsmanager:PutSecretValue" in text or "secretsmanager:CreateSecret" in text
         assert writes == (name == "CampaignSettingsFunction"), name
+
+
+def layer_build_dry_run(path: str, **env: str) -> subprocess.CompletedProcess:
+    """The layer's build recipe as make would run it (-n: nothing runs but the python3.13 lookup)."""
+    return subprocess.run([shutil.which("make"), "-n", "-f", "Makefile", "build-SharedLayer", "ARTIFACTS_DIR=/nowhere"],
+                          cwd=ROOT / "layers" / "shared", env={"PATH": path, **env}, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_the_layer_finds_python313_whatever_pyenv_version_says():
+    # A caller started through a pyenv shim exports PYENV_VERSION without 3.13 (pyenv's python3.13 shim exits 127).
+    # Without the Makefile's .python3.13 link (make test puts it on PATH), so pyenv itself is asked.
+    path = ":".join(p for p in os.environ["PATH"].split(":") if not p.endswith(".python3.13"))
+    result = layer_build_dry_run(path, PYENV_VERSION="3.11.7", HOME=os.environ.get("HOME", "/root"))
+    assert result.returncode == 0, result.stderr
+    compile_lines = [line for line in result.stdout.splitlines() if "compileall" in line]
+    assert compile_lines and all("python3.13" in line and "-m compileall" in line for line in compile_lines)
+
+
+def test_without_python313_the_layer_build_stops_with_one_line(tmp_path):
+    result = layer_build_dry_run(str(tmp_path))  # no python3.13 and no pyenv on this PATH
+    assert result.returncode != 0
+    (line,) = result.stderr.strip().splitlines()
+    assert "sam build needs Python 3.13" in line and "pyenv install 3.13" in line
