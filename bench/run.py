@@ -13,10 +13,12 @@ Phases, each in its own process(es):
   the template's tables and queues, the TikTok stand-in), in fresh processes (bench/cold.py), alternating
   function and baseline so that drift cancels;
 - sizes: `sam build` into a temporary directory;
-- local_beacons_per_s: `python -m local` (what `make dev` runs) under 8 concurrent clients.
+- local_beacons_per_s: `python -m local` (what `make dev` runs) under 8 concurrent clients;
+- tracker.js sizes: the script that stack serves (minified, then gzip), and the readable source rendered alike.
 """
 
 import argparse
+import gzip
 import json
 import os
 import platform
@@ -35,6 +37,7 @@ from pathlib import Path
 
 from common import (
     BENCH_DIR,
+    CAMPAIGN_ID,
     FUNCTIONS,
     ORIGIN,
     ROOT,
@@ -48,7 +51,8 @@ from common import (
 )
 
 PYTHON = sys.executable
-SAM = Path(PYTHON).with_name("sam")
+# The SAM CLI's own virtualenv (make bench creates it: pyproject.toml's dependency group `sam`).
+SAM = ROOT / ".venv-sam" / "bin" / "sam"
 
 FULL = {"mode": "full", "cold_rounds": 25, "cold_warmup_rounds": 2, "rss_runs": 5, "warm_iterations_1": 4000,
         "warm_iterations_50": 800, "drain_beacons": 100, "local_seconds": 20, "local_concurrency": 8}
@@ -61,6 +65,7 @@ KEYS = (
     "warm_us_per_beacon_1", "baseline_us_per_beacon_1", "warm_ratio_1",
     "aws_calls_per_beacon_1", "aws_calls_per_beacon_50", "tiktok_calls_per_beacon_50",
     "events_per_tiktok_call_drain", "layer_mb", "function_mb", "peak_rss_mb", "local_beacons_per_s",
+    "tracker_bytes_readable", "tracker_bytes", "tracker_bytes_compressed",
 )
 # (key, comparison, bound): the targets of issue 6.
 TARGETS = (
@@ -73,6 +78,7 @@ TARGETS = (
     ("events_per_tiktok_call_drain", ">=", 500),
     ("layer_mb", "<=", 20),
     ("peak_rss_mb", "<=", 128),
+    ("tracker_bytes_compressed", "<=", 5000),  # issue 15
 )
 UNITS = {"ms": "ms", "us": "µs", "mb": "MiB", "ratio": "×"}
 
@@ -274,8 +280,8 @@ def tree_bytes(path: Path) -> int:
 
 def measure_sizes(tmp: Path, notes: Notes) -> dict:
     build_dir, cache_dir = tmp / "sam-build", tmp / "sam-cache"
-    env = {**os.environ, "PYENV_VERSION": os.environ.get("PYENV_VERSION", "3.11.7:3.13.0"),
-           "SAM_CLI_TELEMETRY": "0"}
+    # The Makefile's link to a python3.13 that runs, which sam build needs whatever PYENV_VERSION says.
+    env = {**os.environ, "PATH": f"{ROOT / '.python3.13'}:{os.environ['PATH']}", "SAM_CLI_TELEMETRY": "0"}
     log_file = tmp / "sam-build.log"
     started = time.perf_counter()
     with log_file.open("wb") as log_handle:
@@ -328,9 +334,34 @@ def measure_local(tmp: Path, settings: dict, notes: Notes) -> dict:
             except OSError:
                 pass
             time.sleep(0.25)
-        return fire(base_url, settings["local_seconds"], settings["local_concurrency"])
+        try:
+            tracker = measure_tracker(base_url)
+        except (OSError, ValueError) as exc:
+            notes.add(f"tracker.js sizes failed: {exc}")
+            tracker = {}
+        return {**tracker, **fire(base_url, settings["local_seconds"], settings["local_concurrency"])}
     finally:
         stop_process(process, signal.SIGINT)
+
+
+def measure_tracker(base_url: str) -> dict:
+    """tracker.js of the seeded campaign as the local stack serves it, without and with gzip, and the
+    readable source with the same configuration baked in (what was served before minification)."""
+    from zellify_tiktok.services.tracker import CONFIG_PLACEHOLDER
+
+    url = f"{base_url}/v1/campaigns/{CAMPAIGN_ID}/tracker.js"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        plain = response.read()
+    request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request, timeout=10) as response:  # urllib never decompresses
+        compressed, encoding = response.read(), response.headers.get("Content-Encoding")
+    if encoding != "gzip" or gzip.decompress(compressed) != plain:
+        raise ValueError(f"tracker.js with Accept-Encoding: gzip came back {encoding or 'uncompressed'}")
+    before, after = (FUNCTIONS / "collect" / "tracker.min.js").read_bytes().split(CONFIG_PLACEHOLDER.encode())
+    config = plain[len(before):len(plain) - len(after)]
+    readable = (FUNCTIONS / "collect" / "tracker.js").read_bytes().replace(CONFIG_PLACEHOLDER.encode(), config)
+    return {"tracker_bytes_readable": len(readable), "tracker_bytes": len(plain),
+            "tracker_bytes_compressed": len(compressed)}
 
 
 def fire(base_url: str, seconds: float, concurrency: int) -> dict:
@@ -527,7 +558,8 @@ def main() -> int:
         try:
             local = measure_local(tmp, settings, notes)
             details["local"] = local
-            values["local_beacons_per_s"] = local["local_beacons_per_s"]
+            for key in ("local_beacons_per_s", "tracker_bytes_readable", "tracker_bytes", "tracker_bytes_compressed"):
+                values[key] = local.get(key)
         except (subprocess.SubprocessError, OSError) as exc:
             notes.add(f"local throughput failed: {exc}")
     finally:
@@ -605,6 +637,9 @@ def print_breakdown(details: dict) -> None:
         say("built sizes (MiB): " + ", ".join(f"{k} {v:.2f}" for k, v in sizes["functions"].items())
             + f", SharedLayer {fmt(sizes['layer_mb'])}")
     local = details.get("local")
+    if local and local.get("tracker_bytes") is not None:
+        say(f"tracker.js (bytes): readable {local['tracker_bytes_readable']}, minified {local['tracker_bytes']}, "
+            f"minified + gzip {local['tracker_bytes_compressed']}")
     if local and local.get("local_beacons_per_s") is not None:
         say(f"local stack: {local['accepted']} beacons accepted in {local['seconds']:.1f} s, "
             f"{local['other']} other answers, {local['errors']} connection errors")

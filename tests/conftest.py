@@ -41,3 +41,15 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped where a prerequisite is required (CI / make test): {reason}"
+
+
+
+
+def pytest_sessionstart(session):
+    """The collector serves the minified tracker.js: a missing or stale build would test old code."""
+    collect = ROOT / "functions" / "collect"
+    built = collect / "tracker.min.js"
+    sources = (collect / "tracker.js", collect / "minify.mjs")
+    if not built.exists() or any(source.stat().st_mtime > built.stat().st_mtime for source in sources):
+        pytest.exit("functions/collect/tracker.min.js is missing or older than its source: run `make tracker`",
+                    returncode=2)

@@ -7,6 +7,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from zellify_tiktok.api import client_ip, invocation_budget, json_response, make_resolver, raw_body, request_base_url
 from zellify_tiktok.config import get_settings
+from zellify_tiktok.http_cache import conditional_response
 from zellify_tiktok.observability import metrics, tracer
 from zellify_tiktok.services.collect import BeaconRequest, collect
 from zellify_tiktok.services.tracker import tracker_script
@@ -14,7 +15,8 @@ from zellify_tiktok.services.tracker import tracker_script
 logger = Logger()
 get_settings()  # at cold start: a function missing a setting stops here, naming it
 app = make_resolver(cors=True)
-TRACKER_JS = Path(__file__).with_name("tracker.js")
+# tracker.js minified at build time (functions/collect/Makefile); the readable source is tracker.js.
+TRACKER_JS = Path(__file__).with_name("tracker.min.js")
 
 
 @cache
@@ -37,9 +39,13 @@ def post_events():
 
 @app.get("/v1/campaigns/<campaign_id>/tracker.js")
 def get_tracker(campaign_id: str):
-    script = tracker_script(campaign_id, tracker_template(), request_base_url(app.current_event))
-    return Response(status_code=200, content_type="application/javascript; charset=utf-8", body=script,
-                    headers={"Cache-Control": "public, max-age=300"})
+    event = app.current_event
+    script = tracker_script(campaign_id, tracker_template(), request_base_url(event))
+    answer = conditional_response(script, content_type="application/javascript; charset=utf-8",
+                                  cache_control="public, max-age=300",
+                                  accept_encoding=event.headers.get("accept-encoding"),
+                                  if_none_match=event.headers.get("if-none-match"))
+    return Response(status_code=answer.status, body=answer.body, headers=answer.headers)
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)

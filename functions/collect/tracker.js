@@ -10,15 +10,16 @@
  *   zt('init', {session_id: '…'}); zt('consent', true); zt('track', 'page_view', {…});
  *   zt('session', function (id) { … });
  *
- * Readable ES2017 on purpose: served as is, no build step. The only globals it sets are `zt`
- * and what TikTok's Pixel needs (`ttq`, `TiktokAnalyticsObject`). Nothing it does may throw into
- * the host page: every entry point catches and reports with console.warn('[zt] …').
+ * Readable ES2017 on purpose: the source we edit; browsers get it minified (functions/collect/Makefile).
+ * The only globals it sets are `zt` and what TikTok's Pixel needs (`ttq`, `TiktokAnalyticsObject`).
+ * Nothing it does may throw into the host page: every entry point catches and reports with
+ * console.warn('[zt] …').
  */
 (function () {
 'use strict';
 
-// The collector replaces this exact line with the campaign's configuration, so it stays on one
-// line of its own, unindented.
+// The collector replaces the commented {} with the campaign's configuration; the minifier keeps
+// that spot (functions/collect/minify.mjs).
 var CONFIG = /*__ZT_CONFIG__*/{};
 
 const EVENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;

@@ -2,6 +2,7 @@
 
 import base64
 import copy
+import gzip
 import hashlib
 import json
 import threading
@@ -428,6 +429,27 @@ def test_the_demo_campaign_is_seeded(stack):
     demo = stack.admin("GET", "/v1/campaigns/demo/tiktok").json()
     assert demo["pixel_id"] == DEMO_PIXEL
     assert demo["server_side"] is True
+
+
+def test_tracker_js_is_served_minified_gzip_and_revalidated(stack):
+    require(stack, "CollectFunction")
+    path = "/v1/campaigns/demo/tracker.js"
+    first = stack.get(path, headers={"Accept-Encoding": "gzip, deflate, br"}, stream=True)
+    compressed = first.raw.read(decode_content=False)  # the bytes on the wire, as the browser gets them
+    assert first.status_code == 200, compressed
+    assert first.headers["Content-Encoding"] == "gzip" and first.headers["Vary"] == "Accept-Encoding"
+    assert first.headers["Cache-Control"] == "public, max-age=300"
+    assert len(compressed) <= 5000
+    script = gzip.decompress(compressed).decode()
+    minified = (ROOT / "functions" / "collect" / "tracker.min.js").read_text()
+    assert script.startswith(minified.split("/*__ZT_CONFIG__*/")[0]) and f'"{DEMO_PIXEL}"' in script
+    again = stack.get(path, headers={"Accept-Encoding": "gzip", "If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["ETag"] == first.headers["ETag"]
+    malformed = stack.get(path, headers={"Accept-Encoding": "gzip", "If-None-Match": "no quotes"})
+    assert malformed.status_code == 200 and malformed.text == script
+    plain = stack.get(path, headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers and plain.text == script
 
 
 def test_a_beacon_reaches_the_tiktok_stand_in(tiktok):

@@ -2,8 +2,8 @@
 
 A tiny HTTP server plays both sides: the funnel site (test pages, the Pixel stand-in
 `local/pixel_sdk.js` and its `/_dev/pixel/requests` recorder) and, on a second port so that
-beacons are cross-origin as in production, the API (`tracker.js` with its CONFIG injected the
-way the collector does it, and `/v1/events`). Network effects are awaited by polling.
+beacons are cross-origin as in production, the API (`tracker.js` as the collector serves it: the
+minified build with its CONFIG injected, and `/v1/events`). Network effects are awaited by polling.
 """
 
 import json
@@ -17,14 +17,15 @@ from urllib.parse import urlsplit
 
 import pytest
 from zellify_tiktok.events import browser_event_table
+from zellify_tiktok.services.tracker import CONFIG_PLACEHOLDER, render_tracker
 
 from tests.e2e.browser import ARTIFACTS, ROOT, launch_chromium
 
 pytestmark = pytest.mark.e2e
 
-TRACKER = ROOT / "functions" / "collect" / "tracker.js"
+# What browsers get: the minified build (`make tracker`), not the readable source.
+TRACKER = ROOT / "functions" / "collect" / "tracker.min.js"
 PIXEL_SDK = ROOT / "local" / "pixel_sdk.js"
-PLACEHOLDER = "var CONFIG = /*__ZT_CONFIG__*/{};"
 CAMPAIGN = "cmp_test"
 PIXEL_ID = "C4TESTPIXEL0123456789"
 TTP = "2F7h37YkS1j57AYSKTI7IHhJPYH"
@@ -47,9 +48,9 @@ window.__endpointCalls = [];
 
 
 def inject_config(source: str, config: dict) -> str:
-    """What the collector does when serving tracker.js: replace the one placeholder line."""
-    assert source.count(PLACEHOLDER) == 1
-    return source.replace(PLACEHOLDER, "var CONFIG = " + json.dumps(config) + ";")
+    """What the collector does when serving tracker.js: bake the configuration in at its placeholder."""
+    assert source.count(CONFIG_PLACEHOLDER) == 1
+    return render_tracker(source, config)
 
 
 @dataclass

@@ -1,3 +1,5 @@
+import base64
+import gzip
 import json
 import os
 from pathlib import Path
@@ -6,13 +8,14 @@ import boto3
 import collect_app
 import pytest
 
-from tests.integration.conftest import load_event
+from tests.integration.conftest import LambdaContext, load_event
 from tests.integration.helpers import beacon_body, call, post_beacon, put_settings
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "beacon_track_request.json"
 RAW_EMAIL = "Ann@Example.com"
 SOURCE_IP = json.loads((Path(__file__).resolve().parents[2] / "events" / "post_events.json").read_text())[
     "requestContext"]["http"]["sourceIp"]
+TRACKER_SOURCE = Path(collect_app.__file__).with_name("tracker.js")
 
 
 def normalised(call_record: dict) -> dict:
@@ -203,6 +206,56 @@ def test_tracker_js_bakes_config_and_never_the_token(runtime):
     event["pathParameters"] = {"campaign_id": "ghost"}
     event["rawPath"] = "/v1/campaigns/ghost/tracker.js"
     assert call(collect_app, event)[0] == 404
+
+
+def tracker_request(**headers: str) -> dict:
+    event = load_event("get_tracker.json")
+    event["headers"].update(headers)
+    return event
+
+
+def test_tracker_js_is_served_minified_and_gzip_when_accepted(runtime):
+    put_settings(event_names={"payment_succeeded": "Purchase"})
+    response = collect_app.lambda_handler(tracker_request(**{"accept-encoding": "gzip, deflate, br"}),
+                                          LambdaContext())
+    assert response["statusCode"] == 200
+    headers = response["headers"]
+    assert headers["Content-Encoding"] == "gzip" and headers["Vary"] == "Accept-Encoding"
+    assert headers["Content-Type"].startswith("application/javascript")
+    assert headers["Cache-Control"] == "public, max-age=300"
+    # API Gateway's HTTP API passes a binary body on only when it is flagged base64.
+    assert response["isBase64Encoded"] is True
+    compressed = base64.b64decode(response["body"])
+    script = gzip.decompress(compressed).decode()
+    assert '"Purchase"' in script and "/*__ZT_CONFIG__*/" not in script
+    # The minified build (functions/collect/Makefile), not the readable source with its comments.
+    assert "\n// " not in script and len(script) < 0.6 * len(TRACKER_SOURCE.read_text())
+    assert len(compressed) <= 5000
+    _, plain_headers, plain = call(collect_app, tracker_request())
+    assert plain == script and "Content-Encoding" not in plain_headers
+    assert plain_headers["ETag"] != headers["ETag"]
+
+
+def test_tracker_js_revalidates_with_304_until_the_campaign_changes(runtime):
+    put_settings()
+    status, headers, _ = call(collect_app, tracker_request(**{"accept-encoding": "gzip"}))
+    etag = headers["ETag"]
+    response = collect_app.lambda_handler(
+        tracker_request(**{"accept-encoding": "gzip", "if-none-match": etag}), LambdaContext())
+    assert response["statusCode"] == 304 and not response["body"]
+    assert response["headers"]["ETag"] == etag and response["headers"]["Cache-Control"] == "public, max-age=300"
+    # The script is rendered per campaign: other settings, other bytes, another ETag.
+    put_settings(event_names={"payment_succeeded": "Purchase"})
+    runtime.campaigns._cache.clear()
+    status, headers, _ = call(collect_app, tracker_request(**{"accept-encoding": "gzip", "if-none-match": etag}))
+    assert status == 200 and headers["ETag"] != etag
+
+
+@pytest.mark.parametrize("if_none_match", ["not-quoted", '"unterminated', 'W/', '"a" "b"'])
+def test_tracker_js_with_a_malformed_if_none_match_gets_the_script(runtime, if_none_match):
+    put_settings()
+    status, headers, script = call(collect_app, tracker_request(**{"if-none-match": if_none_match}))
+    assert status == 200 and "C4ABCDEF0123456789AB" in script
 
 
 def test_unknown_route_has_the_error_shape(runtime):

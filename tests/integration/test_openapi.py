@@ -249,6 +249,14 @@ def test_preflight_and_tracker_answers_conform(runtime):
     status, headers, body = call(collect_app, event)
     assert status == 200
     assert_conforms(TRACKER, "GET", status, headers, body)
+    event["headers"] |= {"accept-encoding": "gzip", "if-none-match": '"stale"'}
+    status, headers, body = call(collect_app, event)
+    assert status == 200 and headers["Content-Encoding"] == "gzip"
+    assert_conforms(TRACKER, "GET", status, headers, body)
+    event["headers"]["if-none-match"] = headers["ETag"]
+    status, headers, body = call(collect_app, event)
+    assert status == 304
+    assert_conforms(TRACKER, "GET", status, headers, body)
     status, headers, body = call(collect_app, tracker_event("nobody"))
     assert status == 404
     assert_conforms(TRACKER, "GET", status, headers, body)
@@ -307,9 +315,12 @@ def test_gateway_errors_of_the_local_stack_conform(status, message):
 
 
 @pytest.mark.parametrize("depth", [3000, 8000])
-def test_deeply_nested_json_is_a_400_not_a_500(runtime, depth):
+def test_deeply_nested_json_is_a_4xx_not_a_500(runtime, depth):
     assert beacon_call("[" * depth + "]" * depth)[0] == 400
-    assert settings_call("PUT", campaign_id="nested", body='{"a":' * (depth // 3) + "1" + "}" * (depth // 3))[0] == 400
+    # Python 3.11's json gives up on this depth (400 invalid_json); 3.13's, the Lambda runtime's, parses
+    # it, and the object is refused for its unknown field (422).
+    nested = '{"a":' * (depth // 3) + "1" + "}" * (depth // 3)
+    assert settings_call("PUT", campaign_id="nested", body=nested)[0] in (400, 422)
 
 
 def test_a_malformed_campaign_id_never_reaches_dynamodb(runtime, monkeypatch):

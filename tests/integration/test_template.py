@@ -6,6 +6,7 @@ import re
 import shutil
 import struct
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -14,13 +15,16 @@ from zellify_tiktok.config import Settings
 from zellify_tiktok.services.retry import backoff_seconds
 
 ROOT = Path(__file__).resolve().parents[2]
-SAM = shutil.which("sam", path=str(ROOT / ".venv" / "bin")) or "sam"
+# The pinned SAM CLI's own virtualenv (`make test` creates it: pyproject.toml's dependency group `sam`).
+SAM = ROOT / ".venv-sam" / "bin" / "sam"
 EM_AARCH64 = 183
 
 
 def sam(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "PYENV_VERSION": os.environ.get("PYENV_VERSION", "3.11.7:3.13.0")}
-    return subprocess.run([SAM, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    assert SAM.exists(), f"{SAM} is missing: `make test` installs it"
+    # The Makefile's link to a python3.13 that runs, which sam build needs whatever PYENV_VERSION says.
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "PATH": f"{ROOT / '.python3.13'}:{os.environ['PATH']}"}
+    return subprocess.run([str(SAM), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
 
 
 def elf_machine(path: Path) -> int:
@@ -34,9 +38,14 @@ def template():
     return decode(str(ROOT / "template.yaml"))[0]
 
 
-def test_sam_validate_lint():
+def test_sam_validate_lint_with_the_pinned_sam_cli():
+    pinned = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]["sam"]
+    version = sam("--version")
+    assert f"aws-sam-cli=={version.stdout.split()[-1]}" in pinned, (version.stdout, pinned)
     result = sam("validate", "--lint")
     assert result.returncode == 0, result.stdout + result.stderr
+    # Clean by fixing, not by silencing: no check is switched off in the template.
+    assert "ignore_checks" not in (ROOT / "template.yaml").read_text()
 
 
 @pytest.mark.slow
@@ -48,13 +57,17 @@ def test_sam_build_produces_arm64_layer(tmp_path):
     extensions = list(layer.rglob("*.so"))
     assert extensions, "pydantic_core ships a compiled extension"
     assert {elf_machine(p) for p in extensions} == {EM_AARCH64}
-    # The runtime provides boto3/botocore; stripe is the Stripe function's own; the CLI is not for Lambda.
-    for absent in ("boto3", "botocore", "stripe", "zellify_tiktok/cli"):
+    # The runtime provides boto3/botocore and their urllib3 (which the TikTok client uses); stripe is the
+    # Stripe function's own; the CLI is not for Lambda.
+    for absent in ("boto3", "botocore", "urllib3", "stripe", "zellify_tiktok/cli"):
         assert not (layer / absent).exists(), absent
     # Bytecode for what a cold start imports (Lambda's /opt is read-only: it could not be written there).
     assert list((layer / "zellify_tiktok" / "services" / "__pycache__").glob("collect.cpython-313.pyc"))
     assert (layer / "aws_xray_sdk").exists() and (tmp_path / "build" / "StripeWebhookFunction" / "stripe").exists()
-    assert (tmp_path / "build" / "CollectFunction" / "tracker.js").exists()
+    # Browsers get the minified script; the readable source and its build files stay behind.
+    collect = tmp_path / "build" / "CollectFunction"
+    assert sorted(p.name for p in collect.iterdir()) == ["collect_app.py", "tracker.min.js"]
+    assert (collect / "tracker.min.js").read_bytes() == (ROOT / "functions/collect/tracker.min.js").read_bytes()
 
 
 def test_http_api_shape(template):
@@ -507,3 +520,27 @@ def test_cloudfront_proves_itself_to_the_collector_with_a_generated_secret(templ
     # Never forwarded from the viewer: CloudFront sets it itself.
     policy = resources["ViewerAddressPolicy"]["Properties"]["OriginRequestPolicyConfig"]
     assert "X-Origin-Verify" not in policy["HeadersConfig"]["Headers"]
+
+
+def layer_build_dry_run(path: str, **env: str) -> subprocess.CompletedProcess:
+    """The layer's build recipe as make would run it (-n: nothing runs but the python3.13 lookup)."""
+    return subprocess.run([shutil.which("make"), "-n", "-f", "Makefile", "build-SharedLayer", "ARTIFACTS_DIR=/nowhere"],
+                          cwd=ROOT / "layers" / "shared", env={"PATH": path, **env}, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_the_layer_finds_python313_whatever_pyenv_version_says():
+    # A caller started through a pyenv shim exports PYENV_VERSION without 3.13 (pyenv's python3.13 shim exits 127).
+    # Without the Makefile's .python3.13 link (make test puts it on PATH), so pyenv itself is asked.
+    path = ":".join(p for p in os.environ["PATH"].split(":") if not p.endswith(".python3.13"))
+    result = layer_build_dry_run(path, PYENV_VERSION="3.11.7", HOME=os.environ.get("HOME", "/root"))
+    assert result.returncode == 0, result.stderr
+    compile_lines = [line for line in result.stdout.splitlines() if "compileall" in line]
+    assert compile_lines and all("python3.13" in line and "-m compileall" in line for line in compile_lines)
+
+
+def test_without_python313_the_layer_build_stops_with_one_line(tmp_path):
+    result = layer_build_dry_run(str(tmp_path))  # no python3.13 and no pyenv on this PATH
+    assert result.returncode != 0
+    (line,) = result.stderr.strip().splitlines()
+    assert "sam build needs Python 3.13" in line and "pyenv install 3.13" in line

@@ -14,8 +14,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..campaign import SETTINGS_FIELDS
 from ..services.settings import delete_settings, get_settings_view, put_settings, settings_view
 from .common import cell, delivery_text, key_value_table, print_warnings, state_of
+from .errors import EXIT_USAGE, CommandFailed
 
 app = typer.Typer(no_args_is_help=True, help="Configure a campaign's TikTok Pixel and Events API settings.")
 
@@ -77,6 +79,87 @@ def set_campaign(
     body = json.dumps(given | token).encode() if from_json is None else _merge_token(_read(from_json), token)
     state = state_of(ctx)
     view = put_settings(campaign_id, body, state.runtime)
+    state.emit(view, _render_view(view))
+
+
+# Every option of `campaign update`, for the message when none is given.
+UPDATE_OPTIONS = (
+    "--pixel-id", "--test-event-code", "--clear-test-event-code", "--enabled/--disabled", "--allowed-origin",
+    "--any-origin", "--event-name", "--limited-data-use/--no-limited-data-use",
+    "--require-consent/--no-require-consent", "--report-renewals/--no-report-renewals", "--stripe-account",
+    "--clear-stripe-account", "--token-from-stdin", "--prompt-token", "--remove-token",
+)
+
+
+@app.command("update")
+def update_campaign(
+    ctx: typer.Context,
+    campaign_id: Annotated[str, typer.Argument(help="The funnel's campaign id.")],
+    pixel_id: Annotated[str | None, typer.Option(help="TikTok Pixel ID.")] = None,
+    test_event_code: Annotated[str | None, typer.Option(
+        help="A new test event code (expires after 24 h; the same code keeps its expiry).")] = None,
+    clear_test_event_code: Annotated[bool, typer.Option(
+        "--clear-test-event-code", help="Send server events to live traffic again.")] = False,
+    enabled: Annotated[bool | None, typer.Option(
+        "--enabled/--disabled", help="A disabled campaign serves no tracker.js and takes no beacons.")] = None,
+    allowed_origin: Annotated[list[str] | None, typer.Option(
+        metavar="URL", help="Replace the allowed origins with these (repeatable).")] = None,
+    any_origin: Annotated[bool, typer.Option("--any-origin", help="Accept beacons from any origin.")] = False,
+    event_name: Annotated[list[str] | None, typer.Option(
+        metavar="FUNNEL=TIKTOK", help="Override one TikTok event name, the others are kept; FUNNEL= drops that "
+                                      "override (repeatable).")] = None,
+    limited_data_use: Annotated[bool | None, typer.Option(
+        "--limited-data-use/--no-limited-data-use", help="TikTok's Limited Data Use flag.")] = None,
+    require_consent: Annotated[bool | None, typer.Option(
+        "--require-consent/--no-require-consent", help="Track nothing until the visitor's consent.")] = None,
+    report_renewals: Annotated[bool | None, typer.Option(
+        "--report-renewals/--no-report-renewals", help="Report subscription renewals as CompletePayment.")] = None,
+    stripe_account: Annotated[str | None, typer.Option(
+        metavar="acct_ID", help="Only accept Stripe Connect events of this account.")] = None,
+    clear_stripe_account: Annotated[bool, typer.Option(
+        "--clear-stripe-account", help="Accept Stripe events of any account.")] = False,
+    token_from_stdin: Annotated[bool, typer.Option(
+        "--token-from-stdin", help="A new Events API access token from stdin.")] = False,
+    prompt_token: Annotated[bool, typer.Option(
+        "--prompt-token", help="Ask for a new access token (input hidden): token rotation.")] = False,
+    remove_token: Annotated[bool, typer.Option(
+        "--remove-token", help="Remove the access token: pixel only.")] = False,
+) -> None:
+    """Change only the settings given; everything else, the access token included, stays as stored.
+
+    Validated as the settings API's PUT validates. Rotate a token with `campaign update ID --prompt-token`.
+    """
+    changes: dict[str, Any] = {
+        name: value for name, value in {
+            "pixel_id": pixel_id, "test_event_code": test_event_code, "enabled": enabled,
+            "allowed_origins": allowed_origin, "limited_data_use": limited_data_use,
+            "require_consent": require_consent, "report_renewals": report_renewals, "stripe_account": stripe_account,
+        }.items() if value is not None
+    }
+    for clear_flag, set_flag, name, cleared in (
+        ("--clear-test-event-code", "--test-event-code", "test_event_code", clear_test_event_code),
+        ("--any-origin", "--allowed-origin", "allowed_origins", any_origin),
+        ("--clear-stripe-account", "--stripe-account", "stripe_account", clear_stripe_account),
+    ):
+        if cleared:
+            if name in changes:
+                message = f"{clear_flag} and {set_flag} exclude each other"
+                raise CommandFailed(EXIT_USAGE, "conflicting_options", message)
+            changes[name] = None
+    token = _token_field(token_from_stdin, prompt_token, remove_token)
+    if not (changes or event_name or token):
+        raise CommandFailed(EXIT_USAGE, "nothing_to_update",
+                            f"campaign update changes only what it is given: give at least one of "
+                            f"{', '.join(UPDATE_OPTIONS)}")
+    state = state_of(ctx)
+    stored = get_settings_view(campaign_id, state.runtime)  # an unknown campaign exits 3
+    # The stored settings as a PUT body; an unchanged test code keeps its expiry (campaign.apply_settings).
+    body = {name: stored[name] for name in SETTINGS_FIELDS if name != "test_event_code_expires_at"}
+    if event_name:
+        # FUNNEL= drops that override; the others are kept.
+        names = {**body["event_names"], **_event_names(event_name)}
+        changes["event_names"] = {funnel: tiktok for funnel, tiktok in names.items() if tiktok}
+    view = put_settings(campaign_id, json.dumps(body | changes | token).encode(), state.runtime)
     state.emit(view, _render_view(view))
 
 

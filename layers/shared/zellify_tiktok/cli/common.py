@@ -15,6 +15,7 @@ from rich.table import Table
 from ..config import Settings
 from ..repositories.queues import queue_url_by_name
 from ..runtime import Runtime
+from .stack import settings_from_stack
 
 # Without other settings, the names the local stack (`make dev`) gives its resources: the template's
 # logical ids, and its stack name in the secret names. Queue URLs are looked up by name when empty.
@@ -40,6 +41,8 @@ class State:
     """The root command's options, handed to every command through typer's context object."""
 
     json: bool = False
+    # --stack: the names come from this CloudFormation stack's Outputs instead of the environment.
+    stack: str | None = None
     out: Console = field(default_factory=lambda: Console(highlight=False))
     err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
     _runtime: Runtime | None = field(default=None, init=False, repr=False)
@@ -47,9 +50,12 @@ class State:
     @property
     def runtime(self) -> Runtime:
         # Built on first use, after the global options have set the AWS environment, from the same
-        # environment variables the functions read.
+        # environment variables the functions read, and once: one CloudFormation call for --stack.
         if self._runtime is None:
-            self._runtime = Runtime.from_settings(cli_settings())
+            settings = cli_settings()
+            if self.stack:
+                settings = settings.model_copy(update=settings_from_stack(self.stack))
+            self._runtime = Runtime.from_settings(settings)
         return self._runtime
 
     def emit(self, data: Any, render: Callable[[Console], None]) -> None:
@@ -64,7 +70,8 @@ class State:
             typer.echo(json.dumps(body, default=str), err=True)
             return
         error = body["error"]
-        self.err.print(f"[bold red]Error:[/] {escape(error['message'])}")
+        # One line however long (the terminal wraps it), so scripts and logs read one reason per error.
+        self.err.print(f"[bold red]Error:[/] {escape(error['message'])}", soft_wrap=True)
         for detail in error.get("details") or []:
             if isinstance(detail, dict) and "field" in detail:
                 self.err.print(f"  {escape(str(detail['field']))}: {escape(str(detail.get('message', '')))}")

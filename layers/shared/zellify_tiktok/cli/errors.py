@@ -6,6 +6,7 @@ from botocore.exceptions import (
     ConnectionError,
     CredentialRetrievalError,
     HTTPClientError,
+    InvalidRegionError,
     NoCredentialsError,
     NoRegionError,
     PartialCredentialsError,
@@ -31,6 +32,7 @@ _AWS_SETUP_ERRORS = (
     CredentialRetrievalError,
     TokenRetrievalError,
     NoRegionError,
+    InvalidRegionError,  # --region that is not a region name
     ProfileNotFound,
     ConnectionError,  # botocore's: endpoint unreachable, connect timeout
     HTTPClientError,  # read timeout, connection reset
@@ -44,7 +46,7 @@ _AWS_NOT_FOUND_CODES = frozenset({
     "ResourceNotFoundException", "QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue",
 })
 _AWS_HINT = "check credentials, --profile, --region and --endpoint-url"
-_NAMES_HINT = ("check CAMPAIGNS_TABLE, SESSIONS_TABLE, SENT_EVENTS_TABLE, RETRY_QUEUE_URL, "
+_NAMES_HINT = ("check --stack, or CAMPAIGNS_TABLE, SESSIONS_TABLE, SENT_EVENTS_TABLE, RETRY_QUEUE_URL, "
                "DEAD_LETTER_QUEUE_URL and SECRET_PREFIX (docs/cli.md)")
 
 class CommandFailed(Exception):

@@ -48,6 +48,9 @@ def _global_options(
     region: Annotated[str | None, typer.Option(help="AWS region (as AWS_DEFAULT_REGION).")] = None,
     endpoint_url: Annotated[str | None, typer.Option(
         help="AWS endpoint, e.g. the local stack's moto server (GET /_dev/aws).")] = None,
+    stack: Annotated[str | None, typer.Option(
+        metavar="NAME", help="A deployed stack: its tables, queues and secret names from its CloudFormation outputs.",
+    )] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")] = False,
 ) -> None:
     # boto3 reads these variables itself, so every client the layer makes sees them; they must be set
@@ -63,7 +66,7 @@ def _global_options(
     if endpoint_url:
         os.environ["AWS_ENDPOINT_URL"] = endpoint_url
     aws.configure(OPERATOR_AWS_CONFIG)
-    ctx.obj = State(json=json_output)
+    ctx.obj = State(json=json_output, stack=stack)
 
 
 app.add_typer(campaign.app, name="campaign")

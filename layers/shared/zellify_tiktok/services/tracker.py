@@ -7,7 +7,8 @@ from ..events import browser_event_table
 from ..runtime import Runtime, get_runtime
 from .collect import load_campaign
 
-CONFIG_PLACEHOLDER = "var CONFIG = /*__ZT_CONFIG__*/{};"
+# An expression, not the line around it: it survives minification (functions/collect/minify.mjs).
+CONFIG_PLACEHOLDER = "/*__ZT_CONFIG__*/{}"
 
 
 def tracker_config(campaign: Campaign, *, api_base: str, pixel_sdk_url: str) -> dict:
@@ -27,7 +28,7 @@ def tracker_config(campaign: Campaign, *, api_base: str, pixel_sdk_url: str) -> 
 
 def render_tracker(template: str, config: dict) -> str:
     # ensure_ascii keeps U+2028/2029 and any non-ASCII out of the script text.
-    return template.replace(CONFIG_PLACEHOLDER, f"var CONFIG = {json.dumps(config, ensure_ascii=True)};", 1)
+    return template.replace(CONFIG_PLACEHOLDER, json.dumps(config, ensure_ascii=True), 1)
 
 
 def tracker_script(campaign_id: str, template: str, request_base_url: str,
