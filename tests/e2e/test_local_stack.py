@@ -432,7 +432,6 @@ def test_the_demo_campaign_is_seeded(stack):
 
 
 def test_tracker_js_is_served_minified_gzip_and_revalidated(stack):
-    require(stack, "CollectFunction")
     path = "/v1/campaigns/demo/tracker.js"
     first = stack.get(path, headers={"Accept-Encoding": "gzip, deflate, br"}, stream=True)
     compressed = first.raw.read(decode_content=False)  # the bytes on the wire, as the browser gets them
