@@ -90,7 +90,7 @@ class FakeSessions:
 
     def upsert(self, campaign_id: str, session_id: str, update: SessionRecord, now_s: int) -> SessionRecord:
         known = self.records.get((campaign_id, session_id))
-        if known is not None:  # what is known stays; what this beacon brings is added
+        if known is not None and known.user != update.user:  # what is known stays; what is new is added
             new = {f.name: value for f in fields(UserData) if (value := getattr(update.user, f.name))}
             update = replace(update, user=replace(known.user, **new))
         self.records[(campaign_id, session_id)] = update

@@ -2,7 +2,7 @@
 health (docs/design.md §6.4, §9, §10)."""
 
 from aws_lambda_powertools import Logger
-from zellify_tiktok.api import invocation_budget, json_response, make_resolver, raw_body
+from zellify_tiktok.api import invocation_budget, json_response, make_resolver, raw_body, resolve
 from zellify_tiktok.config import get_settings
 from zellify_tiktok.observability import tracer
 from zellify_tiktok.services.health import health_view
@@ -46,7 +46,7 @@ def health(campaign_id: str):
     return json_response(200, health_view(campaign_id, app.current_event.get_query_string_value("hours")))
 
 
-@logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event, context):
-    return app.resolve(event, context)
+    return resolve(app, event, context)

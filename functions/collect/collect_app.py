@@ -5,7 +5,15 @@ from pathlib import Path
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
-from zellify_tiktok.api import client_ip, invocation_budget, json_response, make_resolver, raw_body, request_base_url
+from zellify_tiktok.api import (
+    client_ip,
+    invocation_budget,
+    json_response,
+    make_resolver,
+    raw_body,
+    request_base_url,
+    resolve,
+)
 from zellify_tiktok.config import get_settings
 from zellify_tiktok.http_cache import conditional_response
 from zellify_tiktok.observability import metrics, tracer
@@ -27,11 +35,15 @@ def tracker_template() -> str:
 @app.post("/v1/events")
 def post_events():
     event = app.current_event
+    # HTTP API hands header names over in lower case: the plain dict, not the case-insensitive copy
+    # Powertools builds on each `headers` access.
+    headers = event.raw_event.get("headers") or {}
+    settings = get_settings()
     answer = collect(BeaconRequest(
         body=raw_body(event),
-        origin=event.headers.get("origin"),
-        source_ip=client_ip(event, get_settings().client_ip_header, get_settings().origin_verify_secret),
-        user_agent=event.headers.get("user-agent"),
+        origin=headers.get("origin"),
+        source_ip=client_ip(event, headers, settings.client_ip_header, settings.origin_verify_secret),
+        user_agent=headers.get("user-agent"),
         budget=invocation_budget(app),
     ))
     return json_response(202, answer)
@@ -48,8 +60,8 @@ def get_tracker(campaign_id: str):
     return Response(status_code=answer.status, body=answer.body, headers=answer.headers)
 
 
-@logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event, context):
-    return app.resolve(event, context)
+    return resolve(app, event, context)

@@ -4,10 +4,13 @@ import base64
 import json
 import time
 
+import boto3
 import collect_app
+import health_app
 import settings_app
+from botocore.config import Config
 
-from tests.integration.conftest import LambdaContext, load_event
+from tests.integration.conftest import ROOT, LambdaContext, load_event
 
 ADMIN_SETTINGS = {
     "pixel_id": "C4ABCDEF0123456789AB", "access_token": "tt-access-token-0123456789abcdef",
@@ -74,3 +77,32 @@ def post_beacon(body: dict | bytes | str, *, origin: str | None = "https://funne
         event["headers"]["origin"] = origin
     event["headers"].update(headers or {})
     return call(collect_app, event)
+
+
+def ledger_stream_records(aws: dict) -> list[dict]:
+    """Every record of the SentEvents table's stream so far, as Lambda hands them over."""
+    table = boto3.client("dynamodb").describe_table(TableName=aws["SENT_EVENTS_TABLE"])["Table"]
+    # botocore names an account-based streams endpoint (…streams-ddb…) that moto's in-process mock does not route.
+    streams = boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
+    arn = table["LatestStreamArn"]
+    records = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"],
+                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        while iterator:
+            answer = streams.get_records(ShardIterator=iterator)
+            if not answer["Records"]:
+                break
+            records.extend({**r, "eventSourceARN": arn} for r in answer["Records"])
+            iterator = answer.get("NextShardIterator")
+    return records
+
+
+def run_health_function(aws: dict) -> dict:
+    """The HealthFunction over the ledger's new items, filtered as the template's event source filters."""
+    from local.poller import matches
+    from local.template import Template
+
+    (spec,) = Template(ROOT / "template.yaml").stream_events()
+    records = [r for r in ledger_stream_records(aws) if any(matches(f, r) for f in spec.filters)]
+    return health_app.lambda_handler({"Records": records}, LambdaContext())

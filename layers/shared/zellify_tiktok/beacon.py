@@ -44,7 +44,7 @@ class Rejection:
         return {"event_id": self.event_id, "code": self.code, "message": self.message}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # per event on the request path: not frozen (cheaper to build), never changed
 class BeaconEvent:
     """A validated funnel event; email and phone already hashed, never kept raw."""
 
@@ -68,7 +68,7 @@ class BeaconEvent:
                             page_url=self.page_url, page_referrer=self.page_referrer)
 
 
-@dataclass
+@dataclass(slots=True)
 class Beacon:
     campaign_id: str
     session_id: str
@@ -84,6 +84,14 @@ class Beacon:
         return self.consent is False and not self.events and not self.rejected
 
 
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+# Exact money (floats as Decimal) and no NaN/Infinity; made once, not per request.
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+
+
 def decode_json_object(body: bytes, limit: int) -> dict[str, Any]:
     """The body as a JSON object, or the 413/400 that names what is wrong with it."""
     if len(body) > limit:
@@ -93,7 +101,7 @@ def decode_json_object(body: bytes, limit: int) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise BadRequest("body is not valid UTF-8", code="invalid_encoding") from exc
     try:
-        parsed = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+        parsed = _DECODER.decode(text)
     except (json.JSONDecodeError, ValueError) as exc:
         raise BadRequest(f"body is not JSON: {exc}", code="invalid_json") from exc
     except RecursionError:
@@ -101,10 +109,6 @@ def decode_json_object(body: bytes, limit: int) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise BadRequest("body must be a JSON object", code="invalid_json")
     return parsed
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def _field_error(name: str, message: str) -> BadRequest:

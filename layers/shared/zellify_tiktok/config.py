@@ -1,25 +1,24 @@
-"""One settings model, read from the environment once per cold start.
+"""One settings value, read from the environment once per cold start (docs/design.md §2).
 
-A plain pydantic model fed from os.environ (upper-case variable per field): pydantic-settings would
-do the same and cost about 60 ms more of every cold start (dotenv, secrets dirs, sources we never use).
-The names of the tables, queues and secrets have no default: a function whose template forgot one
-refuses to start (its import fails, naming the variable) instead of answering 503 later.
+A frozen dataclass filled from os.environ (the upper-case variable of each field, converted to the
+field's type): no pydantic on the collector's cold path, where importing it alone costs ~40 ms. The names
+of the tables, queues and secrets have no default: a function whose template forgot one refuses to start
+(its import fails, naming the variable) instead of answering 503 later.
 """
 
 import os
 from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, fields
 from functools import cache
-
-from pydantic import BaseModel, ConfigDict, ValidationError
+from typing import Any, get_type_hints
 
 
 class ConfigurationError(RuntimeError):
     """A required environment variable is missing or malformed."""
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
+@dataclass(frozen=True, slots=True)
+class Settings:
     campaigns_table: str
     sessions_table: str
     sent_events_table: str
@@ -38,7 +37,7 @@ class Settings(BaseModel):
 
     # Where browsers reach the API; derived from the request when unset.
     public_base_url: str | None = None
-    # Behind CloudFront the visitor's address comes in this header ("ip:port"), not in sourceIp. It is
+    # Behind CloudFront the visitor's address comes in this header ("ip:port"), not in sourceIp, and is
     # trusted only on requests that carry origin_verify_secret in X-Origin-Verify (CloudFront adds it).
     client_ip_header: str = ""
     origin_verify_secret: str = ""
@@ -48,8 +47,8 @@ class Settings(BaseModel):
     first_payment_ttl_days: int = 400
     # Campaign config and tokens are cached across warm invocations for this long.
     cache_max_age_s: int = 60
-    # The RetryFunction's first backoff; it doubles per failed delivery up to retry_backoff_cap_s. The
-    # local stack shortens it so retries are seen within seconds.
+    # The RetryFunction's first backoff; it doubles per failed delivery up to retry_backoff_cap_s
+    # (docs/design.md §7). The local stack shortens it so retries are seen within seconds.
     retry_backoff_base_s: int = 30
     retry_backoff_cap_s: int = 3600
     # The RetryQueue's maxReceiveCount: on its last receive the RetryFunction dead-letters a message
@@ -60,20 +59,37 @@ class Settings(BaseModel):
 
     @classmethod
     def from_environ(cls, defaults: Mapping[str, str] | None = None) -> "Settings":
-        """Each field from its upper-case environment variable, types coerced ("3" -> 3.0), else its default.
-
-        `defaults` (by variable name) stand in for variables the environment does not set.
-        """
+        """Each field from its upper-case environment variable, else `defaults` (by variable name), else
+        the field's default."""
         environ = {**(defaults or {}), **os.environ}
-        values = {name: environ[name.upper()] for name in cls.model_fields if name.upper() in environ}
-        try:
-            return cls.model_validate(values)
-        except ValidationError as exc:
-            missing = [str(e["loc"][0]).upper() for e in exc.errors() if e["type"] == "missing"]
-            invalid = [str(e["loc"][0]).upper() for e in exc.errors() if e["type"] != "missing"]
+        types = get_type_hints(cls)
+        values: dict[str, Any] = {}
+        missing, invalid = [], []
+        for field in fields(cls):
+            name = field.name.upper()
+            if name not in environ:
+                if field.default is MISSING:
+                    missing.append(name)
+                continue
+            try:
+                values[field.name] = _convert(environ[name], types[field.name])
+            except ValueError:
+                invalid.append(name)
+        if missing or invalid:
             parts = ([f"missing environment variable(s): {', '.join(missing)}"] if missing else []) + (
                 [f"invalid value(s) for: {', '.join(invalid)}"] if invalid else [])
-            raise ConfigurationError("; ".join(parts)) from None
+            raise ConfigurationError("; ".join(parts))
+        return cls(**values)
+
+
+def _convert(text: str, kind: Any) -> Any:
+    if kind in (str, str | None):
+        return text
+    if kind is int:
+        return int(text)
+    if kind is float:
+        return float(text)
+    raise ValueError(f"no conversion to {kind}")
 
 
 @cache

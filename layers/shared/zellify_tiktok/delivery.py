@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from aws_lambda_powertools import Logger
 
@@ -18,14 +18,17 @@ from .answers import BUDGET_SPENT, Answer, Outcome
 from .budget import Budget
 from .campaign import Campaign, LastDelivery
 from .health import HealthDelta, outcome_deltas
-from .messages import LedgerRecord, QueueReason, ReasonKind, RetryMessage
-from .observability import average, count
+from .observability import count
+from .reasons import ReasonKind
 from .repositories import INFRASTRUCTURE_ERRORS
 from .repositories.aws import CALL_WORST_CASE_S
-from .repositories.ledger import SentRecord, ledger_key
+from .repositories.ledger import LedgerRecord, SentRecord, ledger_key
 from .runtime import Runtime
 from .server_event import ServerEvent
 from .tiktok import SendResult
+
+if TYPE_CHECKING:  # the message models are pydantic: imported where a message is built, not at cold start
+    from .messages import RetryMessage
 
 logger = Logger(child=True)
 Pending = tuple[ServerEvent, Answer]
@@ -81,7 +84,7 @@ class ServeRequest:
         by_answer: dict[Answer, list[ServerEvent]] = {}
         for event, answer in pending:
             by_answer.setdefault(answer, []).append(event)
-        messages = [core.message(delivery, events, QueueReason.of(kind, answer), delivery.ledger_records)
+        messages = [core.message(delivery, events, kind, answer, delivery.ledger_records)
                     for answer, events in by_answer.items()]
         core.rt.retry_queue.send(messages)
         events = [event for event, _ in pending]
@@ -169,19 +172,20 @@ class DeliveryCore:
         if pending:
             self.policy.park(self, delivery, pending, kind, report)
 
-    def message(self, delivery: Delivery, events: Sequence[ServerEvent], reason: QueueReason,
-                records: Sequence[LedgerRecord] = ()) -> RetryMessage:
+    def message(self, delivery: Delivery, events: Sequence[ServerEvent], kind: ReasonKind, answer: Answer,
+                records: Sequence[LedgerRecord] = ()) -> "RetryMessage":
+        from .messages import QueueReason, RetryMessage
+
         return RetryMessage(campaign_id=delivery.campaign.campaign_id, pixel_id=delivery.pixel_id,
-                            test_event_code=delivery.test_event_code, source=delivery.source, reason=reason,
-                            ledger_records=tuple(records), events=tuple(events))
+                            test_event_code=delivery.test_event_code, source=delivery.source,
+                            reason=QueueReason.of(kind, answer), ledger_records=tuple(records), events=tuple(events))
 
     def dead_letter(self, delivery: Delivery, failures: Sequence[Pending], kind: ReasonKind,
                     report: DeliveryReport) -> None:
         by_answer: dict[Answer, list[ServerEvent]] = {}
         for event, answer in failures:
             by_answer.setdefault(answer, []).append(event)
-        messages = [self.message(delivery, events, QueueReason.of(kind, answer))
-                    for answer, events in by_answer.items()]
+        messages = [self.message(delivery, events, kind, answer) for answer, events in by_answer.items()]
         self.rt.dead_letter_queue.send(messages)
         events = [event for event, _ in failures]
         report.dead_lettered.extend(events)
@@ -195,9 +199,9 @@ class DeliveryCore:
         now = int(self.clock())
         campaign_id, pixel_id = delivery.campaign.campaign_id, delivery.pixel_id
         records = [SentRecord(key=ledger_key(pixel_id, e.name, e.event_id), campaign_id=campaign_id, event=e.name,
-                              match_keys=tuple(e.user.present()),
+                              match_keys=tuple(e.user.present()), tiktok_ms=ms,
                               value=e.value if e.is_payment else None, currency=e.currency if e.is_payment else None)
-                   for e in result.sent]
+                   for e, ms in zip(result.sent, result.sent_ms, strict=True)]
         # Sent but not recorded (no time left, or DynamoDB failing): a repeat may be sent again, and
         # TikTok's own dedup absorbs it.
         calls = int(budget.remaining() // CALL_WORST_CASE_S)
@@ -243,7 +247,7 @@ class DeliveryCore:
 
 
 def _count_outcomes(result: SendResult) -> None:
-    count("EventsSent", len(result.sent))
+    """The failures' counts. Sent events are counted from the ledger's stream (EventsSent, MatchKeysPerEvent,
+    TikTokLatency: services/health.py), so the common case emits no metric on the request path."""
     count("TikTokTransientFailures", len(result.unanswered))
     count("TikTokPermanentFailures", len(result.refused))
-    average("MatchKeysPerEvent", [len(event.user.present()) for event in result.sent])

@@ -6,6 +6,7 @@ strings these functions hash, so both channels name one visitor alike.
 
 import hashlib
 import re
+from functools import lru_cache
 
 _SHA256_HEX = re.compile(r"[a-f0-9]{64}")
 # Deliberately permissive: one @, something on both sides, a dot in the domain, no spaces.
@@ -59,6 +60,8 @@ def normalize_external_id(raw: str) -> str:
     return raw.strip().lower()
 
 
+# A visitor's beacons tend to reach the same warm container: their session id is hashed once.
+@lru_cache(maxsize=1024)
 def hash_external_id(raw: str) -> str:
     return sha256_hex(normalize_external_id(raw))
 

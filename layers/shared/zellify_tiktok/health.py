@@ -56,6 +56,7 @@ class SentFact:
     event: str
     sent_at: int
     match_keys: tuple[str, ...]
+    tiktok_ms: int | None = None
     value: Decimal | None = None
     currency: str | None = None
 

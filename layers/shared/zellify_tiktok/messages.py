@@ -7,31 +7,17 @@ again by replay and the CLI. A message carries built events — hashes, never a 
 import json
 import uuid
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .answers import Answer
+from .reasons import ReasonKind
+from .repositories.ledger import LedgerRecord
 from .server_event import ServerEvent
 
 MESSAGE_KIND = "tiktok_events"
 MESSAGE_VERSION = 2
-
-
-class ReasonKind(StrEnum):
-    TRANSIENT = "transient"  # TikTok's answer (40100, 5xxxx, HTTP 429/5xx) or no answer (timeout, reset)
-    BUDGET_SPENT = "budget_spent"  # the invocation had no time left for these events
-    INFRASTRUCTURE = "infrastructure"  # DynamoDB or Secrets Manager failed before the send
-    REFUSED = "refused"  # TikTok refused the events for good: dead-lettered
-    NO_TOKEN = "no_token"  # the campaign was deleted or lost its token while the events waited
-    RETRIES_EXHAUSTED = "retries_exhausted"  # retried for a day and more without success
-    UNREADABLE = "unreadable"  # a message that does not parse: dead-lettered as it came
-
-    @property
-    def permanent(self) -> bool:
-        return self in (ReasonKind.REFUSED, ReasonKind.NO_TOKEN, ReasonKind.RETRIES_EXHAUSTED,
-                        ReasonKind.UNREADABLE)
 
 
 class QueueReason(BaseModel):
@@ -45,15 +31,6 @@ class QueueReason(BaseModel):
     @classmethod
     def of(cls, kind: ReasonKind, answer: Answer) -> "QueueReason":
         return cls(kind=kind, message=answer.message, code=answer.code, http_status=answer.http_status)
-
-
-class LedgerRecord(BaseModel):
-    """An extra ledger record written once the events are confirmed (e.g. first-payment:{sub})."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    key: str
-    ttl_s: int
 
 
 class RetryMessage(BaseModel):

@@ -8,6 +8,7 @@ SDK, about 150 ms of every cold start, even when tracing is disabled. When it is
 patches boto3 (every AWS call is a subsegment) and the TikTok call gets its own subsegment.
 """
 
+import logging
 import os
 import warnings
 
@@ -40,6 +41,16 @@ def _tracer():
 
 
 tracer = _tracer()
+# The functions' own Logger() (the parent of the layer's child loggers) is named after the service.
+_service_logger = logging.getLogger(os.environ.get("POWERTOOLS_SERVICE_NAME", "service_undefined"))
+
+
+def sampled() -> bool:
+    """Whether this invocation writes its routine lines: when its logs are sampled
+    (POWERTOOLS_LOGGER_SAMPLE_RATE sets the function's logger to DEBUG for a share of invocations) or the
+    level is DEBUG. One JSON line costs more than the rest of a warm one-event beacon, so the common case
+    logs only what went wrong."""
+    return _service_logger.isEnabledFor(logging.DEBUG)
 
 
 def count(name: str, value: int) -> None:

@@ -1,5 +1,6 @@
 """TikTok's Events API JSON (docs/tiktok.md): the one place our values become TikTok's wire format. Pure."""
 
+import json
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -39,6 +40,14 @@ def tiktok_event(event: ServerEvent) -> dict[str, Any]:
         body["properties"] = properties
     body["limited_data_use"] = event.limited_data_use
     return body
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
+def track_json(pixel_id: str, events: Sequence[ServerEvent], test_event_code: str | None = None) -> bytes:
+    """The /event/track/ request body, as bytes on the wire."""
+    return _ENCODER.encode(track_body(pixel_id, events, test_event_code)).encode()
 
 
 def track_body(pixel_id: str, events: Sequence[ServerEvent], test_event_code: str | None = None) -> dict[str, Any]:

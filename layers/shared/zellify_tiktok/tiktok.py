@@ -5,7 +5,6 @@ transiently goes to the RetryQueue. Within the budget, a call refused as a whole
 (40002) or partly (20001 without naming the events) is halved until every event has its own answer.
 """
 
-import json
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -17,7 +16,7 @@ from aws_lambda_powertools import Logger
 from .answers import BUDGET_SPENT, Answer, Outcome, classify, transport_failure
 from .budget import Budget
 from .observability import milliseconds, tracer
-from .payload import track_body
+from .payload import track_json
 from .server_event import ServerEvent
 
 logger = Logger(child=True)
@@ -35,6 +34,8 @@ TIKTOK_CURRENCIES = frozenset(
 @dataclass
 class SendResult:
     sent: list[ServerEvent] = field(default_factory=list)
+    # Per sent event, how long the call that took it lasted (ms): the ledger keeps it for the metrics.
+    sent_ms: list[int] = field(default_factory=list)
     # Refused for good (TikTok's answer, or ours when the call could not even be made).
     refused: list[tuple[ServerEvent, Answer]] = field(default_factory=list)
     # No answer yet: a transient failure, or the budget ran out first.
@@ -65,6 +66,7 @@ class TikTokClient:
         self.http = http or urllib3.PoolManager(num_pools=4, maxsize=8, retries=False)
         self.connect_timeout = connect_timeout
         self.total_timeout = total_timeout
+        self._full_timeout = urllib3.Timeout(connect=connect_timeout, total=total_timeout)
 
     def send(self, *, pixel_id: str, access_token: str, events: Sequence[ServerEvent],
              test_event_code: str | None, budget: Budget) -> SendResult:
@@ -76,11 +78,18 @@ class TikTokClient:
             if not budget.allows(MIN_CALL_S):
                 result.unanswered.extend((event, BUDGET_SPENT) for event in batch)
                 continue
+            started = time.perf_counter()
             answer = self.post(pixel_id, access_token, test_event_code, batch, budget.remaining())
+            took_ms = (time.perf_counter() - started) * 1000
             result.answers.append(answer)
             if answer.outcome is Outcome.SENT:
                 result.sent.extend(batch)
-            elif answer.outcome is Outcome.TRANSIENT:
+                result.sent_ms.extend([round(took_ms)] * len(batch))
+                continue
+            # A confirmed call's latency reaches the metrics through the ledger (services/health.py); the
+            # others' are emitted here (they are rare).
+            milliseconds("TikTokLatency", took_ms)
+            if answer.outcome is Outcome.TRANSIENT:
                 # TikTok is struggling (or slow): what is left waits in the queue rather than pressing on.
                 result.unanswered.extend((event, answer) for event in batch)
                 result.unanswered.extend((event, answer) for rest in work for event in rest)
@@ -97,20 +106,18 @@ class TikTokClient:
     @tracer.capture_method(capture_response=False)
     def post(self, pixel_id: str, token: str, test_code: str | None, events: Sequence[ServerEvent],
              seconds: float) -> Answer:
-        body = json.dumps(track_body(pixel_id, events, test_code), separators=(",", ":")).encode()
-        total = min(self.total_timeout, seconds)
-        started = time.perf_counter()
+        body = track_json(pixel_id, events, test_code)
+        timeout = self._full_timeout
+        if seconds < self.total_timeout - 0.1:  # the invocation's budget is shorter than one call's
+            timeout = urllib3.Timeout(connect=min(self.connect_timeout, seconds), total=seconds)
         try:
             response = self.http.request(
-                "POST", self.url, body=body,
-                headers={"Access-Token": token, "Content-Type": "application/json"},
-                timeout=urllib3.Timeout(connect=min(self.connect_timeout, total), total=total), retries=False,
+                "POST", self.url, body=body, headers={"Access-Token": token, "Content-Type": "application/json"},
+                timeout=timeout, retries=False,
             )
         except urllib3.exceptions.HTTPError as exc:
             return transport_failure(f"{type(exc).__name__}: TikTok unreachable or too slow")
         except (ValueError, UnicodeError) as exc:
             # A token or URL that cannot go on the wire: no retry will change that.
             return Answer(Outcome.PERMANENT, None, f"{type(exc).__name__}: request could not be sent")
-        finally:
-            milliseconds("TikTokLatency", (time.perf_counter() - started) * 1000)
         return classify(response.status, response.data)

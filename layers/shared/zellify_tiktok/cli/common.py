@@ -3,7 +3,7 @@
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import typer
@@ -54,7 +54,7 @@ class State:
         if self._runtime is None:
             settings = cli_settings()
             if self.stack:
-                settings = settings.model_copy(update=settings_from_stack(self.stack))
+                settings = replace(settings, **settings_from_stack(self.stack))
             self._runtime = Runtime.from_settings(settings)
         return self._runtime
 

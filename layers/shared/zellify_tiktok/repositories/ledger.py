@@ -26,6 +26,14 @@ def ledger_key(pixel_id: str, event_name: str, event_id: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class LedgerRecord:
+    """An extra record written once a delivery's events are all confirmed (e.g. first-payment:{sub})."""
+
+    key: str
+    ttl_s: int
+
+
+@dataclass(slots=True)  # one per sent event: not frozen (cheaper to build), never changed
 class SentRecord:
     """One event TikTok confirmed, as the ledger keeps it."""
 
@@ -33,12 +41,15 @@ class SentRecord:
     campaign_id: str
     event: str
     match_keys: tuple[str, ...]
+    # How long the TikTok call that took the event lasted.
+    tiktok_ms: int
     value: Decimal | None = None
     currency: str | None = None
 
     def attributes(self) -> dict[str, Any]:
         item: dict[str, Any] = {"campaign_id": {"S": self.campaign_id}, "event": {"S": self.event},
-                                "match_keys": {"L": [{"S": key} for key in self.match_keys]}}
+                                "match_keys": {"L": [{"S": key} for key in self.match_keys]},
+                                "tiktok_ms": {"N": str(self.tiktok_ms)}}
         if self.value is not None and self.currency:
             item["value"] = {"N": str(self.value)}
             item["currency"] = {"S": self.currency}

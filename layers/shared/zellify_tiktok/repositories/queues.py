@@ -1,17 +1,19 @@
 """RetryQueue and DeadLetterQueue (SQS). Messages carry built events, never a token or a raw email."""
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
-from ..messages import RetryMessage, UnreadableMessage
 from .aws import client
+
+if TYPE_CHECKING:
+    from ..messages import RetryMessage, UnreadableMessage
 
 SEND_BATCH_LIMIT = 10
 # SQS takes 256 KiB per message and per batch request; stay below with room for the envelope.
 MAX_MESSAGE_BYTES = 200 * 1024
 MAX_BATCH_BYTES = 240 * 1024
 
-QueueMessage = RetryMessage | UnreadableMessage
+QueueMessage = Union["RetryMessage", "UnreadableMessage"]
 
 
 class QueueUnavailable(Exception):
@@ -77,8 +79,7 @@ def queue_url_by_name(name: str) -> str:
 def _bodies(message: QueueMessage) -> list[str]:
     """The message as SQS bodies: one, or halves of its events until each fits in a message."""
     body = message.to_json()
-    if (isinstance(message, UnreadableMessage) or len(message.events) <= 1
-            or len(body.encode("utf-8")) <= MAX_MESSAGE_BYTES):
+    if message.kind == "unreadable" or len(body.encode("utf-8")) <= MAX_MESSAGE_BYTES or len(message.events) <= 1:
         return [body]
     middle = len(message.events) // 2
     return [

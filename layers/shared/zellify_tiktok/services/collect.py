@@ -13,7 +13,7 @@ from ..campaign import Campaign, is_campaign_id, test_code_to_send
 from ..delivery import Delivery, DeliveryCore, ServeRequest
 from ..errors import Forbidden, NotFound, ServiceUnavailable, Unprocessable
 from ..hashing import hash_external_id
-from ..observability import count
+from ..observability import count, sampled
 from ..repositories import INFRASTRUCTURE_ERRORS
 from ..repositories.aws import CALL_WORST_CASE_S
 from ..repositories.queues import QueueUnavailable
@@ -58,7 +58,6 @@ def collect(request: BeaconRequest, runtime: Runtime | None = None, clock: Any =
     if not beacon.events and not beacon.withdraws_consent:
         raise Unprocessable("no valid event in the beacon", code="no_valid_events", details=rejected)
     answer = {"accepted": [e.event_id for e in beacon.events], "rejected": rejected}
-    count("EventsAccepted", len(answer["accepted"]))
     if not campaign.server_side:
         return answer
     _note_beacon(rt, campaign, now, request.budget)
@@ -73,15 +72,18 @@ def collect(request: BeaconRequest, runtime: Runtime | None = None, clock: Any =
     naming = campaign.naming
     events = [event.server_event(naming, session.user) for event in beacon.events]
     delivery = Delivery(campaign=campaign, pixel_id=campaign.pixel_id, events=events, source="beacon",
-                        test_event_code=test_code_to_send(campaign, datetime.fromtimestamp(now, UTC)))
+                        test_event_code=test_code_to_send(campaign, now))
     try:
         report = DeliveryCore(rt, ServeRequest(rt.settings.tiktok_total_timeout_s), clock).deliver(
             delivery, request.budget)
     except QueueUnavailable as exc:
         raise ServiceUnavailable("events could not be delivered or queued; try again") from exc
-    logger.info("beacon delivered", extra={
-        "event_ids": answer["accepted"], "sent": len(report.sent), "duplicates": len(report.duplicates),
-        "queued": len(report.queued), "dead_lettered": len(report.dead_lettered)})
+    # A delivered beacon is the common case: logged on sampled invocations; what was queued or
+    # dead-lettered is logged where it happens, always.
+    if sampled():
+        logger.info("beacon delivered", extra={
+            "event_ids": answer["accepted"], "sent": len(report.sent), "duplicates": len(report.duplicates),
+            "queued": len(report.queued), "dead_lettered": len(report.dead_lettered)})
     return answer
 
 

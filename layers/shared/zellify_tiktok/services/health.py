@@ -21,6 +21,7 @@ from ..health import (
     sent_deltas,
     window,
 )
+from ..observability import average, count, milliseconds
 from ..runtime import Runtime, get_runtime
 from .settings import checked_id
 
@@ -34,19 +35,32 @@ def sent_fact(image: dict[str, Any]) -> SentFact | None:
         event = image["event"]["S"]
         sent_at = int(image["sent_at"]["N"])
         keys = tuple(key["S"] for key in image.get("match_keys", {}).get("L", []))
+        tiktok_ms = int(image["tiktok_ms"]["N"]) if "tiktok_ms" in image else None
         value = Decimal(image["value"]["N"]) if "value" in image else None
         currency = image["currency"]["S"] if "currency" in image else None
     except (KeyError, TypeError, ValueError, InvalidOperation):
         return None  # a fact record (first-payment:…) or an item from before the figures existed
-    return SentFact(campaign_id, event, sent_at, keys, value, currency)
+    return SentFact(campaign_id, event, sent_at, keys, tiktok_ms, value, currency)
 
 
 def count_sent(images: Iterable[dict[str, Any]], runtime: Runtime | None = None) -> int:
-    """Add a stream batch's sent events to the figures; how many were counted."""
+    """Add a stream batch's sent events to the figures and the metrics; how many were counted."""
     rt = runtime or get_runtime()
     facts = [fact for image in images if (fact := sent_fact(image)) is not None]
     rt.health.add(sent_deltas(facts))
+    emit_sent_metrics(facts)
     return len(facts)
+
+
+def emit_sent_metrics(facts: list[SentFact]) -> None:
+    """EventsSent, MatchKeysPerEvent and the confirmed calls' TikTokLatency, off the request path.
+
+    The events of one TikTok call share campaign, second and latency: each such group is one call."""
+    count("EventsSent", len(facts))
+    average("MatchKeysPerEvent", [len(fact.match_keys) for fact in facts])
+    calls = {(f.campaign_id, f.sent_at, f.tiktok_ms) for f in facts if f.tiktok_ms is not None}
+    for _, _, ms in calls:
+        milliseconds("TikTokLatency", float(ms or 0))
 
 
 def parse_hours(raw: str | None) -> int:

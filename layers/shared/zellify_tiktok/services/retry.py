@@ -29,7 +29,8 @@ from ..budget import Budget
 from ..campaign import test_code_to_send
 from ..delivery import Delivery, DeliveryCore, DeliveryReport, Redeliver
 from ..health import outcome_deltas
-from ..messages import MessageError, QueueReason, ReasonKind, RetryMessage, UnreadableMessage, parse_message
+from ..messages import MessageError, QueueReason, RetryMessage, UnreadableMessage, parse_message
+from ..reasons import ReasonKind
 from ..repositories import INFRASTRUCTURE_ERRORS
 from ..repositories.ledger import ledger_key
 from ..repositories.queues import QueueUnavailable
@@ -132,10 +133,9 @@ class Redelivery:
         if campaign is None or not campaign.has_token:
             reason = QueueReason(kind=ReasonKind.NO_TOKEN, message="campaign deleted or without token")
             return self._dead_letter_as_is(group, reason)
-        now = datetime.fromtimestamp(self.clock(), UTC)
         delivery = Delivery(campaign=campaign, pixel_id=first.pixel_id,
                             events=[event for queued in group for event in queued.message.events], source="retry",
-                            test_event_code=test_code_to_send(campaign, now, queued=first.test_event_code,
+                            test_event_code=test_code_to_send(campaign, self.clock(), queued=first.test_event_code,
                                                               retrying=True))
         return self._settle(group, self.core.deliver(delivery, self.budget))
 
@@ -160,7 +160,8 @@ class Redelivery:
             elif all(answer is BUDGET_SPENT for answer in answers):
                 outcomes[record_id] = Outcome(Settled.DEFERRED, queued.message)
             elif queued.failed_deliveries >= self.rt.settings.retry_max_receives:
-                outcomes |= self._dead_letter_as_is([queued], QueueReason.of(ReasonKind.RETRIES_EXHAUSTED, answers[0]))
+                reason = QueueReason.of(ReasonKind.RETRIES_EXHAUSTED, answers[0])
+                outcomes |= self._dead_letter_as_is([queued], reason)
             else:
                 outcomes[record_id] = Outcome(Settled.FAILED, queued.message, answers[0].message,
                                               queued.failed_deliveries)

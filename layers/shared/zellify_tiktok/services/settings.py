@@ -5,9 +5,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..beacon import decode_json_object
-from ..campaign import Campaign, apply_settings, is_campaign_id, iso, parse_settings, warnings_for
+from ..campaign import Campaign, is_campaign_id, iso, warnings_for
 from ..errors import BadRequest, NotFound
 from ..runtime import Runtime, get_runtime
+from ..settings_input import apply_settings, parse_settings
 
 MAX_SETTINGS_BYTES = 16 * 1024
 

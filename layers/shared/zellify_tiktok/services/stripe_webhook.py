@@ -10,7 +10,6 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -19,10 +18,9 @@ from ..budget import Budget
 from ..campaign import Campaign, test_code_to_send
 from ..delivery import Delivery, DeliveryCore, DeliveryReport, ServeRequest
 from ..errors import ApiError, BadRequest
-from ..messages import LedgerRecord
 from ..observability import count
 from ..repositories import INFRASTRUCTURE_ERRORS
-from ..repositories.ledger import ledger_key
+from ..repositories.ledger import LedgerRecord, ledger_key
 from ..repositories.queues import QueueUnavailable
 from ..runtime import Runtime, get_runtime
 from ..server_event import ServerEvent
@@ -161,7 +159,7 @@ def _deliver(conversion: Conversion, runtime: Runtime, budget: Budget, clock) ->
         return _ignored("not_first_payment", conversion.event_id)
     delivery = Delivery(campaign=campaign, pixel_id=campaign.pixel_id, events=[event], source="stripe",
                         ledger_records=records,
-                        test_event_code=test_code_to_send(campaign, datetime.fromtimestamp(clock(), UTC)))
+                        test_event_code=test_code_to_send(campaign, clock()))
     try:
         report = DeliveryCore(runtime, ServeRequest(runtime.settings.tiktok_total_timeout_s), clock).deliver(
             delivery, budget)

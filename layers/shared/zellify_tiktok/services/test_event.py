@@ -16,12 +16,12 @@ from typing import Any
 
 from ..beacon import decode_json_object
 from ..budget import Budget
-from ..campaign import parse_settings
 from ..errors import NotFound, Unprocessable
 from ..events import EVENT_TABLE
 from ..hashing import hash_external_id
 from ..runtime import Runtime, get_runtime
 from ..server_event import UserData, server_event
+from ..settings_input import parse_settings
 from .settings import checked_id
 
 MAX_BODY_BYTES = 4 * 1024
