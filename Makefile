@@ -18,7 +18,7 @@ PYTHON313 := $(or $(shell python3.13 -c 'import sys; print(sys.executable)' 2>/d
 export PATH := $(CURDIR)/.python3.13:$(PATH)
 
 .DEFAULT_GOAL := venv
-.PHONY: venv dev test unit integration e2e lint sam-validate bench loadtest chromium tracker python3.13 lock clean
+.PHONY: venv dev test unit integration e2e lint typecheck sam-validate bench loadtest chromium tracker python3.13 lock clean
 
 include functions/collect/Makefile
 
@@ -59,13 +59,16 @@ chromium:
 lint: venv
 	$(BIN)/ruff check .
 
+typecheck: venv
+	$(BIN)/mypy
+
 sam-validate: $(SAM_VENV)/.installed
 	$(SAM) validate --lint
 
 # Everything on 3.11 (the CLI's and local stack's Python), then unit and integration again on 3.13,
 # the Lambda runtime's (the slow ones, sam build and the bench, build with 3.13 whatever runs them).
 # Every test must run: a skip (a missing prerequisite) fails here, as under CI (tests/conftest.py).
-test: venv $(SAM_VENV)/.installed $(VENV313)/.installed python3.13 chromium lint sam-validate
+test: venv $(SAM_VENV)/.installed $(VENV313)/.installed python3.13 chromium lint typecheck sam-validate
 	REQUIRE_TEST_PREREQUISITES=1 $(BIN)/pytest -q
 	REQUIRE_TEST_PREREQUISITES=1 $(VENV313)/bin/pytest -q -p no:cacheprovider -m 'not slow' tests/unit tests/integration
 

@@ -41,12 +41,12 @@ def make_resolver(*, cors: bool = False) -> APIGatewayHttpResolver:
     cors_config = CORSConfig(allow_origin="*", allow_headers=["Content-Type"], max_age=600) if cors else None
     app = APIGatewayHttpResolver(cors=cors_config)
 
-    @app.exception_handler(ApiError)
+    @app.exception_handler(ApiError)  # type: ignore[untyped-decorator]
     def _api_error(error: ApiError) -> Response[str]:
         logger.info("request refused", extra={"status": error.status, "code": error.code})
         return error_response(error)
 
-    @app.exception_handler(list(INFRASTRUCTURE_ERRORS))
+    @app.exception_handler(list(INFRASTRUCTURE_ERRORS))  # type: ignore[untyped-decorator]
     def _backing_service_down(error: Exception) -> Response[str]:
         # DynamoDB or Secrets Manager failing where nothing can be queued instead: say "try again".
         logger.warning("backing service unavailable", extra={"error": type(error).__name__})

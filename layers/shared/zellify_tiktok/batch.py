@@ -18,7 +18,7 @@ GroupHandler = Callable[[Sequence[SQSRecord]], Mapping[str, Exception]]
 
 class GroupBatchProcessor(BatchProcessor):
     def process(self) -> list[tuple[Any, ...]]:
-        records: list[SQSRecord] = [self._to_batch_type(record, event_type=self.event_type) for record in self.records]
+        records = [SQSRecord(record) for record in self.records]
         failures = self.handler(records)
         results: list[tuple[Any, ...]] = []
         for raw, record in zip(self.records, records, strict=True):

@@ -182,7 +182,7 @@ def _validate_event(raw: Any, now_ms: int) -> BeaconEvent:
         raise InvalidEvent("invalid_field", "an event must be a JSON object")
     name = raw.get("event")
     spec = EVENT_TABLE.get(name) if isinstance(name, str) else None
-    if spec is None:
+    if spec is None or not isinstance(name, str):
         shown = repr(name[:64]) if isinstance(name, str) and encodable(name) else "of that kind"
         raise InvalidEvent("unknown_event", f"unknown event {shown}; known: {', '.join(EVENT_TABLE)}")
     if not spec.beacon:

@@ -14,7 +14,7 @@ class ApiError(Exception):
             self.code = code
         self.details = details or []
 
-    def to_body(self) -> dict:
+    def to_body(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
 

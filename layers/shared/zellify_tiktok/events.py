@@ -1,7 +1,9 @@
 """The funnel → TikTok event table of DESIGN §3, as data, in one place."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -35,13 +37,13 @@ EVENT_TABLE: dict[str, FunnelEvent] = {
 }
 
 
-def tiktok_event_name(funnel_event: str, overrides: dict[str, str] | None = None) -> str:
+def tiktok_event_name(funnel_event: str, overrides: Mapping[str, str] | None = None) -> str:
     """The TikTok name for a funnel event, honouring the campaign's `event_names` overrides."""
     if overrides and funnel_event in overrides:
         return overrides[funnel_event]
     return EVENT_TABLE[funnel_event].tiktok
 
 
-def browser_event_table() -> dict[str, dict]:
+def browser_event_table() -> dict[str, dict[str, Any]]:
     """The table as tracker.js needs it (baked into the script, so there is one source of truth)."""
     return {e.name: {"tiktok": e.tiktok, "beacon": e.beacon} for e in EVENT_TABLE.values()}

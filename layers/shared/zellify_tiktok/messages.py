@@ -36,8 +36,8 @@ class QueueReason(BaseModel):
 class RetryMessage(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["tiktok_events"] = MESSAGE_KIND
-    version: Literal[2] = MESSAGE_VERSION
+    kind: Literal["tiktok_events"] = "tiktok_events"
+    version: Literal[2] = 2
     message_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
     campaign_id: str
     pixel_id: str
@@ -61,7 +61,7 @@ class UnreadableMessage(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["unreadable"] = "unreadable"
-    version: Literal[2] = MESSAGE_VERSION
+    version: Literal[2] = 2
     message_id: str
     reason: QueueReason
     body: str

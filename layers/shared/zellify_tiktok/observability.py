@@ -11,6 +11,8 @@ patches boto3 (every AWS call is a subsegment) and the TikTok call gets its own 
 import logging
 import os
 import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -20,19 +22,22 @@ metrics = Metrics()
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
 class _NoTracer:
     """Tracer's decorators, doing nothing: tracing is off."""
 
     @staticmethod
-    def capture_lambda_handler(**_):
+    def capture_lambda_handler(**_: Any) -> Callable[[F], F]:
         return lambda handler: handler
 
     @staticmethod
-    def capture_method(**_):
+    def capture_method(**_: Any) -> Callable[[F], F]:
         return lambda method: method
 
 
-def _tracer():
+def _tracer() -> Any:
     if os.environ.get("POWERTOOLS_TRACE_DISABLED", "true").lower() in ("true", "1"):
         return _NoTracer()
     from aws_lambda_powertools import Tracer

@@ -91,7 +91,7 @@ class _Malformed(Exception):
 
 # -- reading Stripe objects defensively ---------------------------------------------------------
 
-def _dict(value: Any) -> dict:
+def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
@@ -115,14 +115,14 @@ def _required_id(value: Any) -> str:
     return found
 
 
-def _amount(obj: dict, field: str) -> int:
+def _amount(obj: dict[str, Any], field: str) -> int:
     amount = obj.get(field)
     if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
         raise _Malformed
     return amount
 
 
-def _currency(obj: dict) -> str:
+def _currency(obj: dict[str, Any]) -> str:
     currency = obj.get("currency")
     if not isinstance(currency, str) or len(currency) != 3 or not currency.isascii() or not currency.isalpha():
         raise _Malformed
@@ -146,18 +146,18 @@ def _phone_hash(candidate: Any) -> str | None:
 class _Facts:
     """What every object kind must tell: where the funnel ids are, an email, its subscription."""
 
-    metadata: dict
+    metadata: dict[str, Any]
     session_id_fallback: str | None
     email_hash: str | None
     subscription_id: str | None
     phone_hash: str | None = None
 
 
-def _payment_intent(obj: dict) -> _Facts:
+def _payment_intent(obj: dict[str, Any]) -> _Facts:
     return _Facts(_dict(obj.get("metadata")), None, _email_hash(obj.get("receipt_email")), None)
 
 
-def _invoice(obj: dict) -> _Facts:
+def _invoice(obj: dict[str, Any]) -> _Facts:
     # Current API versions: parent.subscription_details; older ones: subscription / subscription_details.
     current = _dict(_dict(obj.get("parent")).get("subscription_details"))
     legacy = _dict(obj.get("subscription_details"))
@@ -169,7 +169,7 @@ def _invoice(obj: dict) -> _Facts:
     )
 
 
-def _checkout_session(obj: dict) -> _Facts:
+def _checkout_session(obj: dict[str, Any]) -> _Facts:
     # A Checkout Session pays either a PaymentIntent or a subscription's first invoice.
     subscription = _id(obj.get("subscription")) if obj.get("mode") == "subscription" else None
     details = _dict(obj.get("customer_details"))
@@ -182,30 +182,30 @@ def _checkout_session(obj: dict) -> _Facts:
     )
 
 
-def _subscription(obj: dict) -> _Facts:
+def _subscription(obj: dict[str, Any]) -> _Facts:
     return _Facts(_dict(obj.get("metadata")), None, None, _id(obj.get("id")))
 
 
 # -- event ids (docs/design.md §4) ----------------------------------------------------------------------
 
-def _object_id(obj: dict) -> str:
+def _object_id(obj: dict[str, Any]) -> str:
     return _required_id(obj.get("id"))
 
 
-def _payment_intent_failure_id(obj: dict) -> str:
+def _payment_intent_failure_id(obj: dict[str, Any]) -> str:
     """`{payment_intent_id}:{charge_id}`: each failed attempt is its own PaymentFailed."""
     charge = _id(obj.get("latest_charge")) or _id(_dict(obj.get("last_payment_error")).get("charge"))
     return f"{_object_id(obj)}:{charge}" if charge else _object_id(obj)
 
 
-def _invoice_failure_id(obj: dict) -> str:
+def _invoice_failure_id(obj: dict[str, Any]) -> str:
     attempt = obj.get("attempt_count")
     if isinstance(attempt, bool) or not isinstance(attempt, int):
         raise _Malformed
     return f"{_object_id(obj)}:{attempt}"
 
 
-def _checkout_paid_object_id(obj: dict) -> str:
+def _checkout_paid_object_id(obj: dict[str, Any]) -> str:
     """The id of what the session paid, so it dedups with the PaymentIntent or invoice route."""
     if obj.get("mode") == "subscription":
         return _required_id(obj.get("invoice"))
@@ -214,25 +214,25 @@ def _checkout_paid_object_id(obj: dict) -> str:
 
 # -- conditions: None when the event is reported, else why not ----------------------------------
 
-Condition = Callable[[dict, dict], str | None]
+Condition = Callable[[dict[str, Any], dict[str, Any]], str | None]
 
 
-def _always(obj: dict, previous: dict) -> str | None:
+def _always(obj: dict[str, Any], previous: dict[str, Any]) -> str | None:
     return None
 
 
-def _not_an_invoice_payment(obj: dict, previous: dict) -> str | None:
+def _not_an_invoice_payment(obj: dict[str, Any], previous: dict[str, Any]) -> str | None:
     # Older API versions link an invoice's PaymentIntent to it; the invoice route reports that payment.
     return "invoice_payment" if obj.get("invoice") else None
 
 
 def _positive(field: str) -> Condition:
-    def condition(obj: dict, previous: dict) -> str | None:
+    def condition(obj: dict[str, Any], previous: dict[str, Any]) -> str | None:
         return None if _amount(obj, field) > 0 else "zero_amount"
     return condition
 
 
-def _paid_checkout(obj: dict, previous: dict) -> str | None:
+def _paid_checkout(obj: dict[str, Any], previous: dict[str, Any]) -> str | None:
     if obj.get("payment_status") != "paid":
         return "not_paid"  # an async payment method: async_payment_succeeded reports it later
     # A trial started through Checkout completes as "paid" with nothing charged.
@@ -240,12 +240,12 @@ def _paid_checkout(obj: dict, previous: dict) -> str | None:
 
 
 def _status_is(status: str) -> Condition:
-    def condition(obj: dict, previous: dict) -> str | None:
+    def condition(obj: dict[str, Any], previous: dict[str, Any]) -> str | None:
         return None if obj.get("status") == status else "status_not_reported"
     return condition
 
 
-def _became_active(obj: dict, previous: dict) -> str | None:
+def _became_active(obj: dict[str, Any], previous: dict[str, Any]) -> str | None:
     became = obj.get("status") == "active" and previous.get("status") in ("trialing", "incomplete")
     return None if became else "status_not_reported"
 
@@ -254,8 +254,8 @@ def _became_active(obj: dict, previous: dict) -> str | None:
 class StripeRule:
     stripe_type: str
     funnel_event: str
-    read: Callable[[dict], _Facts]
-    event_id: Callable[[dict], str]
+    read: Callable[[dict[str, Any]], _Facts]
+    event_id: Callable[[dict[str, Any]], str]
     amount: str | None = None  # the field carrying the value; None: the funnel event's fixed value
     when: Condition = _always
     subscription: SubscriptionCheck = SubscriptionCheck.NONE
@@ -350,11 +350,12 @@ def map_event(event: Any) -> Conversion | Ignored:
         return Ignored("malformed_event")
 
 
-def _apply_rules(rules: list[StripeRule], event: dict, obj: dict, previous: dict, created: int) -> Conversion | Ignored:
+def _apply_rules(rules: list[StripeRule], event: dict[str, Any], obj: dict[str, Any], previous: dict[str, Any],
+                 created: int) -> Conversion | Ignored:
     reasons = [rule.when(obj, previous) for rule in rules]
     matching = [rule for rule, reason in zip(rules, reasons, strict=True) if reason is None]
     if not matching:
-        return Ignored(reasons[0])
+        return Ignored(reasons[0] or "not_reported")
     rule = matching[0]
     event_id = rule.event_id(obj)
     facts = rule.read(obj)
@@ -363,7 +364,8 @@ def _apply_rules(rules: list[StripeRule], event: dict, obj: dict, previous: dict
         return Ignored(ids, event_id)
     campaign_id, session_id = ids
     if rule.amount is None:
-        value = EVENT_TABLE[rule.funnel_event].fixed_value  # StartTrial, Subscribe: 0 (a unit test holds this)
+        # StartTrial, Subscribe: their fixed value 0 (a unit test holds this).
+        value = EVENT_TABLE[rule.funnel_event].fixed_value or Decimal(0)
         currency = _currency(obj) if obj.get("currency") else None
     else:
         currency = _currency(obj)

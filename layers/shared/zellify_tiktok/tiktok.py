@@ -103,7 +103,7 @@ class TikTokClient:
         return result
 
     # The response is TikTok's answer (no secrets), but keep traces to timing and errors.
-    @tracer.capture_method(capture_response=False)
+    @tracer.capture_method(capture_response=False)  # type: ignore[untyped-decorator]
     def post(self, pixel_id: str, token: str, test_code: str | None, events: Sequence[ServerEvent],
              seconds: float) -> Answer:
         body = track_json(pixel_id, events, test_code)

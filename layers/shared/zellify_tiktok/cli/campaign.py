@@ -6,6 +6,7 @@ value (it would land in shell history): it is read from stdin, a hidden prompt, 
 """
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -157,7 +158,7 @@ def update_campaign(
     body = {name: stored[name] for name in SETTINGS_FIELDS if name != "test_event_code_expires_at"}
     if event_name:
         # FUNNEL= drops that override; the others are kept.
-        names = {**body["event_names"], **_event_names(event_name)}
+        names = {**body["event_names"], **(_event_names(event_name) or {})}
         changes["event_names"] = {funnel: tiktok for funnel, tiktok in names.items() if tiktok}
     view = put_settings(campaign_id, json.dumps(body | changes | token).encode(), state.runtime)
     state.emit(view, _render_view(view))
@@ -227,7 +228,7 @@ def _event_names(pairs: list[str] | None) -> dict[str, str] | None:
     return names
 
 
-def _token_field(from_stdin: bool, prompt: bool, remove: bool) -> dict:
+def _token_field(from_stdin: bool, prompt: bool, remove: bool) -> dict[str, Any]:
     """The PUT body's access_token as the options ask: a value, null (remove), or absent (keep)."""
     chosen = [name for name, on in (("--token-from-stdin", from_stdin), ("--prompt-token", prompt),
                                     ("--remove-token", remove)) if on]
@@ -251,7 +252,7 @@ def _read(source: str) -> bytes:
         raise typer.BadParameter(f"cannot read {source}: {exc.strerror}", param_hint="--from-json") from None
 
 
-def _merge_token(body: bytes, token: dict) -> bytes:
+def _merge_token(body: bytes, token: dict[str, Any]) -> bytes:
     if not token:
         return body
     try:
@@ -265,7 +266,7 @@ def _merge_token(body: bytes, token: dict) -> bytes:
     return json.dumps(parsed | token).encode()
 
 
-def _render_view(view: dict):
+def _render_view(view: dict[str, Any]) -> Callable[[Console], None]:
     def render(console: Console) -> None:
         rows = {key: value for key, value in view.items() if key != "warnings"}
         console.print(key_value_table(rows | {"last_delivery": delivery_text(view["last_delivery"])}))
@@ -274,7 +275,7 @@ def _render_view(view: dict):
     return render
 
 
-def _test_code_text(row: dict) -> str:
+def _test_code_text(row: dict[str, Any]) -> str:
     if not row["test_event_code"]:
         return "-"
     return cell(f"{row['test_event_code']} ({'active' if row['test_event_code_active'] else 'expired'})")

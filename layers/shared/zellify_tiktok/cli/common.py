@@ -54,7 +54,7 @@ class State:
         if self._runtime is None:
             settings = cli_settings()
             if self.stack:
-                settings = replace(settings, **settings_from_stack(self.stack))
+                settings = replace(settings, **settings_from_stack(self.stack))  # type: ignore[arg-type]
             self._runtime = Runtime.from_settings(settings)
         return self._runtime
 
@@ -65,7 +65,7 @@ class State:
         else:
             render(self.out)
 
-    def report_error(self, body: dict) -> None:
+    def report_error(self, body: dict[str, Any]) -> None:
         if self.json:
             typer.echo(json.dumps(body, default=str), err=True)
             return
@@ -90,7 +90,8 @@ class State:
 
 
 def state_of(ctx: typer.Context) -> State:
-    return ctx.obj
+    state: State = ctx.obj
+    return state
 
 
 def queue_url(configured: str, name: str) -> str:
@@ -113,7 +114,7 @@ def cell(value: Any) -> str:
     return escape(str(value))
 
 
-def delivery_text(delivery: dict | None) -> str:
+def delivery_text(delivery: dict[str, Any] | None) -> str:
     """TikTok's last answer on one line (plain text: pass it through cell() for a table)."""
     if not delivery:
         return "never"

@@ -31,7 +31,7 @@ def erase(
     if session is not None:
         session_ids = [session]
     else:
-        address = typer.get_text_stream("stdin").readline() if email == "-" else email
+        address = (typer.get_text_stream("stdin").readline() if email == "-" else email) or ""
         if not is_valid_email(address):
             # The address itself is not repeated: this output may end up in a ticket or a log.
             raise CommandFailed(EXIT_USAGE, "invalid_email", "--email: not a valid email address")

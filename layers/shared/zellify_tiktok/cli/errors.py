@@ -1,5 +1,7 @@
 """Exit codes and the one mapping from exceptions to them, so every command means the same thing by each code."""
 
+from typing import Any
+
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -61,7 +63,7 @@ class CommandFailed(Exception):
 HANDLED = (CommandFailed, ApiError, BotoCoreError, ClientError, SecretUnavailable)
 
 
-def classify(exc: Exception) -> tuple[int, dict]:
+def classify(exc: Exception) -> tuple[int, dict[str, Any]]:
     """The exit code and an error body in the HTTP API's shape (DESIGN §6) for a handled exception."""
     if isinstance(exc, CommandFailed):
         return exc.exit_code, exc.body
@@ -85,5 +87,5 @@ def classify(exc: Exception) -> tuple[int, dict]:
     return EXIT_FAILED, _body("aws_error", f"{type(exc).__name__}: {exc}")
 
 
-def _body(code: str, message: str) -> dict:
+def _body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": []}}

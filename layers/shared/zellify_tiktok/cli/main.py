@@ -22,7 +22,7 @@ OPERATOR_AWS_CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"mode"
 class _Group(TyperGroup):
     """Maps every command's failures to the documented exit codes, instead of a traceback."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except HANDLED as exc:

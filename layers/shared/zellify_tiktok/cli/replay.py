@@ -3,7 +3,7 @@
 import re
 from collections import Counter
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -49,7 +49,7 @@ def replay(
         items = replay_dead_letters(selection, dry_run=dry_run, limit=limit, runtime=rt,
                                     on_progress=lambda n: advance())
     outcomes = Counter(item.outcome for item in items)
-    summary = {"dry_run": dry_run, "outcomes": dict(outcomes),
+    summary: dict[str, Any] = {"dry_run": dry_run, "outcomes": dict(outcomes),
                "events": {o: sum(i.events for i in items if i.outcome == o) for o in outcomes},
                "messages": [asdict(item) for item in items]}
 

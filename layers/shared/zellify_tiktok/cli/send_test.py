@@ -28,7 +28,7 @@ CONNECT_TIMEOUT_S = 5.0
 TOTAL_TIMEOUT_S = 15.0
 
 # The choices come from the event table, the one place funnel events are defined.
-FunnelEvent = StrEnum("FunnelEvent", {name: name for name in EVENT_TABLE})
+FunnelEvent = StrEnum("FunnelEvent", {name: name for name in EVENT_TABLE})  # type: ignore[misc]
 
 
 def tiktok_client(api_base: str) -> TikTokClient:

@@ -1,6 +1,7 @@
 """`status`: what is waiting in the queues, and TikTok's last answer per campaign."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 import typer
 from botocore.exceptions import ClientError
@@ -57,7 +58,7 @@ def status(ctx: typer.Context) -> None:
         raise typer.Exit(EXIT_NOT_FOUND)
 
 
-def _depth(configured_url: str, name: str) -> dict:
+def _depth(configured_url: str, name: str) -> dict[str, Any]:
     """Depth counts, or the error of a queue that is not there (AWS being unreachable still fails the command)."""
     try:
         return MessageQueue(queue_url(configured_url, name)).depth()

@@ -20,7 +20,8 @@ def _plain(value: Any) -> Any:
 
 
 def to_attr(value: Any) -> dict[str, Any]:
-    return _serializer.serialize(_plain(value))
+    attribute: dict[str, Any] = _serializer.serialize(_plain(value))  # type: ignore[assignment]
+    return attribute
 
 
 def to_item(data: dict[str, Any]) -> dict[str, Any]:

@@ -67,14 +67,14 @@ class SecretsRepository:
                     if attempt == _RECREATE_ATTEMPTS - 1:
                         raise SecretUnavailable("the previous secret is still being deleted; try again") from None
                     time.sleep(0.5 * (attempt + 1))
-        self.provider.clear_cache()
+        self.provider.clear_cache()  # type: ignore[no-untyped-call]
 
     def delete_token(self, campaign_id: str) -> None:
         """Force delete (no recovery window), so the campaign can be configured again at once."""
         secrets = client("secretsmanager")
         with contextlib.suppress(secrets.exceptions.ResourceNotFoundException):
             secrets.delete_secret(SecretId=self.token_name(campaign_id), ForceDeleteWithoutRecovery=True)
-        self.provider.clear_cache()
+        self.provider.clear_cache()  # type: ignore[no-untyped-call]
 
     def stripe_signing_secrets(self) -> list[str]:
         """The webhook signing secret(s): JSON {"secrets": [...]} (several during rotation) or one string."""

@@ -30,7 +30,7 @@ def settings_view(campaign: Campaign, now: datetime) -> dict[str, Any]:
     }
 
 
-def put_settings(campaign_id: str, body: bytes, runtime: Runtime | None = None) -> dict:
+def put_settings(campaign_id: str, body: bytes, runtime: Runtime | None = None) -> dict[str, Any]:
     runtime = runtime or get_runtime()
     campaign_id = checked_id(campaign_id)
     settings, names_token = parse_settings(decode_json_object(body, MAX_SETTINGS_BYTES))
@@ -49,7 +49,7 @@ def put_settings(campaign_id: str, body: bytes, runtime: Runtime | None = None) 
     return settings_view(campaign, now)
 
 
-def get_settings_view(campaign_id: str, runtime: Runtime | None = None) -> dict:
+def get_settings_view(campaign_id: str, runtime: Runtime | None = None) -> dict[str, Any]:
     runtime = runtime or get_runtime()
     campaign = runtime.campaigns.get(checked_id(campaign_id), fresh=True)
     if campaign is None:
@@ -57,7 +57,7 @@ def get_settings_view(campaign_id: str, runtime: Runtime | None = None) -> dict:
     return settings_view(campaign, datetime.now(UTC))
 
 
-def list_settings_views(runtime: Runtime | None = None) -> dict:
+def list_settings_views(runtime: Runtime | None = None) -> dict[str, Any]:
     """Every configured campaign's settings view, by id: the console's campaign list (docs/design.md §10).
 
     A scan of the Campaigns table, which holds one small item per campaign; no token is read.

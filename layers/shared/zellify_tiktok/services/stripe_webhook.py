@@ -14,7 +14,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from ..budget import Budget
+from ..budget import Budget, Clock
 from ..campaign import Campaign, test_code_to_send
 from ..delivery import Delivery, DeliveryCore, DeliveryReport, ServeRequest
 from ..errors import ApiError, BadRequest
@@ -45,7 +45,7 @@ class WebhookAnswer:
     reason: str
     event_ids: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"status": self.status, "reason": self.reason, "event_ids": self.event_ids}
 
 
@@ -94,7 +94,7 @@ def _signed_at(header: str) -> int:
 
 
 def handle_webhook(body: bytes, signature: str | None, budget: Budget, runtime: Runtime | None = None,
-                   clock=time.time) -> dict:
+                   clock: Clock = time.time) -> dict[str, Any]:
     runtime = runtime or get_runtime()
     if len(body) > MAX_BODY_BYTES:
         raise BadRequest(f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}", code="payload_too_large")
@@ -125,7 +125,7 @@ def _signing_secrets(runtime: Runtime) -> list[str]:
     return secrets
 
 
-def process_event(event: Any, runtime: Runtime, budget: Budget, clock=time.time) -> WebhookAnswer:
+def process_event(event: Any, runtime: Runtime, budget: Budget, clock: Clock = time.time) -> WebhookAnswer:
     """A verified event's outcome. Raises RetryLater when nothing durable could be done."""
     conversion = map_event(event)
     if isinstance(conversion, Ignored):
@@ -136,7 +136,7 @@ def process_event(event: Any, runtime: Runtime, budget: Budget, clock=time.time)
         raise RetryLater("campaign, session or ledger could not be read; Stripe will redeliver") from exc
 
 
-def _deliver(conversion: Conversion, runtime: Runtime, budget: Budget, clock) -> WebhookAnswer:
+def _deliver(conversion: Conversion, runtime: Runtime, budget: Budget, clock: Clock) -> WebhookAnswer:
     campaign = runtime.campaigns.get(conversion.campaign_id)
     if campaign is None:
         return _ignored("unknown_campaign", conversion.event_id)

@@ -1,6 +1,7 @@
 """GET /v1/campaigns/{campaign_id}/tracker.js (docs/design.md §6.2): the script with the campaign baked in."""
 
 import json
+from typing import Any
 
 from ..campaign import Campaign
 from ..events import browser_event_table
@@ -11,7 +12,7 @@ from .collect import load_campaign
 CONFIG_PLACEHOLDER = "/*__ZT_CONFIG__*/{}"
 
 
-def tracker_config(campaign: Campaign, *, api_base: str, pixel_sdk_url: str) -> dict:
+def tracker_config(campaign: Campaign, *, api_base: str, pixel_sdk_url: str) -> dict[str, Any]:
     """What the browser may know of a campaign: never the token, nor anything derived from it."""
     return {
         "campaign_id": campaign.campaign_id,
@@ -26,7 +27,7 @@ def tracker_config(campaign: Campaign, *, api_base: str, pixel_sdk_url: str) -> 
     }
 
 
-def render_tracker(template: str, config: dict) -> str:
+def render_tracker(template: str, config: dict[str, Any]) -> str:
     # ensure_ascii keeps U+2028/2029 and any non-ASCII out of the script text.
     return template.replace(CONFIG_PLACEHOLDER, json.dumps(config, ensure_ascii=True), 1)
 
