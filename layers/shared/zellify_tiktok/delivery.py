@@ -34,7 +34,7 @@ logger = Logger(child=True)
 Pending = tuple[ServerEvent, Answer]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """Events of one campaign for one pixel + test code, and where they come from."""
 
@@ -47,7 +47,7 @@ class Delivery:
     ledger_records: Sequence[LedgerRecord] = ()
 
 
-@dataclass
+@dataclass(slots=True)
 class DeliveryReport:
     sent: list[ServerEvent] = field(default_factory=list)
     duplicates: list[ServerEvent] = field(default_factory=list)

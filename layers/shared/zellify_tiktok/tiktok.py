@@ -31,7 +31,7 @@ TIKTOK_CURRENCIES = frozenset(
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class SendResult:
     sent: list[ServerEvent] = field(default_factory=list)
     # Per sent event, how long the call that took it lasted (ms): the ledger keeps it for the metrics.
@@ -72,7 +72,8 @@ class TikTokClient:
              test_event_code: str | None, budget: Budget) -> SendResult:
         result = SendResult()
         checked = [check_event(event) for event in events]
-        work = deque(checked[i:i + MAX_EVENTS_PER_CALL] for i in range(0, len(checked), MAX_EVENTS_PER_CALL))
+        work = deque([checked] if len(checked) <= MAX_EVENTS_PER_CALL else
+                     (checked[i:i + MAX_EVENTS_PER_CALL] for i in range(0, len(checked), MAX_EVENTS_PER_CALL)))
         while work:
             batch = work.popleft()
             if not budget.allows(MIN_CALL_S):
