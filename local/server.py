@@ -3,10 +3,12 @@
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import quote
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.test import Client
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
@@ -27,18 +29,22 @@ class LocalApp:
     """WSGI app of the whole local stack."""
 
     def __init__(self, *, api: HttpApi, tiktok: TikTokStandIn, pixel: PixelStandIn, oidc: OidcStandIn,
-                 aws_endpoint_url: str,
+                 aws_endpoint_url: str, admin_token: str,
                  health: Callable[[], tuple[bool, dict]], state: Callable[[], dict],
-                 render_test_events: Callable[[dict], str], demo_app: WsgiApp):
+                 render_test_events: Callable[[dict], str],
+                 render_health: Callable[[str, int, int, Any], str], demo_app: WsgiApp):
         self.api = api
         self.aws_endpoint_url = aws_endpoint_url
+        self.admin_token = admin_token
         self.health = health
         self.state = state
         self.render_test_events = render_test_events
+        self.render_health = render_health
         self.demo_app = demo_app
         self.dev_routes = Map([
             Rule("/healthz", endpoint=self._healthz, methods=["GET"]),
             Rule("/_dev/", endpoint=self._test_events, methods=["GET"]),
+            Rule("/_dev/health/<campaign_id>", endpoint=self._campaign_health, methods=["GET"]),
             Rule("/_dev/state", endpoint=self._state, methods=["GET"]),
             Rule("/_dev/aws", endpoint=self._aws, methods=["GET"]),
             Rule(f"/_dev/tiktok{TRACK_PATH}", endpoint=tiktok.track, methods=["POST"]),
@@ -64,12 +70,12 @@ class LocalApp:
 
     def _dev(self, request: Request) -> Response:
         try:
-            endpoint, _ = self.dev_routes.bind_to_environ(request.environ).match()
+            endpoint, arguments = self.dev_routes.bind_to_environ(request.environ).match()
         except HTTPException as exc:
             if exc.code in (404, 405):
                 return json_response({"message": exc.name}, exc.code)
             return exc.get_response(request.environ)  # the redirect from /_dev to /_dev/
-        return endpoint(request)
+        return endpoint(request, **arguments)
 
     def _demo(self, environ: dict, start_response: Any) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -91,7 +97,31 @@ class LocalApp:
         return json_response(self.state())
 
     def _test_events(self, request: Request) -> Response:
-        return Response(self.render_test_events(self.state()), content_type="text/html; charset=utf-8")
+        status, answer = self._operator_get(request, "/v1/campaigns")
+        campaigns = answer.get("campaigns") if status == 200 and isinstance(answer, dict) else None
+        if campaigns is None:
+            log.warning("Test Events page: GET /v1/campaigns answered %s", status)
+        page = self.render_test_events({**self.state(), "campaigns": campaigns})
+        return Response(page, content_type="text/html; charset=utf-8")
+
+    def _campaign_health(self, request: Request, campaign_id: str) -> Response:
+        """docs/design.md §9: the health route needs operator auth, so this page asks with the admin token."""
+        hours = request.args.get("hours", "24")
+        status, answer = self._operator_get(
+            request, f"/v1/campaigns/{quote(campaign_id, safe='')}/tiktok/health?hours={quote(hours, safe='')}")
+        shown_hours = int(hours) if hours.isascii() and hours.isdigit() else 0
+        page = self.render_health(campaign_id, shown_hours, status, answer)
+        return Response(page, status=200 if status == 200 else status,
+                        content_type="text/html; charset=utf-8")
+
+    def _operator_get(self, request: Request, path: str) -> tuple[int, Any]:
+        """An operator route through the local HTTP API (its authorizer, throttling and function), as curl would."""
+        response = Client(self.api).get(path, base_url=request.host_url,
+                                        headers={"Authorization": f"Bearer {self.admin_token}"})
+        try:
+            return response.status_code, response.get_json(force=True, silent=True)
+        finally:
+            response.close()
 
 
 class _RequestHandler(WSGIRequestHandler):

@@ -30,6 +30,7 @@ from .poller import SqsPoller, StreamPoller
 from .server import LocalApp, make_http_server
 from .template import FunctionSpec, Resolver, Template, TemplateError, cfn_string
 from .testevents import render as render_test_events
+from .testevents import render_health
 from .tiktok_standin import API_PATH, TikTokStandIn
 
 log = logging.getLogger("local")
@@ -107,9 +108,11 @@ class LocalStack:
             pixel=self.pixel,
             oidc=self.oidc,
             aws_endpoint_url=self.aws_endpoint_url,
+            admin_token=self.admin_token,
             health=self.health,
             state=self.state,
             render_test_events=render_test_events,
+            render_health=render_health,
             demo_app=demo_app,
         )
         self._seed()

@@ -5,21 +5,31 @@
   pixel_requests   the `ttq` calls the Pixel stand-in reported: {"received_at", "pixel_id", "method", "args"}
   queued           message bodies waiting in the RetryQueue (dicts, or strings that were not JSON)
   dead_lettered    message bodies in the DeadLetterQueue
+  campaigns        the campaigns as `GET /v1/campaigns` lists them (None: the list could not be read)
 
 An event is identified the way TikTok deduplicates it: pixel + event name + event_id. Each such
 event gets one row with its dedup state (paired / pixel only / server only), the match keys its
-server copy carried and TikTok's answer. Everything shown is escaped; the Access-Token header the
-stand-in recorded is never shown, nor a raw email address or phone number the page gave `ttq.identify`.
+server copy carried and TikTok's answer; each campaign links to its health page, `render_health`
+(`GET /_dev/health/{campaign_id}`, docs/design.md §9). Everything shown is escaped, and any recorded
+string renders (a lone surrogate becomes its `\\udfff` escape); the Access-Token header the stand-in
+recorded is never shown, nor a raw email address or phone number (the page's `ttq.identify` arguments,
+or one that reached a queue message by mistake).
 """
 
 import html
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from .http_util import mask_contact
 
-MATCH_KEYS = ("email", "external_id", "ttp", "ttclid", "ip", "user_agent")
+MATCH_KEYS = ("email", "phone", "external_id", "ttp", "ttclid", "ip", "user_agent")
+# The keys TikTok takes only as SHA-256 (reference/tiktok.md): the page shows a prefix of the hash.
+HASHED_KEYS = ("email", "phone", "external_id")
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_CLOCK = re.compile(r"\d\d:\d\d(:\d\d(\.\d{1,3})?)?")
 PAIRED, PIXEL_ONLY, SERVER_ONLY = "paired", "pixel only", "server only"
 # TikTok's answer codes that mean the events were taken (reference/tiktok.md).
 ACCEPTED_CODES = (0, 20001)
@@ -39,6 +49,8 @@ class ServerCopy:
     match_keys: frozenset
     answer: Any
     test_event_code: str | None
+    hash_prefixes: dict = field(default_factory=dict)  # hashed key -> the first characters of its hash
+    unhashed: tuple = ()  # hashed keys that arrived as something else: a bug TikTok answers 40062 to
 
 
 @dataclass
@@ -79,6 +91,21 @@ def _present_keys(user: Any) -> frozenset:
     return frozenset(k for k in MATCH_KEYS if user.get(k) not in (None, "", [], {}))
 
 
+def _hashes(user: Any) -> tuple[dict, tuple]:
+    """Per hashed key, the start of its SHA-256 (of the first one, for a list); and the keys not hashed."""
+    prefixes, unhashed = {}, []
+    for key in HASHED_KEYS if isinstance(user, dict) else ():
+        values = user.get(key) if isinstance(user.get(key), list) else [user.get(key)]
+        values = [v for v in values if v not in (None, "")]
+        if not values:
+            continue
+        if all(isinstance(v, str) and _SHA256_HEX.fullmatch(v) for v in values):
+            prefixes[key] = values[0][:12]
+        else:
+            unhashed.append(key)
+    return prefixes, tuple(unhashed)
+
+
 def _collect(state: dict) -> tuple[list[Row], list[dict]]:
     """The event rows, newest first, and the Pixel calls that are not events (load, identify, …)."""
     rows: dict[tuple, Row] = {}
@@ -100,6 +127,7 @@ def _collect(state: dict) -> tuple[list[Row], list[dict]]:
     for request in _dicts(state.get("tiktok_requests")):
         body = request.get("body") if isinstance(request.get("body"), dict) else {}
         for event in _dicts(body.get("data")):
+            prefixes, unhashed = _hashes(event.get("user"))
             row(_key(body.get("event_source_id"), event.get("event"), event.get("event_id"))).server.append(
                 ServerCopy(
                     received_at=str(request.get("received_at") or ""),
@@ -107,6 +135,8 @@ def _collect(state: dict) -> tuple[list[Row], list[dict]]:
                     match_keys=_present_keys(event.get("user")),
                     answer=request.get("response"),
                     test_event_code=_text(body.get("test_event_code")),
+                    hash_prefixes=prefixes,
+                    unhashed=unhashed,
                 ))
 
     for section, note in (("queued", "server copy queued for retry"), ("dead_lettered", "server copy dead-lettered")):
@@ -124,6 +154,8 @@ def _collect(state: dict) -> tuple[list[Row], list[dict]]:
         sent = [c for c in r.server if _accepted(c.answer)]
         if len(sent) > 1:
             r.notes.append(f"Events API took it {len(sent)} times (TikTok keeps the first)")
+        for key in sorted({k for c in r.server for k in c.unhashed}):
+            r.notes.append(f"{key} reached the Events API not hashed (TikTok wants SHA-256)")
     return sorted(rows.values(), key=lambda r: r.last_seen, reverse=True), other_calls
 
 
@@ -133,14 +165,27 @@ def _accepted(answer: Any) -> bool:
 
 
 def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    # A recorded string may hold a lone surrogate ("\udfff" in a JSON body), which has no UTF-8 form:
+    # shown as its escape, the page still encodes.
+    text = str(value).encode("utf-8", errors="backslashreplace").decode("utf-8")
+    return html.escape(text, quote=True)
+
+
+def _path_segment(text: str) -> str:
+    return quote(text, safe="", errors="backslashreplace")
+
+
+def health_path(campaign_id: str) -> str:
+    return f"/_dev/health/{_path_segment(campaign_id)}"
 
 
 def _time(received_at: Any) -> str:
     """A stand-in's ISO timestamp as its time of day (the full stamp on hover): the column stays narrow."""
     stamp = str(received_at or "")
     _, sep, clock = stamp.partition("T")
-    shown = clock.rstrip("Z") if sep and clock else stamp
+    # Milliseconds at most, no zone (the stand-ins' stamps are UTC): "10:08:22.311604+00:00" shows "10:08:22.311".
+    day_time = _CLOCK.match(clock) if sep else None
+    shown = day_time.group(0) if day_time else stamp
     return f'<time datetime="{_e(stamp)}" title="{_e(stamp)}">{_e(shown)}</time>'
 
 
@@ -181,14 +226,42 @@ def _answer(answer: Any) -> str:
 def _match_keys(row: Row) -> str:
     if not row.server:
         return '<span class="muted">no server copy</span>'
-    present = row.server[-1].match_keys
-    return "".join(
-        f'<span class="key {"on" if k in present else "off"}" data-key="{k}" '
-        f'data-present="{"true" if k in present else "false"}">{k}</span>'
-        for k in MATCH_KEYS)
+    last = row.server[-1]
+    present = last.match_keys
+
+    def chip(key: str) -> str:
+        # A hashed key shows the start of its hash: enough to compare with the Pixel's, never the value.
+        prefix = last.hash_prefixes.get(key)
+        title = f' title="sha256 {_e(prefix)}…"' if prefix else ""
+        return (f'<span class="key {"on" if key in present else "off"}" data-key="{key}" '
+                f'data-present="{"true" if key in present else "false"}"{title}>{key}</span>')
+
+    return "".join(chip(k) for k in MATCH_KEYS)
 
 
-def _event_row(row: Row) -> str:
+def _campaigns_by_pixel(campaigns: list[dict]) -> dict[str, list[str]]:
+    by_pixel: dict[str, list[str]] = {}
+    for campaign in campaigns:
+        if isinstance(campaign.get("pixel_id"), str) and isinstance(campaign.get("campaign_id"), str):
+            by_pixel.setdefault(campaign["pixel_id"], []).append(campaign["campaign_id"])
+    return by_pixel
+
+
+def _health_link(campaign_id: str, text: str | None = None) -> str:
+    return (f'<a href="{_e(health_path(campaign_id))}" data-testid="health-link" data-campaign="{_e(campaign_id)}" '
+            f'title="health of campaign {_e(campaign_id)}">{_e(text if text is not None else campaign_id)}</a>')
+
+
+def _pixel_cell(pixel_id: str | None, by_pixel: dict[str, list[str]]) -> str:
+    """The pixel id, a link to its campaign's health; with the campaigns named when several share it."""
+    campaigns = by_pixel.get(pixel_id or "", [])
+    if len(campaigns) == 1:
+        return f'<span class="muted">{_health_link(campaigns[0], pixel_id or "")}</span>'
+    links = f' ({", ".join(_health_link(c) for c in campaigns)})' if campaigns else ""
+    return f'<span class="muted">{_e(pixel_id or "")}</span>{links}'
+
+
+def _event_row(row: Row, by_pixel: dict[str, list[str]]) -> str:
     pixel = (f"×{len(row.pixel)} {_properties(row.pixel[-1].properties)}" if row.pixel
              else '<span class="muted">–</span>')
     if row.server:
@@ -206,7 +279,7 @@ def _event_row(row: Row) -> str:
         f'data-event="{_e(row.name or "")}" data-event-id="{_e(row.event_id or "")}" data-state="{_e(row.state)}">'
         f'<td class="when">{_time(row.last_seen)}</td>'
         f"<td><strong>{_e(row.name or '(no name)')}</strong><br>"
-        f'<span class="muted">{_e(row.pixel_id or "")}</span></td>'
+        f"{_pixel_cell(row.pixel_id, by_pixel)}</td>"
         f"<td><code>{_e(row.event_id or '(none)')}</code>{notes}</td>"
         f'<td><span class="state {state_css}">{_e(row.state)}</span></td>'
         f"<td>{pixel}</td><td>{server}</td>"
@@ -270,8 +343,22 @@ def _queue(messages: Any, testid: str) -> str:
         else:
             summary = _e(str(message)[:200])
         items.append(f'<li data-testid="{testid}">{summary}<details><summary>message</summary>'
-                     f"<pre>{_e(_json(message))}</pre></details></li>")
+                     f"<pre>{_e(_json(mask_contact(message)))}</pre></details></li>")
     return f"<ul>{''.join(items)}</ul>"
+
+
+def _campaigns(campaigns: list[dict] | None) -> str:
+    if campaigns is None:
+        return '<p class="bad">The campaign list could not be read (GET /v1/campaigns): see the stack\'s log.</p>'
+    if not campaigns:
+        return '<p class="muted">No campaign configured.</p>'
+    rows = "".join(
+        f'<tr data-testid="campaign" data-campaign="{_e(c.get("campaign_id"))}">'
+        f"<td><code>{_e(c.get('campaign_id'))}</code></td><td>{_e(c.get('pixel_id') or '')}</td>"
+        f"<td>{'on' if c.get('server_side') is True else 'off'}</td>"
+        f"<td>{_health_link(str(c.get('campaign_id')), 'health')}</td></tr>"
+        for c in campaigns)
+    return f"<table><tr><th>Campaign</th><th>Pixel</th><th>Server-side</th><th>Health</th></tr>{rows}</table>"
 
 
 STYLE = """
@@ -312,9 +399,15 @@ SCRIPT = """
 """
 
 
+def _campaign_list(value: Any) -> list[dict] | None:
+    return None if value is None else _dicts(value)
+
+
 def render(state: dict) -> str:
     """The Test Events page for one snapshot of the local stack's state."""
     state = state if isinstance(state, dict) else {}
+    campaigns = _campaign_list(state.get("campaigns", []))
+    by_pixel = _campaigns_by_pixel(campaigns or [])
     rows, other_calls = _collect(state)
     counts = {s: sum(1 for r in rows if r.state == s) for s in (PAIRED, PIXEL_ONLY, SERVER_ONLY)}
     queued = state.get("queued") if isinstance(state.get("queued"), list) else []
@@ -325,7 +418,7 @@ def render(state: dict) -> str:
                 f'<span data-testid="count-dead-lettered">{len(dead)} dead-lettered</span>')
     events = ("<table><tr><th>Last seen</th><th>Event</th><th>event_id</th><th>Dedup</th><th>Pixel</th>"
               "<th>Events API</th><th>Match keys (server)</th><th>TikTok's answer</th></tr>"
-              + "".join(_event_row(r) for r in rows) + "</table>") if rows else (
+              + "".join(_event_row(r, by_pixel) for r in rows) + "</table>") if rows else (
         '<p class="muted">No events yet. Open the <a href="/demo/">demo funnel</a>.</p>')
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -338,6 +431,8 @@ def render(state: dict) -> str:
 </header>
 <p class="muted">One row per pixel + event name + event_id, the key TikTok deduplicates on. <em>paired</em>: both
 the Pixel and the Events API sent it, and TikTok counts it once.</p>
+<h2>Campaigns</h2>
+{_campaigns(campaigns)}
 <h2>Events</h2>
 {events}
 <h2>Queued for retry ({len(queued)})</h2>
@@ -350,4 +445,90 @@ the Pixel and the Events API sent it, and TikTok counts it once.</p>
 {_other_calls(other_calls)}
 <script>{SCRIPT}</script>
 </body></html>
+"""
+
+
+HEALTH_HOURS = (1, 24, 168)
+
+
+def _coverage_bar(key: str, share: Any) -> str:
+    share = share if isinstance(share, int | float) and not isinstance(share, bool) else 0
+    percent = max(0.0, min(100.0, share * 100))
+    return (f'<tr data-testid="coverage" data-key="{_e(key)}" data-share="{_e(share)}"><td>{_e(key)}</td>'
+            f'<td class="bar"><span style="width: {percent:.1f}%"></span></td><td>{percent:.0f} %</td></tr>')
+
+
+def _last_delivery(last: dict) -> str:
+    status = last.get("http_status")
+    css = "good" if last.get("outcome") == "sent" else "bad"
+    http = f" HTTP {_e(status)}" if status not in (None, 200) else ""
+    return (f'{_time(last.get("at"))} <span class="{css}" data-testid="last-delivery">{_e(last.get("outcome"))}</span>'
+            f'{http} code {_e(last.get("code"))} {_e(last.get("message") or "")}')
+
+
+def _health_body(health: dict) -> str:
+    events = _dicts(health.get("events"))
+    event_rows = "".join(
+        f'<tr data-testid="health-event" data-event="{_e(e.get("event"))}"><td>{_e(e.get("event"))}</td>'
+        + "".join(f'<td data-outcome="{o}">{_e(e.get(o, 0))}</td>' for o in ("sent", "duplicates", "queued",
+                                                                            "dead_lettered"))
+        + "</tr>" for e in events)
+    events_html = ("<table><tr><th>TikTok event</th><th>sent</th><th>duplicates</th><th>queued</th>"
+                   f"<th>dead-lettered</th></tr>{event_rows}</table>") if events else (
+        '<p class="muted">No server event in this window.</p>')
+    match_keys = health.get("match_keys") if isinstance(health.get("match_keys"), dict) else {}
+    coverage = match_keys.get("coverage") if isinstance(match_keys.get("coverage"), dict) else {}
+    bars = "".join(_coverage_bar(str(k), v) for k, v in coverage.items())
+    revenue = _dicts(health.get("revenue"))
+    revenue_html = "".join(
+        f'<li data-testid="revenue">{_e(r.get("value"))} {_e(r.get("currency"))} '
+        f'<span class="muted">({_e(r.get("payments"))} payments)</span></li>' for r in revenue) or (
+        '<li class="muted">None in this window.</li>')
+    last = health.get("last_delivery")
+    last_html = _last_delivery(last) if isinstance(last, dict) else '<span class="muted">nothing delivered yet</span>'
+    warnings = health.get("warnings") if isinstance(health.get("warnings"), list) else []
+    warnings_html = "".join(f'<li data-testid="health-warning">{_e(w)}</li>' for w in warnings) or (
+        '<li class="muted">None.</li>')
+    return f"""<p>From {_time(health.get("from"))} to {_time(health.get("to"))} (UTC) ·
+server-side {"on" if health.get("server_side") is True else "off"} · last delivery {last_html}</p>
+<h2>Warnings</h2><ul>{warnings_html}</ul>
+<h2>Events</h2>{events_html}
+<h2>Match keys</h2>
+<p>Share of the <span data-testid="match-key-events">{_e(match_keys.get("events", 0))}</span> sent events carrying
+each key.</p>
+<table class="coverage">{bars}</table>
+<h2>Revenue</h2><ul>{revenue_html}</ul>"""
+
+
+def render_health(campaign_id: str, hours: int, status: int, answer: Any) -> str:
+    """The health page of one campaign: what `GET /v1/campaigns/{id}/tiktok/health` answered (docs/design.md §9)."""
+    if status == 200 and isinstance(answer, dict):
+        body = _health_body(answer)
+    else:
+        error = answer.get("error") if isinstance(answer, dict) else None
+        message = (error.get("message") if isinstance(error, dict) else None) or (
+            answer.get("message") if isinstance(answer, dict) else None) or answer
+        body = (f'<p class="bad" data-testid="health-error">The health route answered {_e(status)}: '
+                f"{_e(message)}</p>")
+    choices = " · ".join(
+        f'<strong>{h} h</strong>' if h == hours else f'<a href="{_e(health_path(campaign_id))}?hours={h}">{h} h</a>'
+        for h in HEALTH_HOURS)
+    route = f"/v1/campaigns/{_path_segment(campaign_id)}/tiktok/health?hours={hours}"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Health of {_e(campaign_id)} (local)</title><style>{STYLE}{HEALTH_STYLE}</style></head>
+<body data-testid="health-page" data-status="{_e(status)}">
+<header><div><h1>Health of <code>{_e(campaign_id)}</code></h1>
+<div class="summary">last {choices} · <a href="/_dev/">Test Events</a></div></div></header>
+<p class="muted">What TikTok got from this campaign, as <code>GET {_e(route)}</code> (operator auth) answers it; this
+page asks with the local admin token. <code>zellify-tiktok health {_e(campaign_id)}</code> shows the same.</p>
+{body}
+<details><summary>the route's JSON</summary><pre>{_e(_json(answer))}</pre></details>
+</body></html>
+"""
+
+
+HEALTH_STYLE = """
+.coverage { width: auto; min-width: 24rem; }
+td.bar { width: 16rem; } td.bar span { display: block; height: .8rem; background: #25c28a; border-radius: 3px; }
 """

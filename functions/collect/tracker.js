@@ -1,5 +1,5 @@
 /*
- * Zellify TikTok tracker (DESIGN.md §3, §4, §6.2).
+ * Zellify TikTok tracker (docs/design.md §3, §4, §5, §6.2).
  *
  * Sends every funnel event to TikTok twice with one event name and one event_id, so TikTok
  * counts it once: through the TikTok Pixel (`ttq.track`) and, for campaigns with an Events API
@@ -27,6 +27,15 @@ const EVENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const SESSION_ID = /^[A-Za-z0-9._:-]{1,123}$/;
 // The same shape the server checks (layers/shared/zellify_tiktok/hashing.py), after trim + lower.
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+const MAX_EMAIL = 254;
+// E.164 as the server hashes it (docs/design.md §5): a + and 7 to 15 digits, once the separators
+// people type (spaces, dots, dashes, brackets) are dropped.
+const PHONE_SEPARATORS = /[\s\x1c-\x1f\x85.\-()[\]]/g;
+const E164 = /^\+[0-9]{7,15}$/;
+const MAX_PHONE = 64; // the longest text the server reads as a phone
+// What trim() drops in JavaScript and str.strip() in Python, together: a value trimmed here is one
+// the server's strip leaves alone, so both channels hash one string.
+const EDGE_SPACE = /^[\s\x1c-\x1f\x85]+|[\s\x1c-\x1f\x85]+$/g;
 const CURRENCY = /^[A-Za-z]{3}$/;
 const DECIMAL_TEXT = /^\d+(\.\d+)?$/;
 
@@ -347,21 +356,47 @@ function readStep(raw) {
   return step;
 }
 
+/* ---------------------------------------------------------------- match keys, as the server hashes them */
+
+// docs/design.md §5: the Pixel hashes what ttq.identify gets, the server what the beacon carries; both
+// get these normalised strings, so SHA-256 of the one equals the other's.
+const normalized = (text) => text.replace(EDGE_SPACE, '').toLowerCase();
+
+function externalId() {
+  return normalized(session());
+}
+
 function readEmail(raw) {
-  const email = typeof raw === 'string' ? raw.trim() : '';
-  if (email.length <= 254 && EMAIL.test(email.toLowerCase())) return email;
+  const email = typeof raw === 'string' ? normalized(raw) : '';
+  if (email.length <= MAX_EMAIL && EMAIL.test(email)) return email;
   warn('email_captured needs {email: <address>}; no email sent');
   return undefined;
 }
 
-// The page's props, validated into {eventId, value, currency, contents, step, email}.
+function readPhone(raw) {
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  const phone = typeof raw === 'string' && raw.length <= MAX_PHONE ? raw.replace(PHONE_SEPARATORS, '') : '';
+  if (E164.test(phone)) return phone;
+  warn('phone must be an international number (+ and 7-15 digits, e.g. +14155550100); phone dropped');
+  return undefined;
+}
+
+// The page's props, validated into {eventId, value, currency, contents, step, email, phone}; null when
+// the event must not fire at all.
 function readProps(name, props) {
   const e = {};
   const eventId = field(props, 'event_id');
-  if (eventId !== undefined) {
-    if (typeof eventId === 'string' && EVENT_ID.test(eventId)) e.eventId = eventId;
-    else warn('event_id must be 1-128 characters of [A-Za-z0-9._:-]; using a random one');
+  const validId = typeof eventId === 'string' && EVENT_ID.test(eventId);
+  if (cfg.eventTable[name].beacon !== true && !validId) {
+    // docs/design.md §4, §6.2: the server's copy comes from Stripe under the Stripe object's id; a
+    // made-up id here could never pair with it, and TikTok would count the payment twice.
+    warn(name + ' needs the Stripe id as event_id (pi_…, in_…, sub_…; 1-128 characters of ' +
+      '[A-Za-z0-9._:-]), got ' + describe(eventId) + '; nothing sent, as a made-up id could ' +
+      'never pair with the Stripe copy');
+    return null;
   }
+  if (validId) e.eventId = eventId;
+  else if (eventId !== undefined) warn('event_id must be 1-128 characters of [A-Za-z0-9._:-]; using a random one');
   const rawValue = field(props, 'value');
   if (rawValue !== undefined) {
     const value = amount(rawValue);
@@ -376,7 +411,10 @@ function readProps(name, props) {
   }
   e.contents = readContents(field(props, 'contents'));
   e.step = readStep(field(props, 'step'));
-  if (name === EMAIL_CAPTURED) e.email = readEmail(field(props, 'email'));
+  if (name === EMAIL_CAPTURED) {
+    e.email = readEmail(field(props, 'email'));
+    e.phone = readPhone(field(props, 'phone'));
+  }
   if (has(ZERO_VALUE_EVENTS, name)) {
     e.value = 0;
     if (!e.currency) {
@@ -425,6 +463,7 @@ function beaconEvent(name, eventId, e) {
   const event = {event: name, event_id: eventId, time: Date.now(), page: pageInfo()};
   if (e.step) event.step = e.step;
   if (name === EMAIL_CAPTURED && e.email) event.email = e.email;
+  if (name === EMAIL_CAPTURED && e.phone) event.phone = e.phone;
   if (e.value !== undefined) {
     event.value = e.value;
     event.currency = e.currency;
@@ -457,6 +496,23 @@ function envelope(events) {
   if (consentGranted) body.consent = true;
   body.events = events;
   return JSON.stringify(body);
+}
+
+// The session this browser was tracked under, if any; never makes one (nothing is stored after a refusal).
+function knownSession() {
+  if (sessionId) return sessionId;
+  const stored = store.get(SESSION_KEY);
+  return typeof stored === 'string' && SESSION_ID.test(stored) ? stored : null;
+}
+
+// docs/design.md §6.1, §6.2: a consent-only beacon, so the server records the withdrawal on the session
+// and sends none of its later Stripe events. Events of this tick not yet beaconed stay in the browser:
+// a beacon of theirs could reach the server after the withdrawal and record consent again.
+function withdrawConsent() {
+  outbox = [];
+  const id = knownSession();
+  if (!cfg.serverSide || !cfg.endpoint || !id) return;
+  post(JSON.stringify({campaign_id: cfg.campaignId, session_id: id, consent: false, events: []}));
 }
 
 function flush() {
@@ -507,13 +563,18 @@ function tiktokName(name) {
   return typeof override === 'string' && override ? override : cfg.eventTable[name].tiktok;
 }
 
-function identify(email) {
+// The session id on the session's first event; with the email and phone when they are captured.
+function identify(e) {
   if (!cfg.pixelId) return;
-  if (email) {
-    pixel('identify', {email: email, external_id: session()});
+  if (e.email || e.phone) {
+    const keys = {};
+    if (e.email) keys.email = e.email;
+    if (e.phone) keys.phone_number = e.phone;
+    keys.external_id = externalId();
+    pixel('identify', keys);
     markDone(IDENTIFIED_KEY);
   } else if (!doneInSession(IDENTIFIED_KEY)) {
-    pixel('identify', {external_id: session()});
+    pixel('identify', {external_id: externalId()});
     markDone(IDENTIFIED_KEY);
   }
 }
@@ -521,7 +582,7 @@ function identify(email) {
 // One event on both channels, with one event_id.
 function emit(name, e) {
   const eventId = e.eventId || newId();
-  identify(e.email);
+  identify(e);
   pixel('track', tiktokName(name), pixelProperties(name, e), {event_id: eventId});
   if (cfg.serverSide && cfg.eventTable[name].beacon === true) {
     queueBeacon(beaconEvent(name, eventId, e));
@@ -549,6 +610,7 @@ function track(name, props) {
     return;
   }
   const e = readProps(name, props);
+  if (!e) return;
   emit(name, e);
   // DESIGN §3 and §6.2: lead fires when the visitor completes the first step (index 0); a funnel
   // that numbers no steps gets it on its first completed step.
@@ -559,9 +621,11 @@ function track(name, props) {
 
 const COMMANDS = {
   init(options) {
-    const id = field(options, 'session_id');
+    const given = field(options, 'session_id');
+    // Spaces around the id are the page's slip, not part of it (the beacon endpoint refuses them).
+    const id = typeof given === 'string' ? given.replace(EDGE_SPACE, '') : given;
     if (typeof id !== 'string' || !SESSION_ID.test(id)) {
-      warn('init needs {session_id}: 1-123 characters of [A-Za-z0-9._:-], got ' + describe(id));
+      warn('init needs {session_id}: 1-123 characters of [A-Za-z0-9._:-], got ' + describe(given));
       return;
     }
     if (id === sessionId) return;
@@ -617,7 +681,10 @@ function setConsent(value) {
   } else {
     consent = 'denied';
     consentGranted = false;
-    if (before === 'granted' && started) pixel('revokeConsent');
+    if (before === 'granted') {
+      if (started) pixel('revokeConsent');
+      withdrawConsent();
+    }
   }
   held = [];
 }

@@ -24,6 +24,8 @@ pytestmark = pytest.mark.e2e
 
 DEMO_PIXEL = "CDEMO00000000000PIXEL"
 TTCLID = "E.C.P.e2e-click-123"
+# Typed as a visitor would; both channels get its E.164 form (docs/design.md §5).
+PHONE, PHONE_E164 = "+1 (415) 555-0134", "+14155550134"
 SETTLE_TIMEOUT_S = 10.0
 PAGE_TIMEOUT_MS = 30_000
 BEACONED = {e.tiktok for e in EVENT_TABLE.values() if e.beacon}
@@ -141,6 +143,7 @@ def test_demo_funnel_pairs_every_event_on_both_channels(stack, tiktok, browser):
         page.click("#answer-2")
         funnel.arrive("email")
         page.fill("#email", email)
+        page.fill("#phone", PHONE)
         page.click("#submit-email")
         funnel.arrive("checkout")
         page.click("#add-payment")
@@ -189,9 +192,10 @@ def test_demo_funnel_pairs_every_event_on_both_channels(stack, tiktok, browser):
     assert pixel_purchase["properties"] == expected_properties
 
     # Match keys: the session id hashed, the landing URL's click id and the Pixel's _ttp on every
-    # server event (the Stripe one takes them from the session record), the email hash once known.
+    # server event (the Stripe one takes them from the session record), the email and phone hashes once known.
     assert ttp
     email_hash = sha256(email)
+    phone_hash = hashlib.sha256(PHONE_E164.encode()).hexdigest()
     for event in server:
         user = event["user"]
         assert user["external_id"] == sha256(session_id), event
@@ -204,16 +208,20 @@ def test_demo_funnel_pairs_every_event_on_both_channels(stack, tiktok, browser):
                        or event.get("properties", {}).get("content_name") == "email")
         if after_email:
             assert user.get("email") == email_hash, event
+            assert user.get("phone") == phone_hash, event
         assert user.get("email") in (None, email_hash)
+        assert user.get("phone") in (None, phone_hash)
     after = [e for e in server if e["user"].get("email")]
     assert len(after) >= 6  # CompleteRegistration, PageCompleted(email), 2×PageView, InitiateCheckout, …
-    # The raw address went to ttq.identify only (the Pixel hashes it), never to the Events API.
+    # The raw address and phone went to ttq.identify only (the Pixel hashes them), never to the Events API.
     raw = json.dumps(stack.tiktok_requests()).lower()
     assert email.strip().lower() not in raw
     assert email.strip().split("@")[0].lower() not in raw
-    # (The stand-in stores it masked: no page the developer opens reads it back.)
+    assert "4155550134" not in raw
+    # (The stand-in stores them masked: no page the developer opens reads them back.)
     identifies = [c["args"][0] for c in stack.pixel_requests() if c["method"] == "identify"]
-    assert mask_contact({"email": email.strip(), "external_id": session_id}) in identifies
+    assert mask_contact({"email": email.strip().lower(), "phone_number": PHONE_E164,
+                          "external_id": session_id}) in identifies
 
     # lead: once per session, on both channels, with the session-derived id.
     assert [k for k in server_keys if k[0] == "Lead"] == [("Lead", f"{session_id}:lead")]
@@ -238,8 +246,22 @@ def check_test_events_page(stack, browser, *, pairs: set, payment_intent: str) -
         purchase = page.locator(f'tr[data-event="CompletePayment"][data-event-id="{payment_intent}"]')
         present = {purchase.locator(".key").nth(i).get_attribute("data-key"): purchase.locator(".key").nth(i)
                    .get_attribute("data-present") == "true" for i in range(purchase.locator(".key").count())}
-        assert present == dict.fromkeys(("email", "external_id", "ttp", "ttclid", "ip", "user_agent"), True)
+        assert present == dict.fromkeys(("email", "phone", "external_id", "ttp", "ttclid", "ip", "user_agent"), True)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "test-events.png"), full_page=True)
+
+        # Each campaign links to its health page, which shows the figures of the health route (§9).
+        health = page.locator('tr[data-testid="campaign"][data-campaign="demo"] a[data-testid="health-link"]')
+        assert health.get_attribute("href") == "/_dev/health/demo"
+        health.click()
+        page.wait_for_selector('body[data-testid="health-page"][data-status="200"]')
+        sent = page.locator('tr[data-testid="health-event"][data-event="CompletePayment"] td[data-outcome="sent"]')
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        while not sent.count() and time.monotonic() < deadline:  # the figures trail the ledger's stream
+            page.wait_for_timeout(500)
+            page.reload()
+        assert int(sent.text_content()) >= 1
+        assert page.locator('tr[data-testid="coverage"][data-key="phone"]').get_attribute("data-share") != "0.0"
+        page.screenshot(path=str(ARTIFACTS / "test-events-health.png"), full_page=True)
     finally:
         context.close()

@@ -6,6 +6,7 @@ beacons are cross-origin as in production, the API (`tracker.js` as the collecto
 minified build with its CONFIG injected, and `/v1/events`). Network effects are awaited by polling.
 """
 
+import hashlib
 import json
 import re
 import threading
@@ -265,7 +266,8 @@ def test_queue_before_load_keeps_every_command_in_order_on_both_channels(env):
         ("track", "InitiateCheckout"),
     ]
     assert stub[0][1] == {"external_id": "sess-queue-1"}
-    assert stub[4][1] == {"email": "Ann@Example.com", "external_id": "sess-queue-1"}
+    # The normalised strings the server hashes (docs/design.md §5), not the page's spelling.
+    assert stub[4][1] == {"email": "ann@example.com", "external_id": "sess-queue-1"}
     assert all(e[0] != "page" for e in stub)
     tracks = [e for e in stub if e[0] == "track"]
     assert "ann@example.com" not in json.dumps(tracks).lower()
@@ -292,7 +294,7 @@ def test_queue_before_load_keeps_every_command_in_order_on_both_channels(env):
         assert isinstance(event["time"], int)
     assert events[2]["event_id"] == "sess-queue-1:lead"
     assert events[1]["step"] == {"index": 0, "id": "quiz-1"}
-    assert events[3]["email"] == "Ann@Example.com"
+    assert events[3]["email"] == "ann@example.com"
     assert "email" not in events[0] and "email" not in events[4]
     assert events[4]["value"] == 9.99 and events[4]["currency"] == "USD"
     assert len({e["event_id"] for e in events}) == len(events)
@@ -593,3 +595,167 @@ def test_lead_waits_for_the_first_step(env):
     events = env.wait_for_beacon_events("lead")
     assert [e["event"] for e in events] == ["page_completed", "page_completed", "lead"]
     assert events[2]["event_id"] == "sess-steps:lead"
+
+
+def test_payment_outcome_without_a_stripe_id_fires_nothing_and_warns(env):
+    hold_pixel_sdk(env)
+    env.page.add_init_script(SPY)
+    env.add_page("/pay", before="""
+      zt('init', {session_id: 'sess-no-id'});
+      zt('track', 'payment_succeeded', {value: 9.99, currency: 'USD'});
+      zt('track', 'payment_failed', {event_id: 'not a stripe id!', value: 9.99, currency: 'USD'});
+      zt('track', 'trial_started', {event_id: ''});
+      zt('track', 'subscription_started', null);
+      zt('track', 'payment_succeeded', {event_id: 'pi_3QwithID', value: 9.99, currency: 'USD'});
+      zt('track', 'page_view');
+    """)
+    env.open("/pay")
+    env.wait_for_beacon_events("page_view")  # the sentinel: every earlier command has run
+
+    stub = env.stub_queue()
+    assert [(e[0], e[1] if e[0] == "track" else None) for e in stub] == [
+        ("identify", None), ("track", "CompletePayment"), ("track", "PageView")]
+    assert stub[1][3] == {"event_id": "pi_3QwithID"}
+    assert [e["event"] for e in env.beacon_events()] == ["page_view"]
+    assert [url for url in env.page.evaluate("window.__endpointCalls") if "/v1/events" in url] == [
+        f"{env.api}/v1/events"]
+    warnings = env.tracker_warnings()
+    for name, given in (("payment_succeeded", "undefined"), ("payment_failed", '"not a stripe id!"'),
+                        ("trial_started", '""'), ("subscription_started", "undefined")):
+        assert any(w.startswith(f"[zt] {name} needs the Stripe id as event_id") and f"got {given};" in w
+                   and "nothing sent" in w for w in warnings), (name, warnings)
+    assert env.errors == []
+
+
+def test_identify_gets_the_normalised_strings_the_beacon_carries(env):
+    hold_pixel_sdk(env)
+    env.add_page("/capture", before="""
+      zt('init', {session_id: '  Sess-MiXeD-42\\t'});
+      zt('track', 'page_view');
+      zt('track', 'email_captured', {email: '  Ann.Smith+Quiz@Example.COM ', phone: ' +44 (20) 7183-8750 '});
+      zt('track', 'email_captured', {email: 'bob@example.com', phone: 'call me maybe'});
+      zt('track', 'email_captured', {phone: '+1.415.555.0100'});
+      zt('session', function (id) { window.__sid = id; });
+    """)
+    env.open("/capture")
+    env.wait(lambda: len(env.beacon_events()) == 4, "four beacon events")
+    events = env.beacon_events()
+
+    # The session keeps the page's spelling (Stripe metadata carries it); only the hash input is folded.
+    assert env.page.evaluate("window.__sid") == "Sess-MiXeD-42"
+    assert env.rec.snapshot()[0][0]["body"]["session_id"] == "Sess-MiXeD-42"
+    identifies = [e[1] for e in env.stub_queue() if e[0] == "identify"]
+    assert identifies == [
+        {"external_id": "sess-mixed-42"},
+        {"email": "ann.smith+quiz@example.com", "phone_number": "+442071838750", "external_id": "sess-mixed-42"},
+        {"email": "bob@example.com", "external_id": "sess-mixed-42"},
+        {"phone_number": "+14155550100", "external_id": "sess-mixed-42"},
+    ]
+    captured = [e for e in events if e["event"] == "email_captured"]
+    assert [(e.get("email"), e.get("phone")) for e in captured] == [
+        ("ann.smith+quiz@example.com", "+442071838750"), ("bob@example.com", None), (None, "+14155550100")]
+    assert "phone" not in events[0] and "email" not in events[0]
+    assert any("phone must be an international number" in w for w in env.tracker_warnings())
+    assert any("email_captured needs {email" in w for w in env.tracker_warnings())
+
+
+# Inputs where JavaScript's trim/toLowerCase and Python's strip/lower could part ways.
+TRICKY_EMAILS = [
+    "  Ann@Example.COM ", "\u00a0Bob@EXAMPLE.com\u3000", "\x1cCarol@Example.com\x1f", "\ufeffDan@Example.com",
+    "\u0085Eve@Example.com\u2028", "ÉMILE@Exämple.COM", "İnci@Example.com", "ΟΔΥΣΣΕΥΣ@Example.gr", "Straße@ẞ.de",
+]
+
+
+def test_for_tricky_input_the_server_hashes_exactly_what_the_pixel_got(env):
+    """SHA-256 of the Pixel's email equals the Events API's: the server's normalisation leaves the
+    tracker's output as it is, and accepts it."""
+    from zellify_tiktok.hashing import hash_email, is_valid_email
+
+    hold_pixel_sdk(env)
+    env.add_page("/tricky", before=f"""
+      zt('init', {{session_id: 'sess-tricky'}});
+      {json.dumps(TRICKY_EMAILS)}.forEach(function (email) {{ zt('track', 'email_captured', {{email: email}}); }});
+    """)
+    env.open("/tricky")
+    env.wait(lambda: len(env.beacon_events()) == len(TRICKY_EMAILS), "every capture")
+    pixel_emails = [e[1]["email"] for e in env.stub_queue() if e[0] == "identify" and "email" in e[1]]
+    beacon_emails = [e["email"] for e in env.beacon_events()]
+    assert pixel_emails == beacon_emails and len(beacon_emails) == len(TRICKY_EMAILS)
+    for email in beacon_emails:
+        assert is_valid_email(email), email
+        assert hash_email(email) == hashlib.sha256(email.encode()).hexdigest(), email
+    assert beacon_emails[:4] == ["ann@example.com", "bob@example.com", "carol@example.com", "dan@example.com"]
+
+
+def consent_beacons(env) -> list[dict]:
+    return [b["body"] for b in env.rec.snapshot()[0] if b["body"]["events"] == []]
+
+
+@pytest.mark.parametrize("require_consent", [True, False])
+def test_consent_withdrawn_after_tracking_tells_the_server(env, require_consent):
+    env.rec.config["require_consent"] = require_consent
+    env.context.add_cookies([{"name": "_ttp", "value": TTP, "url": env.site}])
+    env.add_page("/withdraw", before="""
+      zt('init', {session_id: 'sess-withdraw'});
+      zt('consent', true);
+      zt('track', 'page_view');
+    """)
+    env.open("/withdraw?ttclid=E.C.P.withdraw")
+    env.wait_for_beacon_events("page_view")
+    # Tracked and withdrawn in one tick: the event is the Pixel's only; its beacon would race the withdrawal.
+    env.page.evaluate("() => { zt('track', 'page_completed', {step: {index: 1, id: 'q'}}); zt('consent', false); }")
+    env.wait(lambda: consent_beacons(env), "the consent-only beacon")
+    env.page.evaluate("zt('consent', false)")  # said again: nothing new to tell
+    env.page.evaluate("() => { zt('consent', true); zt('track', 'page_view'); }")
+    env.wait(lambda: len(env.rec.snapshot()[0]) == 3, "the beacon after granting again")
+
+    beacons = env.rec.snapshot()[0]
+    assert [b["body"]["events"] != [] for b in beacons] == [True, False, True]
+    withdrawal = beacons[1]
+    # Only what the server needs to find the session: no ttp, no click id, no events.
+    assert withdrawal["body"] == {"campaign_id": CAMPAIGN, "session_id": "sess-withdraw", "consent": False,
+                                  "events": []}
+    assert withdrawal["headers"]["Content-Type"] == "text/plain"
+    assert withdrawal["headers"]["Sec-Fetch-Mode"] == "no-cors"  # sendBeacon
+    assert beacons[2]["body"]["consent"] is True
+    assert [e["event"] for e in env.beacon_events()] == ["page_view", "page_view"]
+    env.wait(lambda: env.pixel_calls("revokeConsent"), "revokeConsent")
+    assert len(env.pixel_calls("revokeConsent")) == 1
+
+
+def test_a_refusal_before_any_consent_sends_nothing(env):
+    env.rec.config["require_consent"] = True
+    env.page.add_init_script(SPY)
+    env.add_page("/refuse-first", before="zt('init', {session_id: 'sess-never'}); zt('track', 'page_view');")
+    env.open("/refuse-first")
+    env.page.evaluate("zt('consent', false)")
+    # A withdrawal is posted inside zt('consent', false) itself: the spy would hold it by now.
+    assert env.page.evaluate("window.__endpointCalls") == []
+    assert env.page.evaluate("localStorage.length") == 0
+
+
+@pytest.mark.parametrize("breakage", [
+    "Navigator.prototype.sendBeacon = function () { return false; };",
+    "delete Navigator.prototype.sendBeacon;",
+])
+def test_consent_only_beacon_falls_back_to_keepalive_fetch(env, breakage):
+    env.page.add_init_script(breakage)
+    env.add_page("/withdraw-fetch", before="zt('init', {session_id: 'sess-fetch'}); zt('track', 'page_view');")
+    env.open("/withdraw-fetch")
+    env.wait_for_beacon_events("page_view")
+    env.page.evaluate("zt('consent', false)")
+    env.wait(lambda: consent_beacons(env), "the consent-only beacon")
+    withdrawal = next(b for b in env.rec.snapshot()[0] if b["body"]["events"] == [])
+    assert withdrawal["body"]["consent"] is False
+    assert withdrawal["headers"]["Content-Type"] == "text/plain"
+    assert withdrawal["headers"]["Sec-Fetch-Mode"] == "cors"
+
+
+def test_no_consent_only_beacon_without_server_side_or_a_session(env):
+    env.rec.config["server_side"] = False
+    env.page.add_init_script(SPY)
+    env.add_page("/pixel-only", before="zt('track', 'page_view');")
+    env.open("/pixel-only")
+    env.page.evaluate("zt('consent', false)")
+    env.wait(lambda: env.pixel_calls("revokeConsent"), "revokeConsent")
+    assert [url for url in env.page.evaluate("window.__endpointCalls") if "/v1/events" in url] == []

@@ -2,7 +2,8 @@
 
 from html.parser import HTMLParser
 
-from local.testevents import render
+from local.http_util import mask_contact
+from local.testevents import render, render_health
 
 PIXEL = "CDEMO00000000000PIXEL"
 TOKEN = "tt-secret-access-token-9f3a"
@@ -110,7 +111,8 @@ def test_match_keys_show_what_the_server_event_carried():
         tiktok=[request(server_event("CompleteRegistration", "e-2", user=user))],
     )))
     assert page.row("CompleteRegistration", "e-2")["keys"] == {
-        "email": True, "external_id": True, "ttp": True, "ttclid": False, "ip": True, "user_agent": False}
+        "email": True, "phone": False, "external_id": True, "ttp": True, "ttclid": False, "ip": True,
+        "user_agent": False}
     lead = page.row("Lead", "s:lead")
     assert lead["keys"] == {} and "no server copy" in lead["text"]
 
@@ -237,3 +239,103 @@ def test_empty_state_points_to_the_demo():
     text = render(state())
     assert "No events yet" in text and 'href="/demo/"' in text
     assert 'id="refresh"' in text and 'id="auto-refresh"' in text
+
+
+def test_phone_is_a_match_key_shown_by_its_hash_prefix_and_a_raw_one_is_called_out():
+    phone_hash = "b" * 64
+    page_text = render(state(
+        pixel=[track("CompleteRegistration", "e-p1"), track("PageView", "e-p2")],
+        tiktok=[request(server_event("CompleteRegistration", "e-p1", user={"external_id": HASH, "phone": phone_hash})),
+                request(server_event("PageView", "e-p2", user={"external_id": HASH, "phone": "+15551234567"}))],
+    ))
+    page = Page(page_text)
+    assert page.row("CompleteRegistration", "e-p1")["keys"]["phone"] is True
+    assert f'data-key="phone" data-present="true" title="sha256 {phone_hash[:12]}…"' in page_text
+    assert phone_hash not in page_text  # a prefix only
+    # A raw phone at the Events API is a bug: named on its row, its value never shown.
+    assert "phone reached the Events API not hashed" in page.row("PageView", "e-p2")["text"]
+    assert "5551234567" not in page_text
+
+
+def test_a_raw_email_or_phone_in_a_queued_message_is_masked():
+    queued = {"kind": "tiktok_events", "pixel_id": PIXEL, "reason": {"code": 40100, "message": "Too many requests"},
+              "events": [server_event("PageView", "e-q", user={"email": "ann.smith@example.com",
+                                                               "phone": "+15551234567", "external_id": HASH})]}
+    text = render(state(queued=[queued]))
+    assert "ann.smith" not in text and "5551234567" not in text and HASH in text
+    assert "a…@example.com (masked)" in text and "+1…67 (masked)" in text
+
+
+def test_a_lone_surrogate_anywhere_still_renders_as_its_escape():
+    bad = "x\udfffy"
+    text = render(state(
+        pixel=[track(bad, bad, {"content_name": bad, "value": bad}, at=bad, pixel=bad),
+               {"received_at": bad, "pixel_id": bad, "method": bad, "args": [{"email": f"{bad}@ex.com", bad: bad}]}],
+        tiktok=[{**request(server_event(bad, bad, user={"external_id": bad, "phone": bad}, properties={
+            "content_name": bad, "value": bad, "currency": bad}), response={"code": 40002, "message": bad},
+            pixel=bad, test_event_code=bad, at=bad), "headers": {bad: bad}}],
+        queued=[bad, {"events": [{"event": bad, "event_id": bad}], "reason": bad, bad: bad}],
+        dead=[{"reason": {"code": bad, "message": bad}}],
+    ) | {"campaigns": [{"campaign_id": bad, "pixel_id": bad, "server_side": True}]})
+    text.encode("utf-8")  # what the server sends: raises on a lone surrogate
+    assert "x\\udfffy" in text and "\udfff" not in text
+    assert Page(text).row("x\\udfffy", "x\\udfffy", pixel="x\\udfffy")["state"] == "paired"
+
+
+def test_each_campaign_links_to_its_health_page():
+    text = render(state(pixel=[track("PageView", "e-h1"), track("PageView", "e-h2", pixel="CSHARED")]) | {
+        "campaigns": [{"campaign_id": "demo", "pixel_id": PIXEL, "server_side": True},
+                      {"campaign_id": "a b/c", "pixel_id": "CSHARED", "server_side": False},
+                      {"campaign_id": "other", "pixel_id": "CSHARED", "server_side": True}]})
+    assert 'data-testid="campaign" data-campaign="demo"' in text
+    assert '<a href="/_dev/health/demo" data-testid="health-link" data-campaign="demo"' in text
+    assert 'href="/_dev/health/a%20b%2Fc"' in text and 'href="/_dev/health/other"' in text
+    assert f'title="health of campaign demo">{PIXEL}</a>' in text  # the row's pixel links to its campaign
+
+
+def test_a_campaign_list_that_could_not_be_read_is_said_so():
+    assert "campaign list could not be read" in render(state() | {"campaigns": None})
+    assert "No campaign configured" in render(state() | {"campaigns": []})
+
+
+HEALTH = {
+    "campaign_id": "demo", "from": "2026-12-01T08:00:00Z", "to": "2026-12-02T08:00:00Z",
+    "events": [{"event": "CompletePayment", "sent": 20, "duplicates": 3, "queued": 1, "dead_lettered": 2}],
+    "match_keys": {"events": 140, "coverage": {"external_id": 1.0, "email": 0.42, "phone": 0.05}},
+    "revenue": [{"currency": "USD", "value": 199.8, "payments": 20}],
+    "server_side": True,
+    "last_delivery": {"at": "2026-12-02T07:59:01.123456+00:00", "outcome": "sent", "code": 0, "message": "OK",
+                      "http_status": 200},
+    "warnings": ["2 event(s) dead-lettered in this window: <fix> the cause"],
+}
+
+
+def test_health_page_shows_the_figures_of_the_health_route():
+    text = render_health("demo", 24, 200, HEALTH)
+    assert 'data-testid="health-page" data-status="200"' in text
+    assert '<td data-outcome="sent">20</td><td data-outcome="duplicates">3</td>' in text
+    assert 'data-key="phone" data-share="0.05"' in text and "5 %" in text and "42 %" in text
+    assert "199.8 USD" in text and "(20 payments)" in text
+    assert "&lt;fix&gt; the cause" in text and "<fix>" not in text
+    assert '<span class="good" data-testid="last-delivery">sent</span> code 0 OK' in text
+    assert ">07:59:01.123</time>" in text
+    assert '<a href="/_dev/health/demo?hours=1">1 h</a>' in text and "<strong>24 h</strong>" in text
+    assert 'href="/_dev/"' in text
+
+
+def test_health_page_shows_what_the_route_refused():
+    text = render_health("<nope>", 0, 404, {"error": {"code": "unknown_campaign", "message": "no <such> campaign",
+                                                      "details": []}})
+    assert 'data-status="404"' in text and "answered 404: no &lt;such&gt; campaign" in text
+    assert "<nope>" not in text and "<such>" not in text
+    assert "answered 401: Unauthorized" in render_health("demo", 24, 401, {"message": "Unauthorized"})
+    render_health("x\udfff", 24, 200, {"events": "junk", "match_keys": [], "warnings": [None]}).encode("utf-8")
+
+
+def test_masking_twice_keeps_the_first_mask():
+    """The Pixel stand-in stores identify arguments masked and the page masks what it shows: one mask."""
+    stored = mask_contact({"email": "ann.smith@example.com", "phone_number": "+15551234567"})
+    assert stored == {"email": "a…@example.com (masked)", "phone_number": "+1…67 (masked)"}
+    assert mask_contact(stored) == stored
+    text = render(state(pixel=[{"received_at": "t", "pixel_id": PIXEL, "method": "identify", "args": [stored]}]))
+    assert "(masked) (masked)" not in text and "a…@example.com (masked)" in text
