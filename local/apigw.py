@@ -64,7 +64,8 @@ class Route:
                 parts.append("(.*)" if name.endswith("+") else "([^/]+)")
             else:
                 parts.append(re.escape(piece))
-        return re.compile("".join(parts)), names
+        # DOTALL: a greedy variable takes any rest, an encoded newline (%0A) included, as API Gateway does.
+        return re.compile("".join(parts), re.DOTALL), names
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         """The path parameters when this route serves the request, else None."""

@@ -315,3 +315,17 @@ def test_consent_withdrawn_later_is_recorded(runtime, tiktok, aws):
 def test_origins_match_whatever_the_case(runtime, tiktok):
     put_settings(allowed_origins=["https://Funnel.Example.com"])
     assert post_beacon(beacon_body(), origin="https://funnel.example.com")[0] == 202
+
+
+def test_a_stored_withdrawal_wins_over_a_later_beacon_that_says_nothing(runtime, tiktok):
+    put_settings()
+    session = {"session_id": "withdrawn-session"}
+    assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "w-before"}], consent=True,
+                                   **session))[0] == 202
+    status, _, answer = post_beacon(beacon_body(events=[], consent=False, **session))
+    assert (status, answer) == (202, {"accepted": [], "rejected": []})
+    # A later page of the funnel does not repeat zt('consent', false): its beacon carries no consent.
+    later = beacon_body(events=[{"event": "page_view", "event_id": "w-after"}], **session)
+    later.pop("consent", None)
+    assert post_beacon(later)[0] == 202
+    assert [e["event_id"] for e in tiktok.events] == ["w-before"]

@@ -119,8 +119,10 @@ def _optional_text(obj: dict[str, Any], name: str, limit: int) -> str | None:
     value = obj.get(name)
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or len(value) > limit or not encodable(value):
+    if not isinstance(value, str) or len(value) > limit:
         raise _field_error(name, f"must be a string of at most {limit} characters")
+    if not encodable(value):
+        raise _field_error(name, "holds a lone surrogate (an escape like \\udfff): no text to store or send")
     return value
 
 
@@ -245,8 +247,10 @@ def _value(raw: dict[str, Any]) -> tuple[Decimal | None, str | None]:
 
 
 def _text(value: Any, where: str, limit: int = MAX_TEXT) -> str:
-    if not isinstance(value, str) or len(value) > limit or not encodable(value):
+    if not isinstance(value, str) or len(value) > limit:
         raise InvalidEvent("invalid_field", f"{where}: must be a string of at most {limit} characters")
+    if not encodable(value):
+        raise InvalidEvent("invalid_field", f"{where}: holds a lone surrogate (an escape like \\udfff)")
     return value
 
 

@@ -69,6 +69,10 @@ def collect(request: BeaconRequest, runtime: Runtime | None = None, clock: Any =
         logger.info("beacon without consent: nothing sent", extra={"event_ids": answer["accepted"]})
         return answer
     session = _remember_session(rt, campaign, beacon, request, int(now))
+    if session.consent is False:
+        # Withdrawn earlier (a later page need not say it again): the stored refusal wins.
+        logger.info("beacon of a session that withdrew consent: nothing sent", extra={"event_ids": answer["accepted"]})
+        return answer
     naming = campaign.naming
     events = [event.server_event(naming, session.user) for event in beacon.events]
     delivery = Delivery(campaign=campaign, pixel_id=campaign.pixel_id, events=events, source="beacon",
