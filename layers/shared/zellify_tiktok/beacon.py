@@ -227,12 +227,13 @@ def _event_time(value: Any, now_ms: int) -> int:
     return int(value) // 1000
 
 
-def _number(value: Any, what: str, code: str) -> Decimal:
+def _number(value: Any, what: str, code: str, part: str = "") -> Decimal:
+    """A non-negative Decimal; `what` + `part` names the field (joined only for an error message)."""
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise InvalidEvent(code, f"{what}: must be a non-negative number")
+        raise InvalidEvent(code, f"{what}{part}: must be a non-negative number")
     number = Decimal(value)
     if not number.is_finite() or number < 0 or number > MAX_VALUE:
-        raise InvalidEvent(code, f"{what}: must be a non-negative number below {MAX_VALUE}")
+        raise InvalidEvent(code, f"{what}{part}: must be a non-negative number below {MAX_VALUE}")
     return number.quantize(MONEY_QUANTUM)
 
 
@@ -246,11 +247,12 @@ def _value(raw: dict[str, Any]) -> tuple[Decimal | None, str | None]:
     return value, currency.upper()
 
 
-def _text(value: Any, where: str, limit: int = MAX_TEXT) -> str:
+def _text(value: Any, where: str, limit: int = MAX_TEXT, part: str = "") -> str:
+    """A string within limits; `where` + `part` names the field (joined only for an error message)."""
     if not isinstance(value, str) or len(value) > limit:
-        raise InvalidEvent("invalid_field", f"{where}: must be a string of at most {limit} characters")
+        raise InvalidEvent("invalid_field", f"{where}{part}: must be a string of at most {limit} characters")
     if not encodable(value):
-        raise InvalidEvent("invalid_field", f"{where}: holds a lone surrogate (an escape like \\udfff)")
+        raise InvalidEvent("invalid_field", f"{where}{part}: holds a lone surrogate (an escape like \\udfff)")
     return value
 
 
@@ -302,26 +304,27 @@ def _contents(value: Any) -> tuple[Content, ...]:
         return ()
     if not isinstance(value, list) or len(value) > MAX_CONTENTS:
         raise InvalidEvent("invalid_field", f"contents: must be a list of at most {MAX_CONTENTS} items")
-    return tuple(content_item(item, f"contents[{i}]") for i, item in enumerate(value))
+    return tuple(content_item(item, "contents", i) for i, item in enumerate(value))
 
 
-def content_item(item: Any, where: str) -> Content:
+def content_item(item: Any, where: str, index: int | None = None) -> Content:
     """One item of `contents`, as TikTok takes it (also used for Stripe's zellify_contents)."""
+    at = where if index is None else f"{where}[{index}]"
     if not isinstance(item, dict):
-        raise InvalidEvent("invalid_field", f"{where}: must be an object")
+        raise InvalidEvent("invalid_field", f"{at}: must be an object")
     content_id = item.get("content_id")
     if content_id is not None:
         # TikTok rejects a numeric content_id (40002): send it as the string it means.
         if isinstance(content_id, bool) or not isinstance(content_id, str | int | Decimal):
-            raise InvalidEvent("invalid_field", f"{where}.content_id: must be a string")
-        content_id = _text(str(content_id)[:256], f"{where}.content_id")
+            raise InvalidEvent("invalid_field", f"{at}.content_id: must be a string")
+        content_id = _text(str(content_id)[:256], at, part=".content_id")
     name = item.get("content_name")
     if name is not None:
-        name = _text(name[:256] if isinstance(name, str) else name, f"{where}.content_name")
+        name = _text(name[:256] if isinstance(name, str) else name, at, part=".content_name")
     quantity = item.get("quantity")
     if quantity is not None and (isinstance(quantity, bool) or not isinstance(quantity, int)
                                  or not 0 <= quantity <= 1_000_000):
-        raise InvalidEvent("invalid_field", f"{where}.quantity: must be a non-negative integer")
+        raise InvalidEvent("invalid_field", f"{at}.quantity: must be a non-negative integer")
     price = item.get("price")
     return Content(content_id=content_id, content_name=name, quantity=quantity,
-                   price=_number(price, f"{where}.price", "invalid_field") if price is not None else None)
+                   price=_number(price, at, "invalid_field", ".price") if price is not None else None)

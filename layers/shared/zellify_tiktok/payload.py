@@ -13,9 +13,10 @@ def json_number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def tiktok_event(event: ServerEvent) -> dict[str, Any]:
+def tiktok_event(event: ServerEvent, user: dict[str, str] | None = None) -> dict[str, Any]:
+    """TikTok's JSON for one event; `user` is the visitor's `user` object when the caller has it already."""
     body: dict[str, Any] = {"event": event.name, "event_time": event.event_time, "event_id": event.event_id,
-                            "user": event.user.present()}
+                            "user": event.user.present() if user is None else user}
     if event.page_url:
         page = {"url": event.page_url}
         if event.page_referrer:
@@ -54,5 +55,9 @@ def track_body(pixel_id: str, events: Sequence[ServerEvent], test_event_code: st
     body: dict[str, Any] = {"event_source": "web", "event_source_id": pixel_id}
     if test_event_code:
         body["test_event_code"] = test_event_code
-    body["data"] = [tiktok_event(event) for event in events]
+    # The events of a beacon share one visitor: their `user` object is made once.
+    users: dict[int, dict[str, str]] = {}
+    body["data"] = [tiktok_event(event, users.get(id(event.user)) or users.setdefault(id(event.user),
+                                                                                    event.user.present()))
+                    for event in events]
     return body

@@ -6,7 +6,7 @@ applied here, once, by `server_event()`. `payload.py` alone turns the value into
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 
@@ -52,7 +52,16 @@ class Content:
     price: Decimal | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {f.name: value for f in fields(self) if (value := getattr(self, f.name)) is not None}
+        item: dict[str, object] = {}
+        if self.content_id is not None:
+            item["content_id"] = self.content_id
+        if self.content_name is not None:
+            item["content_name"] = self.content_name
+        if self.quantity is not None:
+            item["quantity"] = self.quantity
+        if self.price is not None:
+            item["price"] = self.price
+        return item
 
 
 @dataclass(slots=True)
