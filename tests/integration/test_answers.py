@@ -19,7 +19,7 @@ from zellify_tiktok.repositories.ledger import ledger_key
 from local.tiktok_codes import message as tiktok_message
 from tests.integration.helpers import ADMIN_SETTINGS, beacon_body, post_beacon, put_settings, settings_request
 from tests.integration.retry_source import RetryEventSource
-from tests.integration.virtual_time import VirtualClock, on_virtual_time
+from tests.integration.virtual_time import VirtualClock, VirtualContext, on_virtual_time
 
 PIXEL = ADMIN_SETTINGS["pixel_id"]
 # The sample beacon's events (events/post_events.json) and their TikTok names.
@@ -176,3 +176,37 @@ def test_a_permanent_answer_is_dead_lettered_with_tiktoks_code_and_message(fault
     else:
         assert token_warnings == []
         assert any(str(code) in w and message in w for w in view["warnings"])
+
+
+@pytest.mark.parametrize("delay_ms", [150, 400])
+def test_a_50_event_beacon_refused_event_by_event_is_split_within_the_budget(delay_ms, runtime, tiktok, aws,
+                                                                            monkeypatch, sqs_messages):
+    """Isolating 50 refusals takes 99 calls; a request has 3 s of TikTok. Whatever has no answer when the budget
+    is spent (before a call, or during one it cut short) is queued with reason budget_spent; none is lost."""
+    clock = VirtualClock()
+    on_virtual_time(monkeypatch, clock)
+    tiktok.clock = clock
+    put_settings()
+    ids = [f"split-{i}" for i in range(50)]
+    tiktok.add_fault({"code": 40002, "event_ids": ids, "times": 1000, "delay_ms": delay_ms})
+    started = clock()
+    status, _, body = post_beacon(beacon_body(events=[{"event": "page_view", "event_id": i} for i in ids]),
+                                  context=VirtualContext(clock, 10))
+    assert status == 202 and body["accepted"] == ids
+    assert clock() - started <= runtime.settings.tiktok_total_timeout_s + 1
+
+    source = RetryEventSource(aws)
+    records = source.receive()
+    queued = [json.loads(record["body"]) for record in records]
+    dead = sqs_messages("DEAD_LETTER_QUEUE_URL")
+    assert sorted(event_ids(queued) + event_ids(dead)) == sorted(ids), "every event dead-lettered or queued, once"
+    assert queued and {m["reason"]["kind"] for m in queued} == {"budget_spent"}
+    assert dead and {(m["reason"]["kind"], m["reason"]["code"]) for m in dead} == {("refused", 40002)}
+
+    # The RetryFunction goes on halving the queued events until each has its answer: all dead-lettered.
+    assert source.invoke(records, VirtualContext(clock, 30)) == {"batchItemFailures": []}
+    while source.poll(VirtualContext(clock, 30)) is not None:
+        clock.advance(1)
+    dead += sqs_messages("DEAD_LETTER_QUEUE_URL")
+    assert sorted(event_ids(dead)) == sorted(ids)
+    assert tiktok.accepted_ids() == [] and source.depth() == 0

@@ -175,3 +175,22 @@ def test_a_message_failing_on_its_last_allowed_delivery_is_dead_lettered_by_the_
     assert source.depth() == 0
     [parked] = source.sqs.receive_message(QueueUrl=source.dead_letter_url).get("Messages", [])
     assert '"kind":"retries_exhausted"' in parked["Body"] and "last-1" in parked["Body"]
+
+
+def test_a_queued_batch_needing_several_invocations_to_isolate_its_refusals_dead_letters_each_event_once(
+        clock, runtime, tiktok, aws, sqs_messages):
+    put_settings()
+    ids = [f"iso-{i}" for i in range(50)]
+    tiktok.add_fault({"http_status": 503})
+    assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": i} for i in ids]))[0] == 202
+    # TikTok refuses each of them, alone or in company, 400 ms an answer: 99 calls, more than one invocation.
+    tiktok.add_fault({"code": 40002, "event_ids": ids, "times": 100_000, "delay_ms": 400})
+    source = RetryEventSource(aws)
+    while source.depth() and source.invocations < 2 * runtime.settings.retry_max_receives:
+        source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))
+        clock.advance(HOUR_S)  # past any backoff
+    assert source.invocations > 1 and source.depth() == 0
+    dead = sqs_messages("DEAD_LETTER_QUEUE_URL")
+    assert Counter(e["event_id"] for m in dead for e in m["events"]) == Counter(ids), "each dead-lettered once"
+    assert {m["reason"]["code"] for m in dead} == {40002}
+    assert tiktok.accepted_ids() == []
