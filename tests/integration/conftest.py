@@ -1,6 +1,8 @@
 """Handlers under moto (in-process), with tables and queues built from template.yaml."""
 
+import io
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -51,7 +53,7 @@ def runtime(aws, tiktok, monkeypatch):
                              http=tiktok)
     get_runtime.cache_clear()
     monkeypatch.setattr("zellify_tiktok.runtime.get_runtime", lambda: rt)
-    for module in ("collect", "settings", "tracker", "retry", "stripe_webhook"):
+    for module in ("collect", "settings", "tracker", "retry", "stripe_webhook", "test_event", "health"):
         monkeypatch.setattr(f"zellify_tiktok.services.{module}.get_runtime", lambda: rt, raising=False)
     return rt
 
@@ -93,3 +95,22 @@ def sqs_messages(aws):
                 out.append(json.loads(m["Body"]))
                 sqs.delete_message(QueueUrl=os.environ[env_name], ReceiptHandle=m["ReceiptHandle"])
     return read
+
+
+@pytest.fixture
+def service_logs():
+    """Every record the Powertools loggers emit, formatted as they are in Lambda (JSON lines), at DEBUG:
+    as an invocation POWERTOOLS_LOGGER_SAMPLE_RATE picks logs.
+
+    Captured at the logger: its stream handler holds whatever sys.stdout was when it was created.
+    """
+    service = logging.getLogger("zellify-tiktok")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(service.handlers[0].formatter)
+    service.addHandler(handler)
+    level = service.level
+    service.setLevel(logging.DEBUG)
+    yield stream
+    service.setLevel(level)
+    service.removeHandler(handler)

@@ -20,8 +20,8 @@ ADMIN_SETTINGS = {
 }
 
 
-def call(handler, event: dict) -> tuple[int, dict, dict | str]:
-    response = handler.lambda_handler(event, LambdaContext())
+def call(handler, event: dict, context: LambdaContext | None = None) -> tuple[int, dict, dict | str]:
+    response = handler.lambda_handler(event, context or LambdaContext())
     body = response.get("body") or ""
     try:
         parsed = json.loads(body) if body else None
@@ -63,7 +63,8 @@ def beacon_body(events=None, **envelope) -> dict:
 
 
 def post_beacon(body: dict | bytes | str, *, origin: str | None = "https://funnel.example.com",
-                base64_encoded: bool = False, headers: dict | None = None) -> tuple[int, dict, dict]:
+                base64_encoded: bool = False, headers: dict | None = None,
+                context: LambdaContext | None = None) -> tuple[int, dict, dict]:
     event = load_event("post_events.json")
     raw = body if isinstance(body, bytes | str) else json.dumps(body)
     raw_bytes = raw.encode() if isinstance(raw, str) else raw
@@ -76,7 +77,7 @@ def post_beacon(body: dict | bytes | str, *, origin: str | None = "https://funne
     else:
         event["headers"]["origin"] = origin
     event["headers"].update(headers or {})
-    return call(collect_app, event)
+    return call(collect_app, event, context)
 
 
 def ledger_stream_records(aws: dict) -> list[dict]:

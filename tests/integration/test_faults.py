@@ -5,17 +5,14 @@ the in-memory TikTok under the real TikTokClient.
 """
 
 import contextlib
-import json
 
 import pytest
-import retry_app
 import urllib3
 from botocore.exceptions import ClientError, EndpointConnectionError
 from zellify_tiktok.repositories.aws import client
 
-from tests.integration.conftest import LambdaContext
 from tests.integration.helpers import beacon_body, post_beacon, put_settings, settings_request
-from tests.integration.test_retry import sqs_event
+from tests.integration.retry_source import RetryEventSource
 from tests.tiktok_fake import FakeTikTok
 
 
@@ -39,41 +36,24 @@ def throttled(operation: str) -> ClientError:
 
 
 def drain_until_empty(aws) -> None:
+    """Run the RetryFunction as its event source would until the RetryQueue is empty: handled records are
+    deleted, failed ones shown again at once instead of after their backoff."""
+    source = RetryEventSource(aws)
     for _ in range(5):
-        event = sqs_event("RETRY_QUEUE_URL", aws)
-        if not event["Records"]:
+        records = source.receive()
+        if not records:
             return
-        retry_app.lambda_handler(event, LambdaContext())
-        # Backoff postponed failed records; make them visible again for the next round.
-        for record in event["Records"]:
-            with contextlib.suppress(ClientError):  # deleted: delivered
-                client("sqs").change_message_visibility(QueueUrl=aws["RETRY_QUEUE_URL"],
-                                                        ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0)
+        response = source.invoke(records)
+        for failure in response["batchItemFailures"]:
+            handle = next(r["receiptHandle"] for r in records if r["messageId"] == failure["itemIdentifier"])
+            source.sqs.change_message_visibility(QueueUrl=aws["RETRY_QUEUE_URL"], ReceiptHandle=handle,
+                                                 VisibilityTimeout=0)
+    pytest.fail(f"the RetryQueue still holds {source.depth()} message(s) after 5 rounds")
 
 
-def delivered_ids(tiktok: FakeTikTok) -> set[str]:
-    return {e["event_id"] for call, answer in zip(tiktok.calls, tiktok.answers, strict=True)
-            if answer == 0 for e in call["body"]["data"]}
-
-
-@pytest.fixture
-def answers(tiktok, monkeypatch):
-    """Record TikTok's answer code per call next to the call."""
-    tiktok.answers = []
-    original = tiktok.request
-
-    def request(*args, **kwargs):
-        try:
-            response = original(*args, **kwargs)
-        except Exception:
-            tiktok.answers.append("error")
-            raise
-        body = json.loads(response.data) if response.status == 200 else {}
-        tiktok.answers.append(body.get("code", response.status))
-        return response
-
-    monkeypatch.setattr(tiktok, "request", request)
-    return tiktok.answers
+def delivered_ids(tiktok: FakeTikTok) -> list[str]:
+    """Every event TikTok took, as often as it took it (a double send shows twice), sorted."""
+    return sorted(tiktok.accepted_ids())
 
 
 TRANSIENT = {
@@ -86,13 +66,13 @@ TRANSIENT = {
 
 
 @pytest.mark.parametrize("fault", list(TRANSIENT))
-def test_transient_tiktok_failure_is_delivered_after_the_fault_clears(fault, runtime, tiktok, answers, aws):
+def test_transient_tiktok_failure_is_delivered_after_the_fault_clears(fault, runtime, tiktok, aws):
     put_settings()
     tiktok.script = [TRANSIENT[fault]]
     status, _, body = post_beacon(beacon_body())
     assert status == 202 and len(body["accepted"]) == 4
     drain_until_empty(aws)
-    assert delivered_ids(tiktok) == set(body["accepted"])
+    assert delivered_ids(tiktok) == sorted(body["accepted"])
 
 
 def test_revoked_token_is_dead_lettered_and_visible(runtime, tiktok, sqs_messages):
@@ -107,7 +87,7 @@ def test_revoked_token_is_dead_lettered_and_visible(runtime, tiktok, sqs_message
     assert settings_request("GET")[1]["last_delivery"]["code"] == 40105
 
 
-def test_40002_inside_a_batch_takes_only_the_bad_event_down(runtime, tiktok, answers, sqs_messages):
+def test_40002_inside_a_batch_takes_only_the_bad_event_down(runtime, tiktok, sqs_messages):
     put_settings()
 
     def answer(body):
@@ -116,31 +96,31 @@ def test_40002_inside_a_batch_takes_only_the_bad_event_down(runtime, tiktok, ans
 
     tiktok.script = [answer] * 10
     assert post_beacon(beacon_body())[0] == 202
-    assert delivered_ids(tiktok) == {"ev-0001-page", "ev-0002-step", "ev-0004-checkout"}
+    assert delivered_ids(tiktok) == ["ev-0001-page", "ev-0002-step", "ev-0004-checkout"]
     dead = sqs_messages("DEAD_LETTER_QUEUE_URL")
     assert [e["event_id"] for m in dead for e in m["events"]] == ["ev-0003-email"]
     assert dead[0]["reason"]["code"] == 40002
 
 
-def test_dynamodb_throttling_on_the_session_still_sends_with_the_beacons_user_data(runtime, tiktok, answers):
+def test_dynamodb_throttling_on_the_session_still_sends_with_the_beacons_user_data(runtime, tiktok):
     put_settings()
     with aws_failing("dynamodb", "UpdateItem", throttled("UpdateItem")):
         status, _, body = post_beacon(beacon_body())
     assert status == 202
-    assert delivered_ids(tiktok) == set(body["accepted"])
+    assert delivered_ids(tiktok) == sorted(body["accepted"])
     assert {"external_id", "ip", "user_agent", "ttp", "ttclid"} <= set(tiktok.events[0]["user"])
 
 
-def test_dynamodb_throttling_on_the_ledger_queues_then_delivers(runtime, tiktok, answers, aws):
+def test_dynamodb_throttling_on_the_ledger_queues_then_delivers(runtime, tiktok, aws):
     put_settings()
     with aws_failing("dynamodb", "BatchGetItem", throttled("BatchGetItem")):
         status, _, body = post_beacon(beacon_body())
         assert status == 202 and tiktok.calls == []
     drain_until_empty(aws)
-    assert delivered_ids(tiktok) == set(body["accepted"])
+    assert delivered_ids(tiktok) == sorted(body["accepted"])
 
 
-def test_secrets_manager_down_queues_then_delivers(runtime, tiktok, answers, aws):
+def test_secrets_manager_down_queues_then_delivers(runtime, tiktok, aws):
     put_settings()
     runtime.secrets.provider.clear_cache()
     with aws_failing("secretsmanager", "GetSecretValue",
@@ -148,7 +128,7 @@ def test_secrets_manager_down_queues_then_delivers(runtime, tiktok, answers, aws
         status, _, body = post_beacon(beacon_body())
         assert status == 202 and tiktok.calls == []
     drain_until_empty(aws)
-    assert delivered_ids(tiktok) == set(body["accepted"])
+    assert delivered_ids(tiktok) == sorted(body["accepted"])
 
 
 def test_tiktok_and_sqs_down_answers_503(runtime, tiktok):
@@ -169,14 +149,14 @@ def test_everything_down_answers_503(runtime, tiktok):
     assert status == 503 and tiktok.calls == []
 
 
-def test_a_warm_container_keeps_serving_when_the_campaign_cannot_be_reread(runtime, tiktok, answers):
+def test_a_warm_container_keeps_serving_when_the_campaign_cannot_be_reread(runtime, tiktok):
     put_settings()
     assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "warm-1"}]))[0] == 202
     runtime.campaigns.max_age_s = 0  # the cached campaign is stale now
     with aws_failing("dynamodb", "GetItem", throttled("GetItem")):
         status, _, _ = post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "warm-2"}]))
     assert status == 202
-    assert {"warm-1", "warm-2"} <= delivered_ids(tiktok)
+    assert delivered_ids(tiktok) == ["warm-1", "warm-2"]
 
 
 def test_a_cold_container_without_the_campaign_answers_503(runtime, tiktok):

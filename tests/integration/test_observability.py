@@ -1,9 +1,7 @@
 """A full funnel run (beacons, a Stripe webhook, a retry) logs no raw email, token or signing secret,
 and emits the metrics of the operations issue. Logs are Powertools' JSON lines on stdout."""
 
-import io
 import json
-import logging
 
 import boto3
 import pytest
@@ -32,26 +30,7 @@ METRICS = {"EventsRejected", "EventsSent", "EventsDeduplicated", "TikTokTransien
 
 
 @pytest.fixture
-def logs():
-    """Every record the Powertools loggers emit, formatted as they are in Lambda (JSON lines), at DEBUG:
-    as an invocation POWERTOOLS_LOGGER_SAMPLE_RATE picks logs.
-
-    Captured at the logger: its stream handler holds whatever sys.stdout was when it was created.
-    """
-    service = logging.getLogger("zellify-tiktok")
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(service.handlers[0].formatter)
-    service.addHandler(handler)
-    level = service.level
-    service.setLevel(logging.DEBUG)
-    yield stream
-    service.setLevel(level)
-    service.removeHandler(handler)
-
-
-@pytest.fixture
-def funnel_run(runtime, tiktok, aws, capsys, logs):
+def funnel_run(runtime, tiktok, aws, capsys, service_logs):
     boto3.client("secretsmanager").create_secret(Name=aws["STRIPE_SECRET_NAME"],
                                                  SecretString=json.dumps({"secrets": [SIGNING_SECRET]}))
     put_settings()
@@ -75,7 +54,7 @@ def funnel_run(runtime, tiktok, aws, capsys, logs):
     run_health_function(aws)
     assert settings_request("GET")[0] == 200
     captured = capsys.readouterr()  # the metrics: Powertools prints EMF blobs
-    return logs.getvalue() + captured.out + captured.err
+    return service_logs.getvalue() + captured.out + captured.err
 
 
 def test_logs_hold_no_raw_email_token_or_signing_secret(funnel_run):

@@ -2,9 +2,11 @@ import json
 
 import boto3
 import retry_app
+from zellify_tiktok.services.retry import backoff_seconds
 
 from tests.integration.conftest import LambdaContext
 from tests.integration.helpers import beacon_body, post_beacon, put_settings
+from tests.integration.retry_source import visibility_changes
 
 
 def sqs_event(queue_env: str, aws: dict) -> dict:
@@ -48,13 +50,24 @@ def test_queued_events_are_delivered_in_one_grouped_call(runtime, tiktok, aws):
 def test_transient_failure_reports_the_records_and_backs_off(runtime, tiktok, aws):
     put_settings()
     queue_beacons(tiktok, 2)
-    event = sqs_event("RETRY_QUEUE_URL", aws)
-    tiktok.script = [{"code": 40100, "message": "Too many requests"}]
-    response = retry_app.lambda_handler(event, LambdaContext())
-    assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == sorted(
-        r["messageId"] for r in event["Records"])
-    # Backed off: not visible again right away.
-    assert boto3.client("sqs").receive_message(QueueUrl=aws["RETRY_QUEUE_URL"]).get("Messages") is None
+    settings = runtime.settings
+    sqs = boto3.client("sqs")
+    for failures in (1, 2):
+        event = sqs_event("RETRY_QUEUE_URL", aws)
+        assert {r["attributes"]["ApproximateReceiveCount"] for r in event["Records"]} == {str(failures)}
+        tiktok.script = [{"code": 40100, "message": "Too many requests"}]
+        with visibility_changes() as visibility:
+            response = retry_app.lambda_handler(event, LambdaContext())
+        assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == sorted(
+            r["messageId"] for r in event["Records"])
+        # Each record hidden for exactly its backoff: 30 s after its first failure, 60 s after its second.
+        backoff = backoff_seconds(failures, base_s=settings.retry_backoff_base_s, cap_s=settings.retry_backoff_cap_s)
+        assert backoff == 30 * failures
+        assert visibility == [backoff, backoff]
+        assert sqs.receive_message(QueueUrl=aws["RETRY_QUEUE_URL"]).get("Messages") is None
+        for record in event["Records"]:  # the backoff waited out
+            sqs.change_message_visibility(QueueUrl=aws["RETRY_QUEUE_URL"], ReceiptHandle=record["receiptHandle"],
+                                          VisibilityTimeout=0)
 
 
 def test_one_bad_event_is_dead_lettered_and_the_rest_delivered(runtime, tiktok, aws, sqs_messages):

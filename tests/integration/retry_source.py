@@ -1,0 +1,103 @@
+"""The RetryFunction's SQS event source mapping as Lambda runs it, around moto's RetryQueue.
+
+Lambda receives what is visible (up to the batch size, with the queue's visibility timeout), invokes the
+function with the records, and deletes every record the answer does not report in `batchItemFailures`;
+a reported record stays, hidden for whatever visibility the function gave it (its backoff). Each receive
+counts one in SQS's ApproximateReceiveCount, and moto moves a message to the DeadLetterQueue once it
+was received `maxReceiveCount` times, as SQS does.
+"""
+
+import contextlib
+import json
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import retry_app
+from zellify_tiktok.repositories.aws import client
+
+from tests.integration.conftest import LambdaContext
+
+# What moto answers per ReceiveMessage; the template's BatchSize (1000) is reached over several.
+RECEIVE_LIMIT = 10
+
+
+def lambda_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    return {"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
+            "attributes": message["Attributes"], "messageAttributes": {}, "md5OfBody": message["MD5OfBody"],
+            "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": "us-east-1"}
+
+
+class RetryEventSource:
+    def __init__(self, aws: dict[str, str], *, batch_size: int = 1000):
+        self.sqs = boto3.client("sqs")
+        self.url = aws["RETRY_QUEUE_URL"]
+        self.dead_letter_url = aws["DEAD_LETTER_QUEUE_URL"]
+        self.arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        self.batch_size = batch_size
+        self.invocations = 0
+        # Receives per queue message (its message_id: a deferred copy keeps the original's).
+        self.receives: Counter[str] = Counter()
+
+    def receive(self) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = []
+        while len(records) < self.batch_size:
+            got = self.sqs.receive_message(QueueUrl=self.url, AttributeNames=["All"], WaitTimeSeconds=0,
+                                           MaxNumberOfMessages=min(RECEIVE_LIMIT, self.batch_size - len(records)),
+                                           ).get("Messages", [])
+            if not got:
+                break
+            records.extend(lambda_record(message, self.arn) for message in got)
+        for record in records:
+            self.receives[message_id(record)] += 1
+        return records
+
+    def invoke(self, records: list[dict[str, Any]], context: LambdaContext | None = None) -> dict[str, Any]:
+        """Invoke the RetryFunction with `records`, then delete what it did not report failed, as Lambda does."""
+        self.invocations += 1
+        response = retry_app.lambda_handler({"Records": records}, context or LambdaContext())
+        failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
+        for record in records:
+            if record["messageId"] not in failed:
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=record["receiptHandle"])
+        return response
+
+    def poll(self, context: LambdaContext | None = None) -> dict[str, Any] | None:
+        """One poll: an invocation when something is visible; its answer, or None."""
+        records = self.receive()
+        return self.invoke(records, context) if records else None
+
+    def depth(self, url: str | None = None) -> int:
+        """Messages in the queue (the RetryQueue by default): visible, in a backoff or delayed."""
+        attributes = self.sqs.get_queue_attributes(QueueUrl=url or self.url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+        return sum(int(value) for value in attributes.values())
+
+    def dead_letter_depth(self) -> int:
+        return self.depth(self.dead_letter_url)
+
+
+def message_id(record: dict[str, Any]) -> str:
+    try:
+        return str(json.loads(record["body"])["message_id"])
+    except (ValueError, KeyError, TypeError):
+        return record["messageId"]
+
+
+@contextlib.contextmanager
+def visibility_changes() -> Iterator[list[int]]:
+    """The VisibilityTimeout of every ChangeMessageVisibility the layer makes inside the block, in order."""
+    changes: list[int] = []
+
+    def record(params, **_):
+        changes.append(params["VisibilityTimeout"])
+
+    events = client("sqs").meta.events
+    events.register("before-parameter-build.sqs.ChangeMessageVisibility", record, unique_id="visibility-changes")
+    try:
+        yield changes
+    finally:
+        events.unregister("before-parameter-build.sqs.ChangeMessageVisibility", unique_id="visibility-changes")
