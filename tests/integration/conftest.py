@@ -33,6 +33,8 @@ def aws(monkeypatch):
         get_runtime.cache_clear()
         from zellify_tiktok.repositories import aws as aws_clients
 
+        # The CLI configures its more patient clients; the next test gets the request path's again.
+        monkeypatch.setattr(aws_clients, "_config", aws_clients._config)
         aws_clients.client.cache_clear()
         yield env
         get_settings.cache_clear()

@@ -10,6 +10,7 @@ TikTok's latency on one clock, the RetryFunction invoked as its event source map
 """
 
 from collections import Counter
+from dataclasses import replace
 
 import boto3
 import pytest
@@ -94,7 +95,7 @@ def test_a_backlog_ten_times_one_invocations_capacity_drains_with_nothing_dead_l
                                                                                        aws):
     # SQS dead-letters a message on its 4th receive here, and so does the RetryFunction on a 3rd failure.
     max_receives = 3
-    runtime.settings = runtime.settings.model_copy(update={"retry_max_receives": max_receives})
+    runtime.settings = replace(runtime.settings, retry_max_receives=max_receives)
     sqs = boto3.client("sqs")
     dead_letter_arn = sqs.get_queue_attributes(QueueUrl=aws["DEAD_LETTER_QUEUE_URL"], AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
@@ -163,7 +164,7 @@ def test_a_deferred_copy_keeps_the_failed_deliveries_of_its_original(clock, runt
 
 def test_a_message_failing_on_its_last_allowed_delivery_is_dead_lettered_by_the_retry_function(clock, runtime,
                                                                                                tiktok, aws):
-    runtime.settings = runtime.settings.model_copy(update={"retry_max_receives": 2})
+    runtime.settings = replace(runtime.settings, retry_max_receives=2)
     put_settings()
     tiktok.add_fault({"http_status": 503, "times": 3})
     assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "last-1"}]))[0] == 202

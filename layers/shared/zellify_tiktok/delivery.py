@@ -106,16 +106,20 @@ class Redeliver:
 
 
 class DeliveryCore:
-    def __init__(self, runtime: Runtime, policy: Policy, clock: Callable[[], float] = time.time):
+    """Deliveries within one invocation's budget: every call it makes, TikTok's and AWS's, fits in it."""
+
+    def __init__(self, runtime: Runtime, policy: Policy, budget: Budget, clock: Callable[[], float] = time.time):
         self.rt = runtime
         self.policy = policy
+        self.budget = budget
         self.clock = clock
 
-    def deliver(self, delivery: Delivery, budget: Budget) -> DeliveryReport:
+    def deliver(self, delivery: Delivery) -> DeliveryReport:
         """Send what was not sent before; park what has no answer yet; dead-letter what TikTok refused.
 
         Raises QueueUnavailable (ServeRequest) only when something could not be parked either.
         """
+        budget = self.budget
         report = DeliveryReport()
         campaign = delivery.campaign
         unique: dict[str, ServerEvent] = {}
@@ -156,13 +160,16 @@ class DeliveryCore:
         report.sent.extend(result.sent)
         report.answer = result.last_answer
         _count_outcomes(result)
-        if result.unanswered:
-            spent = all(answer is BUDGET_SPENT for _, answer in result.unanswered)
-            self._park(delivery, result.unanswered, ReasonKind.BUDGET_SPENT if spent else ReasonKind.TRANSIENT,
-                       report)
-        if result.refused:
-            self.dead_letter(delivery, result.refused, ReasonKind.REFUSED, report)
-        self._record_sent(delivery, result, budget)
+        try:
+            if result.unanswered:
+                spent = all(answer is BUDGET_SPENT for _, answer in result.unanswered)
+                self._park(delivery, result.unanswered,
+                           ReasonKind.BUDGET_SPENT if spent else ReasonKind.TRANSIENT, report)
+            if result.refused:
+                self.dead_letter(delivery, result.refused, ReasonKind.REFUSED, report)
+        finally:
+            # Even when parking failed (the caller answers 503): what TikTok took is not sent twice.
+            self._record_sent(delivery, result, budget)
         if report.answer is not None and budget.allows(CALL_WORST_CASE_S):
             self._note_delivery(campaign, report.answer)
         return self._finish(delivery, report)
@@ -185,7 +192,9 @@ class DeliveryCore:
         by_answer: dict[Answer, list[ServerEvent]] = {}
         for event, answer in failures:
             by_answer.setdefault(answer, []).append(event)
-        messages = [self.message(delivery, events, kind, answer) for answer, events in by_answer.items()]
+        # The extra ledger records go along: a replay that delivers the events writes them then.
+        messages = [self.message(delivery, events, kind, answer, delivery.ledger_records)
+                    for answer, events in by_answer.items()]
         self.rt.dead_letter_queue.send(messages)
         events = [event for event, _ in failures]
         report.dead_lettered.extend(events)
@@ -230,13 +239,17 @@ class DeliveryCore:
             logger.warning("last_delivery not recorded", extra={"error": type(exc).__name__})
 
     def add_health(self, deltas: Sequence[HealthDelta]) -> None:
-        """The rarer outcomes' figures: best effort, a delivery never fails on them."""
+        """The rarer outcomes' figures: best effort, a delivery never fails on them nor answers late for them."""
         if not deltas:
             return
+        calls = int(self.budget.remaining() // CALL_WORST_CASE_S)
         try:
-            self.rt.health.add(deltas)
+            written = self.rt.health.add(deltas, max_calls=calls)
         except INFRASTRUCTURE_ERRORS as exc:
             logger.warning("health figures not recorded", extra={"error": type(exc).__name__})
+            return
+        if written < len(deltas):
+            logger.warning("health figures not recorded: no time left", extra={"skipped": len(deltas) - written})
 
     def _finish(self, delivery: Delivery, report: DeliveryReport) -> DeliveryReport:
         if report.duplicates:

@@ -109,13 +109,19 @@ class TikTokClient:
              seconds: float) -> Answer:
         body = track_json(pixel_id, events, test_code)
         timeout = self._full_timeout
-        if seconds < self.total_timeout - 0.1:  # the invocation's budget is shorter than one call's
+        cut_short = seconds < self.total_timeout - 0.1  # the invocation's budget is shorter than one call's
+        if cut_short:
             timeout = urllib3.Timeout(connect=min(self.connect_timeout, seconds), total=seconds)
         try:
             response = self.http.request(
                 "POST", self.url, body=body, headers={"Access-Token": token, "Content-Type": "application/json"},
                 timeout=timeout, retries=False,
             )
+        except urllib3.exceptions.TimeoutError:
+            # Our budget ended the call, not TikTok: its events are queued as budget_spent, not as TikTok's failure.
+            if cut_short:
+                return BUDGET_SPENT
+            return transport_failure("TimeoutError: TikTok unreachable or too slow")
         except urllib3.exceptions.HTTPError as exc:
             return transport_failure(f"{type(exc).__name__}: TikTok unreachable or too slow")
         except (ValueError, UnicodeError) as exc:

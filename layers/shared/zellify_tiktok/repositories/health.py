@@ -23,9 +23,13 @@ class HealthRepository:
     def __init__(self, table: str):
         self.table = table
 
-    def add(self, deltas: Sequence[HealthDelta]) -> None:
+    def add(self, deltas: Sequence[HealthDelta], *, max_calls: int | None = None) -> int:
+        """One UpdateItem per delta, at most `max_calls` of them; how many deltas were written."""
         dynamodb = client("dynamodb")
-        for delta in deltas:
+        calls = 0
+        for written, delta in enumerate(deltas):
+            if max_calls is not None and calls >= max_calls:
+                return written
             increments: dict[str, Decimal | int] = {**delta.counts}
             increments |= {f"{_REVENUE}{c}": v for c, v in delta.revenue.items()}
             increments |= {f"{_PAYMENTS}{c}": n for c, n in delta.payments.items()}
@@ -43,6 +47,8 @@ class HealthRepository:
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
+            calls += 1
+        return len(deltas)
 
     def read(self, campaign_id: str, from_hour: int, to_hour: int) -> list[HealthBucket]:
         """Buckets of hours from_hour ≤ hour < to_hour."""

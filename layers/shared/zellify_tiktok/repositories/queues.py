@@ -9,6 +9,8 @@ if TYPE_CHECKING:
     from ..messages import RetryMessage, UnreadableMessage
 
 SEND_BATCH_LIMIT = 10
+# SQS's longest per-message delay.
+MAX_DELAY_S = 900
 # SQS takes 256 KiB per message and per batch request; stay below with room for the envelope.
 MAX_MESSAGE_BYTES = 200 * 1024
 MAX_BATCH_BYTES = 240 * 1024
@@ -31,14 +33,14 @@ class MessageQueue:
     def __init__(self, url: str):
         self.url = url
 
-    def send(self, messages: Sequence[QueueMessage]) -> None:
-        """Send every message or raise QueueUnavailable (nothing silently dropped)."""
+    def send(self, messages: Sequence[QueueMessage], *, delay_s: int = 0) -> None:
+        """Send every message (hidden for `delay_s`) or raise QueueUnavailable (nothing silently dropped)."""
         if not self.url:
             raise QueueUnavailable("queue URL is not configured")
         bodies = [body for message in messages for body in _bodies(message)]
         sqs = client("sqs")
         for batch in batches(bodies):
-            entries = [{"Id": str(i), "MessageBody": b} for i, b in enumerate(batch)]
+            entries = [{"Id": str(i), "MessageBody": b, "DelaySeconds": delay_s} for i, b in enumerate(batch)]
             try:
                 response = sqs.send_message_batch(QueueUrl=self.url, Entries=entries)
             except Exception as exc:  # botocore errors of every kind mean the same here

@@ -78,8 +78,8 @@ def collect(request: BeaconRequest, runtime: Runtime | None = None, clock: Any =
     delivery = Delivery(campaign=campaign, pixel_id=campaign.pixel_id, events=events, source="beacon",
                         test_event_code=test_code_to_send(campaign, now))
     try:
-        report = DeliveryCore(rt, ServeRequest(rt.settings.tiktok_total_timeout_s), clock).deliver(
-            delivery, request.budget)
+        core = DeliveryCore(rt, ServeRequest(rt.settings.tiktok_total_timeout_s), request.budget, clock)
+        report = core.deliver(delivery)
     except QueueUnavailable as exc:
         raise ServiceUnavailable("events could not be delivered or queued; try again") from exc
     # A delivered beacon is the common case: logged on sampled invocations; what was queued or

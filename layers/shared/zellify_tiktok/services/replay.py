@@ -3,8 +3,9 @@
 Messages are received from the DeadLetterQueue (hidden meanwhile), filtered, and delivered through
 the same redelivery as the RetryFunction (ledger check, token, grouped TikTok calls). A delivered
 message is deleted; one that fails again stays in the DeadLetterQueue; one TikTok refuses again is
-parked anew with the new reason and the old copy deleted. A message is only deleted once its
-outcome is durable.
+parked anew with the new reason and the old copy deleted; one whose events were only partly answered is
+kept as a copy of its unanswered events. A message is only deleted once its outcome is durable. Replay never
+gives up on a message for its number of deliveries: it is dead-lettered already.
 """
 
 import time
@@ -14,8 +15,9 @@ from typing import Any
 
 from ..budget import Budget
 from ..messages import MessageError, RetryMessage, parse_message
+from ..repositories.queues import QueueUnavailable
 from ..runtime import Runtime, get_runtime
-from .retry import QueuedRecord, Redelivery, Settled
+from .retry import Outcome, QueuedRecord, Redelivery, Settled
 
 # Long enough to finish a replay run before SQS shows the messages to anyone else.
 RECEIVE_VISIBILITY_S = 600
@@ -77,14 +79,26 @@ def replay_dead_letters(selection: ReplayFilter, *, dry_run: bool = False, limit
     records = [QueuedRecord(raw["MessageId"], raw["ReceiptHandle"], 1, raw["Body"]) for raw, _ in chosen]
     outcomes = Redelivery(runtime, Budget(REPLAY_BUDGET_S), clock=clock, leaving="dead_lettered").run(records)
     for raw, message in chosen:
-        outcome = _OUTCOME_NAMES[outcomes[raw["MessageId"]].settled]
-        if outcome == "failed_again":
+        settled = outcomes[raw["MessageId"]]
+        outcome = _OUTCOME_NAMES[settled.settled]
+        if outcome == "failed_again" and not _narrowed_in_place(queue, settled):
             queue.postpone(raw["ReceiptHandle"], 0)
         else:
             queue.delete(raw["ReceiptHandle"])
         items.append(_item(raw, message, outcome))
         on_progress(1)
     return items
+
+
+def _narrowed_in_place(queue: Any, outcome: Outcome) -> bool:
+    """A message that lost its answered events stays dead-lettered as its narrowed copy."""
+    if not outcome.narrowed or outcome.message is None:
+        return False
+    try:
+        queue.send([outcome.message])
+    except QueueUnavailable:
+        return False
+    return True
 
 
 def _receive_all(queue: Any, limit: int | None) -> list[dict[str, Any]]:

@@ -13,18 +13,24 @@ core's `Redeliver` policy, within what is left of the invocation. Each record en
   once and lets the record go, so a backlog never spends receives it did not use;
 - UNREADABLE: not a message we can read; dead-lettered with its reason.
 
+A message some of whose events were answered (sent, or refused and dead-lettered) while others were not is
+*narrowed* to the unanswered ones: what comes back never sends or dead-letters an answered event again. A
+narrowed FAILED message is queued anew, delayed by its backoff (SQS delays at most 15 minutes), and the
+record let go.
+
 The RetryFunction (`redeliver`) and replay (services/replay.py) turn these into what SQS must do.
 """
 
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
 from aws_lambda_powertools import Logger
 
 from ..answers import BUDGET_SPENT, Answer
+from ..answers import Outcome as AnswerOutcome
 from ..budget import Budget
 from ..campaign import test_code_to_send
 from ..delivery import Delivery, DeliveryCore, DeliveryReport, Redeliver
@@ -33,7 +39,7 @@ from ..messages import MessageError, QueueReason, RetryMessage, UnreadableMessag
 from ..reasons import ReasonKind
 from ..repositories import INFRASTRUCTURE_ERRORS
 from ..repositories.ledger import ledger_key
-from ..repositories.queues import QueueUnavailable
+from ..repositories.queues import MAX_DELAY_S, QueueUnavailable
 from ..runtime import Runtime, get_runtime
 from ..server_event import ServerEvent
 
@@ -87,6 +93,8 @@ class Outcome:
     message: RetryMessage | None
     why: str = ""
     failed_deliveries: int = 0
+    # The message lost its answered events: the record's body is stale, `message` must take its place.
+    narrowed: bool = False
 
 
 def backoff_seconds(failed_deliveries: int, *, base_s: int, cap_s: int) -> int:
@@ -97,14 +105,18 @@ def backoff_seconds(failed_deliveries: int, *, base_s: int, cap_s: int) -> int:
 class Redelivery:
     """One drain of queued messages: each record's outcome, with the deliveries and dead-letters done."""
 
-    def __init__(self, runtime: Runtime, budget: Budget, *, clock: Clock = time.time, leaving: str = "queued"):
+    def __init__(self, runtime: Runtime, budget: Budget, *, clock: Clock = time.time, leaving: str = "queued",
+                 max_deliveries: int | None = None):
         self.rt = runtime
         self.budget = budget
         self.clock = clock
         # The health figure a message stops counting in once it leaves its queue: "queued" for the
         # RetryQueue, "dead_lettered" when replay drains the DeadLetterQueue.
         self.leaving = leaving
-        self.core = DeliveryCore(runtime, Redeliver(), clock)
+        # Failed deliveries after which a message is dead-lettered (RETRIES_EXHAUSTED); None: never (replay,
+        # whose messages are dead-lettered already).
+        self.max_deliveries = max_deliveries
+        self.core = DeliveryCore(runtime, Redeliver(), budget, clock)
 
     def run(self, records: Sequence[QueuedRecord]) -> dict[str, Outcome]:
         outcomes: dict[str, Outcome] = {}
@@ -129,7 +141,8 @@ class Redelivery:
             campaign = self.rt.campaigns.get(first.campaign_id)
         except INFRASTRUCTURE_ERRORS as exc:
             why = f"campaign could not be read: {type(exc).__name__}"
-            return {q.record.record_id: Outcome(Settled.FAILED, q.message, why, q.failed_deliveries) for q in group}
+            answer = Answer(AnswerOutcome.TRANSIENT, None, why)
+            return {q.record.record_id: self._not_yet(q, [answer]) for q in group}
         if campaign is None or not campaign.has_token:
             reason = QueueReason(kind=ReasonKind.NO_TOKEN, message="campaign deleted or without token")
             return self._dead_letter_as_is(group, reason)
@@ -137,19 +150,19 @@ class Redelivery:
                             events=[event for queued in group for event in queued.message.events], source="retry",
                             test_event_code=test_code_to_send(campaign, self.clock(), queued=first.test_event_code,
                                                               retrying=True))
-        return self._settle(group, self.core.deliver(delivery, self.budget))
+        return self._settle(group, self.core.deliver(delivery))
 
     def _settle(self, group: list[Queued], report: DeliveryReport) -> dict[str, Outcome]:
         pixel_id = group[0].message.pixel_id
 
-        def keys(events: Sequence[ServerEvent]) -> set[str]:
-            return {ledger_key(pixel_id, e.name, e.event_id) for e in events}
+        def key(event: ServerEvent) -> str:
+            return ledger_key(pixel_id, event.name, event.event_id)
 
-        pending: dict[str, Answer] = {ledger_key(pixel_id, e.name, e.event_id): a for e, a in report.pending}
-        refused = keys(report.dead_lettered)
+        pending: dict[str, Answer] = {key(e): a for e, a in report.pending}
+        refused = {key(e) for e in report.dead_lettered}
         outcomes: dict[str, Outcome] = {}
         for queued in group:
-            own = keys(queued.message.events)
+            own = {key(e) for e in queued.message.events}
             answers = [pending[k] for k in own if k in pending]
             record_id = queued.record.record_id
             if not answers:
@@ -157,15 +170,39 @@ class Redelivery:
                 self._delivered(queued, complete=not own & refused)
                 settled = Settled.DEAD_LETTERED if own & refused else Settled.DELIVERED
                 outcomes[record_id] = Outcome(settled, queued.message)
-            elif all(answer is BUDGET_SPENT for answer in answers):
-                outcomes[record_id] = Outcome(Settled.DEFERRED, queued.message)
-            elif queued.failed_deliveries >= self.rt.settings.retry_max_receives:
-                reason = QueueReason.of(ReasonKind.RETRIES_EXHAUSTED, answers[0])
-                outcomes |= self._dead_letter_as_is([queued], reason)
-            else:
-                outcomes[record_id] = Outcome(Settled.FAILED, queued.message, answers[0].message,
-                                              queued.failed_deliveries)
+                continue
+            narrowed = len(answers) < len(own)
+            if narrowed:
+                queued = self._narrow(queued, pending.keys(), some_refused=bool(own & refused), key=key)
+            outcomes[record_id] = self._not_yet(queued, answers, narrowed=narrowed)
         return outcomes
+
+    def _not_yet(self, queued: Queued, answers: Sequence[Answer], *, narrowed: bool = False) -> Outcome:
+        """A message with events still unanswered: deferred, dead-lettered for good, or failed for now."""
+        if all(answer is BUDGET_SPENT for answer in answers):
+            return Outcome(Settled.DEFERRED, queued.message, narrowed=narrowed)
+        if self.max_deliveries is not None and queued.failed_deliveries >= self.max_deliveries:
+            reason = QueueReason.of(ReasonKind.RETRIES_EXHAUSTED, answers[0])
+            parked = self._dead_letter_as_is([queued], reason)[queued.record.record_id]
+            return replace(parked, narrowed=narrowed) if parked.settled is Settled.FAILED else parked
+        return Outcome(Settled.FAILED, queued.message, answers[0].message, queued.failed_deliveries,
+                       narrowed=narrowed)
+
+    def _narrow(self, queued: Queued, unanswered: Collection[str], *, some_refused: bool,
+                key: Callable[[ServerEvent], str]) -> Queued:
+        """The message with only its unanswered events; the answered ones stop counting in its queue.
+
+        Its extra ledger records stand for the whole delivery: when an event was refused they went with the
+        dead-lettered copy, and the narrowed message no longer holds them.
+        """
+        message = queued.message
+        answered = [e for e in message.events if key(e) not in unanswered]
+        self.core.add_health(outcome_deltas(message.campaign_id, answered, self.leaving,
+                                            message.queued_at.timestamp(), sign=-1))
+        update: dict[str, object] = {"events": tuple(e for e in message.events if key(e) in unanswered)}
+        if some_refused:
+            update["ledger_records"] = ()
+        return replace(queued, message=message.model_copy(update=update))
 
     def _delivered(self, queued: Queued, *, complete: bool) -> None:
         """Every event answered; the message's extra ledger records only when none was refused."""
@@ -216,9 +253,9 @@ def redeliver(records: Sequence[QueuedRecord], budget: Budget, runtime: Runtime 
               clock: Clock = time.time) -> Mapping[str, Exception]:
     """The RetryFunction's batch: the records SQS must deliver again, each with why (backoff applied)."""
     runtime = runtime or get_runtime()
-    outcomes = Redelivery(runtime, budget, clock=clock).run(records)
-    by_id = {record.record_id: record for record in records}
     settings = runtime.settings
+    outcomes = Redelivery(runtime, budget, clock=clock, max_deliveries=settings.retry_max_receives).run(records)
+    by_id = {record.record_id: record for record in records}
     failures: dict[str, Exception] = {}
     deferred = [(by_id[i], o.message) for i, o in outcomes.items() if o.settled is Settled.DEFERRED and o.message]
     if deferred:
@@ -232,12 +269,26 @@ def redeliver(records: Sequence[QueuedRecord], budget: Budget, runtime: Runtime 
                 _postpone(runtime, record, 0)
                 failures[record.record_id] = DeliveryPending("deferred; no copy could be queued")
     for record_id, outcome in outcomes.items():
-        if outcome.settled is Settled.FAILED:
-            _postpone(runtime, by_id[record_id], backoff_seconds(outcome.failed_deliveries,
-                                                                 base_s=settings.retry_backoff_base_s,
-                                                                 cap_s=settings.retry_backoff_cap_s))
-            failures[record_id] = DeliveryPending(outcome.why)
+        if outcome.settled is not Settled.FAILED:
+            continue
+        backoff = backoff_seconds(outcome.failed_deliveries, base_s=settings.retry_backoff_base_s,
+                                  cap_s=settings.retry_backoff_cap_s)
+        if outcome.narrowed and outcome.message and _requeue(runtime, outcome, backoff):
+            continue
+        _postpone(runtime, by_id[record_id], backoff)
+        failures[record_id] = DeliveryPending(outcome.why)
     return failures
+
+
+def _requeue(runtime: Runtime, outcome: Outcome, backoff_s: int) -> bool:
+    """A narrowed message queued anew in place of its record, which SQS then deletes."""
+    assert outcome.message is not None
+    copy = outcome.message.model_copy(update={"attempts": outcome.failed_deliveries})
+    try:
+        runtime.retry_queue.send([copy], delay_s=min(backoff_s, MAX_DELAY_S))
+    except QueueUnavailable:
+        return False  # the record comes back whole; its answered events are found in the ledger or refused again
+    return True
 
 
 def _postpone(runtime: Runtime, record: QueuedRecord, seconds: int) -> None:

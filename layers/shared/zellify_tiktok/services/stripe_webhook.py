@@ -161,8 +161,8 @@ def _deliver(conversion: Conversion, runtime: Runtime, budget: Budget, clock: Cl
                         ledger_records=records,
                         test_event_code=test_code_to_send(campaign, clock()))
     try:
-        report = DeliveryCore(runtime, ServeRequest(runtime.settings.tiktok_total_timeout_s), clock).deliver(
-            delivery, budget)
+        core = DeliveryCore(runtime, ServeRequest(runtime.settings.tiktok_total_timeout_s), budget, clock)
+        report = core.deliver(delivery)
     except QueueUnavailable as exc:
         raise RetryLater("TikTok failed and the retry queue is unavailable; Stripe will redeliver") from exc
     return _answer(report, conversion)
