@@ -139,3 +139,41 @@ def test_health_shows_what_the_stand_in_received(zellify_tiktok, local_stack, ti
         assert zellify_tiktok("health", campaign, "--hours", "169").returncode == 2
     finally:
         zellify_tiktok("campaign", "delete", campaign, "--yes")
+
+
+def test_replay_moves_an_event_from_dead_lettered_to_sent_in_health(zellify_tiktok, local_stack, tiktok):
+    campaign = f"health-replay-{uuid.uuid4().hex[:8]}"
+    pixel = f"C4HR{uuid.uuid4().hex[:16].upper()}"
+    configured = zellify_tiktok("campaign", "set", campaign, "--pixel-id", pixel, "--token-from-stdin",
+                                input=TOKEN + "\n")
+    assert configured.returncode == 0, configured.stderr
+    try:
+        event_id = f"replay-{uuid.uuid4().hex}"
+        tiktok.add_fault({"code": 40105, "event_ids": [event_id]})
+        beacon = {"campaign_id": campaign, "session_id": "s-health-replay",
+                  "events": [{"event": "page_view", "event_id": event_id}]}
+        assert local_stack.request("POST", "/v1/events", json=beacon).status_code == 202
+
+        def health_when(settled) -> dict:
+            deadline = time.monotonic() + HEALTH_TIMEOUT_S
+            while True:
+                shown = zellify_tiktok("--json", "health", campaign, "--hours", "2")
+                assert shown.returncode == 0, shown.stderr
+                figures = json.loads(shown.stdout)
+                if settled(figures["events"]):
+                    return figures
+                assert time.monotonic() < deadline, f"health never settled: {figures}"
+                time.sleep(0.5)
+
+        parked = health_when(lambda events: events and events[0]["dead_lettered"] == 1)
+        assert parked["events"] == [{"event": "PageView", "sent": 0, "duplicates": 0, "queued": 0,
+                                     "dead_lettered": 1}]
+
+        replayed = zellify_tiktok("--json", "replay", "--campaign", campaign)
+        assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+        assert json.loads(replayed.stdout)["outcomes"] == {"replayed": 1}
+        delivered = health_when(lambda events: events and events[0]["sent"] == 1)
+        assert delivered["events"] == [{"event": "PageView", "sent": 1, "duplicates": 0, "queued": 0,
+                                        "dead_lettered": 0}]
+    finally:
+        zellify_tiktok("campaign", "delete", campaign, "--yes")

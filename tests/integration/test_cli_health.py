@@ -8,24 +8,18 @@ faked), the SentEvents ledger's stream read from moto and handed to the HealthFu
 import json
 import os
 import re
-from pathlib import Path
 
 import boto3
-import health_app
 import pytest
 import settings_app
 import stripe_app
-from botocore.config import Config
 from typer.testing import CliRunner
 from zellify_tiktok.cli import app
 
-from local.poller import matches
-from local.template import Template
-from tests.integration.conftest import LambdaContext, load_event
-from tests.integration.helpers import beacon_body, call, post_beacon, put_settings
+from tests.integration.conftest import load_event
+from tests.integration.helpers import beacon_body, call, post_beacon, put_settings, run_health_function
 from tests.stripe_webhooks import signed_event, stripe_event
 
-ROOT = Path(__file__).resolve().parents[2]
 STRIPE_SECRET = "whsec_test"
 PIXEL = "C4ABCDEF0123456789AB"
 CAMPAIGN = "demo"
@@ -48,35 +42,7 @@ def cli():
 
 
 @pytest.fixture
-def stream_to_health_function(aws):
-    """Hand the ledger's new stream records to the HealthFunction, filtered as the template's event source
-    filters them; each record once, however often it is called."""
-    (spec,) = [s for s in Template(ROOT / "template.yaml").stream_events() if s.function == "HealthFunction"]
-    arn = boto3.client("dynamodb").describe_table(TableName=aws["SENT_EVENTS_TABLE"])["Table"]["LatestStreamArn"]
-    # botocore names a stream's account-based endpoint ({account}.streams-ddb…), which moto does not serve.
-    streams = boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
-    seen: set[str] = set()
-
-    def deliver() -> int:
-        records = []
-        for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-            iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"],
-                                                  ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-            while iterator:
-                answer = streams.get_records(ShardIterator=iterator, Limit=1000)
-                fresh = [r for r in answer["Records"] if r["dynamodb"]["SequenceNumber"] not in seen]
-                seen.update(r["dynamodb"]["SequenceNumber"] for r in answer["Records"])
-                records += [{**r, "eventSourceARN": arn} for r in fresh if any(matches(f, r) for f in spec.filters)]
-                iterator = answer.get("NextShardIterator") if answer["Records"] else None
-        if records:
-            health_app.lambda_handler({"Records": records}, LambdaContext())
-        return len(records)
-
-    return deliver
-
-
-@pytest.fixture
-def traffic(runtime, tiktok, stream_to_health_function):
+def traffic(aws, runtime, tiktok):
     """Campaign demo after known traffic: 3 page views (one repeated), an email capture with phone, a
     lead queued by a 40100, an InitiateCheckout TikTok refused (40002), and a Stripe payment of 9.99 USD."""
     status, body = put_settings(CAMPAIGN, pixel_id=PIXEL)
@@ -102,7 +68,7 @@ def traffic(runtime, tiktok, stream_to_health_function):
                                                       stripe_event("stripe_payment_intent_succeeded.json"),
                                                       secret=STRIPE_SECRET))
     assert (status, answer["status"]) == (200, "sent"), answer
-    assert stream_to_health_function() == 5  # pv-1, pv-2, em-1, pv-3 and the payment
+    run_health_function(aws)  # the ledger's stream so far, once
     return CAMPAIGN
 
 
