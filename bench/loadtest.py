@@ -529,10 +529,11 @@ def health_lines(report: Report) -> list[str]:
     for campaign_id, events in report.health.items():
         totals = {o: [sum(row[o][side] for row in events.values()) for side in ("health", "stand_in")]
                   for o in OUTCOMES}
-        differing = [m for m in report.health_mismatches if m.startswith(f"{campaign_id} ")]
-        same = f"DIFFERENT for {len(differing)}" if differing else "equal for all"
+        differing = {m.split()[1] for m in report.health_mismatches if m.startswith(f"{campaign_id} ")}
+        verdict = (f"{len(differing)} of {len(events)} event names DIFFERENT" if differing
+                   else f"all {len(events)} event names equal")
         figures = ", ".join(f"{o.replace('_', '-')} {a} / {b}" for o, (a, b) in totals.items())
-        lines.append(f"    {campaign_id:18s} {figures}  ({same} {len(events)} event names)")
+        lines.append(f"    {campaign_id:18s} {figures}  ({verdict})")
     return lines
 
 
