@@ -171,7 +171,8 @@ def test_replay_moves_an_event_from_dead_lettered_to_sent_in_health(zellify_tikt
 
         replayed = zellify_tiktok("--json", "replay", "--campaign", campaign)
         assert replayed.returncode == 0, replayed.stdout + replayed.stderr
-        assert json.loads(replayed.stdout)["outcomes"] == {"replayed": 1}
+        # Other tests' dead letters, if any, are skipped (another campaign).
+        assert json.loads(replayed.stdout)["outcomes"].get("replayed") == 1
         delivered = health_when(lambda events: events and events[0]["sent"] == 1)
         assert delivered["events"] == [{"event": "PageView", "sent": 1, "duplicates": 0, "queued": 0,
                                         "dead_lettered": 0}]
