@@ -7,7 +7,8 @@
    few campaigns of its own (fresh ids, pixels and tokens per run), each with an Events API token.
 2. Posts N beacons of 1-5 valid events each, every event_id unique, as `tracker.js` would
    (text/plain), from --concurrency threads. Half way through, a fault burst is queued at the TikTok
-   stand-in (503s, 40100s, answers delayed past the functions' 3 s budget).
+   stand-in (503s, 40100s, TikTok's system errors 50000 and 50002, maintenance 60001, answers delayed past
+   the functions' 3 s budget): every one of them is transient, so nothing may end dead-lettered.
 3. Waits, bounded by --drain-timeout, until the fault queue is spent and the RetryQueue is empty
    (the local RetryFunction poller redelivers what failed).
 4. Proves, from the stand-in's record of what it received and answered (`GET /_dev/tiktok/requests`),
@@ -15,10 +16,16 @@
    once, and that an event was answered code 0 more than once only where a delayed answer (a
    timeout: the sender could not know TikTok had it) made that expected. Delayed answers carry the
    marker message DELAY_MARKER, so they are told apart exactly.
+5. Reads each campaign's health (GET /v1/campaigns/{id}/tiktok/health, docs/design.md §9) and compares
+   it, per TikTok event name, with what the stand-in received: `sent` with the events it answered code 0
+   (each counted once), `duplicates` with the repeats this run sent (none), `queued` and `dead_lettered`
+   with the campaign's events in the RetryQueue and the DeadLetterQueue. The figures trail the ledger's
+   stream, so they are read again until they agree, for at most HEALTH_SETTLE_S.
 
-Prints throughput, statuses, latency percentiles and the delivery figures; exits 1 when an event
-was lost, repeated without a timeout, or a beacon was not answered 202. Every wait is bounded:
---max-seconds caps the sending phase (the rest of the beacons are then not sent, and said so).
+Prints throughput, statuses, latency percentiles, the delivery and the health figures; exits 1 when an
+event was lost, repeated without a timeout or dead-lettered, a beacon was not answered 202, or the health
+figures differ from what the stand-in received. Every wait is bounded: --max-seconds caps the sending
+phase (the rest of the beacons are then not sent, and said so).
 """
 
 import argparse
@@ -44,11 +51,16 @@ from zellify_tiktok.events import EVENT_TABLE
 
 ROOT = Path(__file__).resolve().parents[1]
 DELAY_MARKER = "loadtest: answer delayed past the sender's time budget"
-DEFAULT_BURST = [{"http_status": 503, "times": 50}, {"code": 40100, "times": 50},
-                 {"delay_ms": 4000, "times": 5}]
+# Every answer of the burst is transient (docs/design.md §7): queued, retried, never dead-lettered.
+DEFAULT_BURST = [{"http_status": 503, "times": 50}, {"code": 40100, "times": 50}, {"code": 50000, "times": 20},
+                 {"code": 50002, "times": 20}, {"code": 60001, "times": 20}, {"delay_ms": 4000, "times": 5}]
 STARTUP_TIMEOUT_S = 90
 REQUEST_TIMEOUT_S = 30
 POLL_S = 0.5
+# The health figures trail the ledger's stream (the local stack polls it every second; §9 allows 60 s).
+HEALTH_SETTLE_S = 60.0
+HOUR_S = 3600
+OUTCOMES = ("sent", "duplicates", "queued", "dead_lettered")
 KINDS = ("page_view", "page_completed", "lead", "email_captured", "checkout_presented", "payment_method_added")
 
 
@@ -89,6 +101,13 @@ class Report:
     drained: bool = False
     capped: bool = False
     dead_lettered: int = 0
+    # This run's campaigns only: events parked in the DeadLetterQueue (must be 0).
+    dead_lettered_events: int = 0
+    # campaign → TikTok event name → outcome → {"health": n, "stand_in": n}
+    health: dict = field(default_factory=dict)
+    health_hours: int = 0
+    health_settle_seconds: float = 0.0
+    health_mismatches: list[str] = field(default_factory=list)
 
     @property
     def errors(self) -> int:
@@ -96,7 +115,8 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return not self.lost and not self.repeated_unexplained and not self.errors
+        return (not self.lost and not self.repeated_unexplained and not self.errors and not self.dead_lettered_events
+                and not self.health_mismatches)
 
     def percentile(self, p: float) -> float:
         if not self.latencies_ms:
@@ -118,7 +138,9 @@ class Report:
                        "repeated_after_timeout": self.repeated_after_timeout,
                        "repeated_unexplained": len(self.repeated_unexplained)},
             "tiktok": {"calls": self.tiktok_calls, "answers": dict(self.tiktok_answers),
-                       "dead_lettered_messages": self.dead_lettered},
+                       "dead_lettered_messages": self.dead_lettered, "dead_lettered_events": self.dead_lettered_events},
+            "health": {"hours": self.health_hours, "settle_seconds": round(self.health_settle_seconds, 1),
+                       "campaigns": self.health, "mismatches": self.health_mismatches},
             "fault_burst_at_beacon": self.burst_at_beacon,
             "drain": {"seconds": round(self.drain_seconds, 1), "drained": self.drained},
             "ok": self.ok,
@@ -215,6 +237,17 @@ class Stack:
 
     def tiktok_requests(self) -> list[dict]:
         return self.get("/_dev/tiktok/requests").json()
+
+    def parked(self) -> dict[str, list]:
+        """The message bodies waiting in the RetryQueue ("queued") and the DeadLetterQueue ("dead_lettered"),
+        peeked by the local stack without receiving them."""
+        state = self.get("/_dev/state").json()
+        return {"queued": state.get("queued") or [], "dead_lettered": state.get("dead_lettered") or []}
+
+    def health(self, campaign_id: str, hours: int) -> dict:
+        answer = self.admin("GET", f"/v1/campaigns/{campaign_id}/tiktok/health", params={"hours": hours})
+        answer.raise_for_status()
+        return answer.json()
 
 
 # The run
@@ -353,7 +386,8 @@ def drain(options: Options, stack: Stack, report: Report) -> None:
 
 
 def verify(options: Options, stack: Stack, campaigns: list[Campaign], report: Report,
-           expected: dict[str, tuple[str, str]]) -> None:
+           expected: dict[str, tuple[str, str]]) -> Counter:
+    """Lost and repeated events from the stand-in's record; what it answered code 0, per event."""
     pixels = {c.pixel_id for c in campaigns}
     deadline = time.monotonic() + 15
     while True:  # answers still being delayed are written when the delay ends (bounded)
@@ -384,6 +418,69 @@ def verify(options: Options, stack: Stack, campaigns: list[Campaign], report: Re
     report.repeated_after_timeout = len(repeated & after_delay)
     report.repeated_unexplained = sorted(" ".join(map(str, key)) for key in repeated - after_delay)
     report.dead_lettered = stack.queue_depth(stack.dead_letter_queue)
+    return answered_ok
+
+
+def stand_in_figures(campaigns: list[Campaign], answered_ok: Counter, parked: dict[str, list]) -> dict:
+    """What the health figures must say, per campaign and TikTok event name: the events the stand-in
+    answered code 0 (each once, whatever the repeats), none repeated by this run, and the campaign's
+    events still in the RetryQueue and the DeadLetterQueue."""
+    by_pixel = {c.pixel_id: c.campaign_id for c in campaigns}
+    figures: dict[str, dict[str, dict[str, int]]] = {c.campaign_id: {} for c in campaigns}
+
+    def row(campaign_id: str, name: str) -> dict[str, int]:
+        return figures[campaign_id].setdefault(name, dict.fromkeys(OUTCOMES, 0))
+
+    for pixel, name, _ in answered_ok:
+        if pixel in by_pixel:
+            row(by_pixel[pixel], name)["sent"] += 1
+    for outcome, messages in parked.items():
+        for message in messages:
+            if isinstance(message, dict) and message.get("campaign_id") in figures:
+                for event in message.get("events") or []:
+                    row(message["campaign_id"], event.get("name"))[outcome] += 1
+    return figures
+
+
+def health_hours(started_at: float, now: float) -> int:
+    """The health window that covers the run: its hours from the one it started in to the current one."""
+    return min(168, (int(now) // HOUR_S - int(started_at) // HOUR_S) + 1)
+
+
+def compare_health(stack: Stack, campaigns: list[Campaign], report: Report, answered_ok: Counter,
+                   started_at: float) -> None:
+    """Read each campaign's health until it equals what the stand-in received (bounded); record both."""
+    started = time.monotonic()
+    deadline = started + HEALTH_SETTLE_S
+    while True:
+        parked = stack.parked()
+        report.dead_lettered_events = sum(len(m.get("events") or []) for m in parked["dead_lettered"]
+                                          if isinstance(m, dict) and m.get("campaign_id") in
+                                          {c.campaign_id for c in campaigns})
+        wanted = stand_in_figures(campaigns, answered_ok, parked)
+        report.health_hours = health_hours(started_at, time.time())
+        shown = {c.campaign_id: {row["event"]: {o: row[o] for o in OUTCOMES}
+                                 for row in stack.health(c.campaign_id, report.health_hours)["events"]}
+                 for c in campaigns}
+        mismatches = [
+            f"{campaign_id} {name} {outcome}: health {shown[campaign_id].get(name, {}).get(outcome, 0)}, "
+            f"stand-in {wanted[campaign_id].get(name, {}).get(outcome, 0)}"
+            for campaign_id in wanted
+            for name in sorted(set(wanted[campaign_id]) | set(shown[campaign_id]))
+            for outcome in OUTCOMES
+            if shown[campaign_id].get(name, {}).get(outcome, 0) != wanted[campaign_id].get(name, {}).get(outcome, 0)
+        ]
+        if not mismatches or time.monotonic() > deadline:
+            break
+        time.sleep(POLL_S * 2)
+    report.health_settle_seconds = time.monotonic() - started
+    report.health_mismatches = mismatches
+    report.health = {
+        campaign_id: {name: {o: {"health": shown[campaign_id].get(name, {}).get(o, 0),
+                                 "stand_in": wanted[campaign_id].get(name, {}).get(o, 0)} for o in OUTCOMES}
+                      for name in sorted(set(wanted[campaign_id]) | set(shown[campaign_id]))}
+        for campaign_id in wanted
+    }
 
 
 def print_report(report: Report, options: Options) -> None:
@@ -411,14 +508,33 @@ def print_report(report: Report, options: Options) -> None:
         f" rejected {events['rejected']}, delivered (code 0) {events['delivered']}, lost {events['lost']}",
         f"  repeats            {events['repeated']} answered code 0 twice or more:"
         f" {events['repeated_after_timeout']} after a timeout, {events['repeated_unexplained']} without one",
-        f"  dead-letter queue  {report.dead_lettered} message(s) (whole stack)",
+        f"  dead-letter queue  {report.dead_lettered} message(s) (whole stack),"
+        f" {report.dead_lettered_events} event(s) of this run's campaigns",
+        f"  health figures     ?hours={report.health_hours}, read {report.health_settle_seconds:.1f} s after the"
+        f" check above; health / stand-in per campaign:",
+        *health_lines(report),
     ]
     if report.lost:
         lines.append(f"  LOST (first 10)    {report.lost[:10]}")
     if report.repeated_unexplained:
         lines.append(f"  REPEATED without a timeout (first 10)  {report.repeated_unexplained[:10]}")
-    lines.append(f"  result             {'OK: nothing lost' if report.ok else 'FAILED'}")
+    if report.health_mismatches:
+        lines.append(f"  HEALTH differs (first 10)  {report.health_mismatches[:10]}")
+    lines.append(f"  result             {'OK: nothing lost, health figures equal' if report.ok else 'FAILED'}")
     print("\n".join(lines), flush=True)
+
+
+def health_lines(report: Report) -> list[str]:
+    lines = []
+    for campaign_id, events in report.health.items():
+        totals = {o: [sum(row[o][side] for row in events.values()) for side in ("health", "stand_in")]
+                  for o in OUTCOMES}
+        differing = {m.split()[1] for m in report.health_mismatches if m.startswith(f"{campaign_id} ")}
+        verdict = (f"{len(differing)} of {len(events)} event names DIFFERENT" if differing
+                   else f"all {len(events)} event names equal")
+        figures = ", ".join(f"{o.replace('_', '-')} {a} / {b}" for o, (a, b) in totals.items())
+        lines.append(f"    {campaign_id:18s} {figures}  ({verdict})")
+    return lines
 
 
 def run(options: Options) -> Report:
@@ -433,6 +549,7 @@ def run(options: Options) -> Report:
     try:
         stack = Stack(base_url, options.admin_token)
         run_id = uuid.uuid4().hex[:8]
+        started_at = time.time()
         campaigns = make_campaigns(stack, options.campaigns, run_id)
         log(options, f"run {run_id}: {options.beacons} beacons at concurrency {options.concurrency} to {base_url}")
         expected: dict[str, tuple[str, str]] = {}
@@ -440,7 +557,8 @@ def run(options: Options) -> Report:
         log(options, f"  sent in {report.send_seconds:.1f} s; waiting for the retry queue to drain"
                      f" (at most {options.drain_timeout:.0f} s) ...")
         drain(options, stack, report)
-        verify(options, stack, campaigns, report, expected)
+        answered_ok = verify(options, stack, campaigns, report, expected)
+        compare_health(stack, campaigns, report, answered_ok, started_at)
         for campaign in campaigns:
             stack.admin("DELETE", f"/v1/campaigns/{campaign.campaign_id}/tiktok")
     finally:

@@ -14,6 +14,8 @@ Phases, each in its own process(es):
   function and baseline so that drift cancels;
 - sizes: `sam build` into a temporary directory;
 - local_beacons_per_s: `python -m local` (what `make dev` runs) under 8 concurrent clients;
+- health_lag_s: the same stack, before the load: bench/health_lag.py, beacons one at a time, each timed from
+  its 202 until the health route counts it (the stream poller feeds the HealthFunction every second);
 - tracker.js sizes: the script that stack serves (minified, then gzip), and the readable source rendered alike.
 """
 
@@ -55,9 +57,11 @@ PYTHON = sys.executable
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
 
 FULL = {"mode": "full", "cold_rounds": 25, "cold_warmup_rounds": 2, "rss_runs": 5, "warm_iterations_1": 4000,
-        "warm_iterations_50": 800, "drain_beacons": 100, "local_seconds": 20, "local_concurrency": 8}
+        "warm_iterations_50": 800, "drain_beacons": 100, "local_seconds": 20, "local_concurrency": 8,
+        "health_beacons": 30}
 QUICK = {"mode": "quick", "cold_rounds": 2, "cold_warmup_rounds": 1, "rss_runs": 1, "warm_iterations_1": 100,
-         "warm_iterations_50": 30, "drain_beacons": 10, "local_seconds": 5, "local_concurrency": 8}
+         "warm_iterations_50": 30, "drain_beacons": 10, "local_seconds": 5, "local_concurrency": 8,
+         "health_beacons": 5}
 
 KEYS = (
     "cold_start_ms", "baseline_cold_start_ms", "cold_start_ratio", "stripe_cold_start_ms", "stripe_cold_start_ratio",
@@ -65,7 +69,7 @@ KEYS = (
     "warm_us_per_beacon_1", "baseline_us_per_beacon_1", "warm_ratio_1",
     "aws_calls_per_beacon_1", "aws_calls_per_beacon_50", "tiktok_calls_per_beacon_50",
     "events_per_tiktok_call_drain", "layer_mb", "function_mb", "peak_rss_mb", "local_beacons_per_s",
-    "tracker_bytes_readable", "tracker_bytes", "tracker_bytes_compressed",
+    "tracker_bytes_readable", "tracker_bytes", "tracker_bytes_compressed", "health_lag_s",
 )
 # (key, comparison, bound): the targets of issue 6.
 TARGETS = (
@@ -79,6 +83,7 @@ TARGETS = (
     ("layer_mb", "<=", 20),
     ("peak_rss_mb", "<=", 128),
     ("tracker_bytes_compressed", "<=", 5000),  # issue 15
+    ("health_lag_s", "<=", 60),  # issue 13: figures at most 60 s behind (docs/design.md §9)
 )
 UNITS = {"ms": "ms", "us": "µs", "mb": "MiB", "ratio": "×"}
 
@@ -339,9 +344,29 @@ def measure_local(tmp: Path, settings: dict, notes: Notes) -> dict:
         except (OSError, ValueError) as exc:
             notes.add(f"tracker.js sizes failed: {exc}")
             tracker = {}
-        return {**tracker, **fire(base_url, settings["local_seconds"], settings["local_concurrency"])}
+        health = measure_health_lag(tmp, base_url, settings, notes)
+        return {**tracker, **health, **fire(base_url, settings["local_seconds"], settings["local_concurrency"])}
     finally:
         stop_process(process, signal.SIGINT)
+
+
+def measure_health_lag(tmp: Path, base_url: str, settings: dict, notes: Notes) -> dict:
+    """bench/health_lag.py against the running local stack, before the load (a quiet stack)."""
+    result_file, child_log = tmp / "health_lag-result.json", tmp / "health_lag.log"
+    try:
+        with child_log.open("wb") as log_handle:
+            completed = subprocess.run([PYTHON, str(BENCH_DIR / "health_lag.py"), str(result_file), "--base-url",
+                                        base_url, "--beacons", str(settings["health_beacons"])],
+                                       cwd=ROOT, env=child_environment({}), stdout=log_handle,
+                                       stderr=subprocess.STDOUT, timeout=900, check=False)
+        failed = completed.returncode != 0 or not result_file.exists()
+    except subprocess.TimeoutExpired:
+        failed = True
+    if failed:
+        notes.add(f"health_lag.py failed; health_lag_s is null:\n{tail(child_log)}")
+        return {"health_lag_s": None}
+    lag = json.loads(result_file.read_text())
+    return {"health_lag_s": lag["health_lag_s"], "health_lag": lag}
 
 
 def measure_tracker(base_url: str) -> dict:
@@ -558,7 +583,8 @@ def main() -> int:
         try:
             local = measure_local(tmp, settings, notes)
             details["local"] = local
-            for key in ("local_beacons_per_s", "tracker_bytes_readable", "tracker_bytes", "tracker_bytes_compressed"):
+            for key in ("local_beacons_per_s", "tracker_bytes_readable", "tracker_bytes", "tracker_bytes_compressed",
+                        "health_lag_s"):
                 values[key] = local.get(key)
         except (subprocess.SubprocessError, OSError) as exc:
             notes.add(f"local throughput failed: {exc}")
@@ -640,6 +666,10 @@ def print_breakdown(details: dict) -> None:
     if local and local.get("tracker_bytes") is not None:
         say(f"tracker.js (bytes): readable {local['tracker_bytes_readable']}, minified {local['tracker_bytes']}, "
             f"minified + gzip {local['tracker_bytes_compressed']}")
+    lag = (local or {}).get("health_lag")
+    if lag:
+        say(f"health lag (s, {lag['beacons']} beacons, 202 → counted in the health answer): p50 {fmt(lag['p50_s'])}, "
+            f"p99 {fmt(lag['health_lag_s'])}, max {fmt(lag['max_s'])}")
     if local and local.get("local_beacons_per_s") is not None:
         say(f"local stack: {local['accepted']} beacons accepted in {local['seconds']:.1f} s, "
             f"{local['other']} other answers, {local['errors']} connection errors")

@@ -2,8 +2,10 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -13,6 +15,8 @@ pytestmark = pytest.mark.e2e
 LOCAL_SECRET_PREFIX = "zellify-tiktok-local/campaigns/"
 PIXEL = "C4E2ECLI0123456789AB"
 TOKEN = "e2e-cli-token-0123456789-abcd"
+# The local stack polls the ledger's stream every second; figures are asserted once they arrive.
+HEALTH_TIMEOUT_S = 60
 
 
 @pytest.fixture
@@ -31,7 +35,7 @@ def zellify_tiktok(local_stack):
     }
     # The queues are found by name, as they are for an operator who has not exported their URLs.
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "RETRY_QUEUE_URL", "DEAD_LETTER_QUEUE_URL",
-                 "CAMPAIGNS_TABLE", "SESSIONS_TABLE", "SENT_EVENTS_TABLE"):
+                 "CAMPAIGNS_TABLE", "SESSIONS_TABLE", "SENT_EVENTS_TABLE", "HEALTH_TABLE"):
         env.pop(name, None)
 
     def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
@@ -91,5 +95,86 @@ def test_a_permanent_error_is_dead_lettered_and_replay_delivers_it_once_fixed(ze
         assert answers == [40105, 0]
         assert not [m for m in local_stack.state()["dead_lettered"] if isinstance(m, dict)
                     and m.get("campaign_id") == campaign]
+    finally:
+        zellify_tiktok("campaign", "delete", campaign, "--yes")
+
+
+def test_health_shows_what_the_stand_in_received(zellify_tiktok, local_stack, tiktok):
+    campaign = f"health-e2e-{uuid.uuid4().hex[:8]}"
+    pixel = f"C4HE{uuid.uuid4().hex[:16].upper()}"
+    configured = zellify_tiktok("campaign", "set", campaign, "--pixel-id", pixel, "--token-from-stdin",
+                                input=TOKEN + "\n")
+    assert configured.returncode == 0, configured.stderr
+    try:
+        events = [{"event": "page_view", "event_id": f"{campaign}-pv-{i}"} for i in range(3)]
+        beacon = {"campaign_id": campaign, "session_id": f"s-{campaign}", "ttp": "ttp-e2e", "events": events}
+        assert local_stack.request("POST", "/v1/events", json=beacon).status_code == 202
+        assert local_stack.request("POST", "/v1/events", json={**beacon, "events": events[:1]}).status_code == 202
+        received = [e for r in local_stack.tiktok_requests() if r["body"].get("event_source_id") == pixel
+                    for e in r["body"]["data"] if r["response"]["code"] == 0]
+        assert len(received) == 3
+
+        deadline = time.monotonic() + HEALTH_TIMEOUT_S
+        while True:
+            shown = zellify_tiktok("--json", "health", campaign, "--hours", "2")
+            assert shown.returncode == 0, shown.stderr
+            health = json.loads(shown.stdout)
+            if health["events"] and health["events"][0]["sent"] == len(received):
+                break
+            assert time.monotonic() < deadline, f"the health figures never showed 3 sent: {health}"
+            time.sleep(0.5)
+        assert health["events"] == [{"event": "PageView", "sent": 3, "duplicates": 1, "queued": 0,
+                                     "dead_lettered": 0}]
+        assert health["match_keys"]["coverage"]["ttp"] == 1.0
+        route = local_stack.admin("GET", f"/v1/campaigns/{campaign}/tiktok/health?hours=2")
+        assert route.status_code == 200 and route.json() == health
+
+        table = zellify_tiktok("health", campaign, "--hours", "2")
+        assert table.returncode == 0, table.stderr
+        assert re.search(r"PageView\s+3\s+1\s+0\s+0\s+█+", table.stdout), table.stdout
+        assert re.search(r"ttp\s+█+\s+100\.0 %", table.stdout), table.stdout
+
+        unknown = zellify_tiktok("health", f"{campaign}-missing")
+        assert unknown.returncode == 3, unknown.stderr
+        assert zellify_tiktok("health", campaign, "--hours", "169").returncode == 2
+    finally:
+        zellify_tiktok("campaign", "delete", campaign, "--yes")
+
+
+def test_replay_moves_an_event_from_dead_lettered_to_sent_in_health(zellify_tiktok, local_stack, tiktok):
+    campaign = f"health-replay-{uuid.uuid4().hex[:8]}"
+    pixel = f"C4HR{uuid.uuid4().hex[:16].upper()}"
+    configured = zellify_tiktok("campaign", "set", campaign, "--pixel-id", pixel, "--token-from-stdin",
+                                input=TOKEN + "\n")
+    assert configured.returncode == 0, configured.stderr
+    try:
+        event_id = f"replay-{uuid.uuid4().hex}"
+        tiktok.add_fault({"code": 40105, "event_ids": [event_id]})
+        beacon = {"campaign_id": campaign, "session_id": "s-health-replay",
+                  "events": [{"event": "page_view", "event_id": event_id}]}
+        assert local_stack.request("POST", "/v1/events", json=beacon).status_code == 202
+
+        def health_when(settled) -> dict:
+            deadline = time.monotonic() + HEALTH_TIMEOUT_S
+            while True:
+                shown = zellify_tiktok("--json", "health", campaign, "--hours", "2")
+                assert shown.returncode == 0, shown.stderr
+                figures = json.loads(shown.stdout)
+                if settled(figures["events"]):
+                    return figures
+                assert time.monotonic() < deadline, f"health never settled: {figures}"
+                time.sleep(0.5)
+
+        parked = health_when(lambda events: events and events[0]["dead_lettered"] == 1)
+        assert parked["events"] == [{"event": "PageView", "sent": 0, "duplicates": 0, "queued": 0,
+                                     "dead_lettered": 1}]
+
+        replayed = zellify_tiktok("--json", "replay", "--campaign", campaign)
+        assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+        # Other tests' dead letters, if any, are skipped (another campaign).
+        assert json.loads(replayed.stdout)["outcomes"].get("replayed") == 1
+        delivered = health_when(lambda events: events and events[0]["sent"] == 1)
+        assert delivered["events"] == [{"event": "PageView", "sent": 1, "duplicates": 0, "queued": 0,
+                                        "dead_lettered": 0}]
     finally:
         zellify_tiktok("campaign", "delete", campaign, "--yes")

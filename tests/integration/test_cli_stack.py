@@ -2,13 +2,16 @@
 
 import json
 import os
+import time
 from datetime import datetime
 
 import boto3
 import pytest
 from typer.testing import CliRunner
 from zellify_tiktok.cli import app
+from zellify_tiktok.health import HealthDelta
 from zellify_tiktok.repositories import aws as aws_clients
+from zellify_tiktok.repositories.health import HealthRepository
 
 PIXEL = "C4ABCDEF0123456789AB"
 OTHER_PIXEL = "C4NEWPIXEL0123456789"
@@ -24,6 +27,7 @@ OUTPUT_VARIABLES = {
     "DeadLetterQueueUrl": "DEAD_LETTER_QUEUE_URL",
     "CampaignSecretPrefix": "SECRET_PREFIX",
     "StripeSecretName": "STRIPE_SECRET_NAME",
+    "HealthTableName": "HEALTH_TABLE",
 }
 
 
@@ -49,7 +53,6 @@ def deploy(aws: dict, name: str = STACK, *, leave_out: tuple[str, ...] = ()) -> 
     outputs = {output: {"Value": aws[variable]} for output, variable in OUTPUT_VARIABLES.items()
                if output not in leave_out}
     outputs["AlarmTopicArn"] = {"Value": {"Ref": "AlarmTopic"}}
-    outputs["HealthTableName"] = {"Value": "zellify-tiktok-prod-HealthTable"}
     template = {"Resources": {"AlarmTopic": {"Type": "AWS::SNS::Topic"}}, "Outputs": outputs}
     boto3.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template))
 
@@ -102,6 +105,19 @@ def test_stack_outputs_name_every_table_queue_and_secret_in_one_call(cli, stack,
     assert status["queues"]["DeadLetterQueue"]["visible"] == 1
     assert status["queues"]["RetryQueue"]["visible"] == 0
     assert [c["campaign_id"] for c in status["campaigns"]] == ["cmp_1"]
+
+
+def test_health_reads_the_health_table_the_stack_names(cli, stack, aws):
+    created = cli("--stack", stack, "campaign", "set", "cmp_1", "--pixel-id", PIXEL, "--token-from-stdin",
+                  input=TOKEN + "\n")
+    assert created.exit_code == 0, created.output
+    hour = int(time.time()) // 3600 * 3600
+    HealthRepository(aws["HEALTH_TABLE"]).add([HealthDelta("cmp_1", hour, "PageView", {"sent": 2, "key_ttp": 1})])
+
+    health = view(cli("--stack", stack, "--json", "health", "cmp_1", "--hours", "2"))
+
+    assert health["events"] == [{"event": "PageView", "sent": 2, "duplicates": 0, "queued": 0, "dead_lettered": 0}]
+    assert health["match_keys"]["coverage"]["ttp"] == 0.5
 
 
 def test_without_stack_the_environment_names_are_used(cli, stack):

@@ -184,6 +184,7 @@ REQUIRED_OUTPUTS = {
     "DeadLetterQueueUrl": {"Fn::GetAtt": ["DeadLetterQueue", "QueueUrl"]},
     "CampaignSecretPrefix": {"Fn::Sub": "${AWS::StackName}/campaigns/"},
     "StripeSecretName": {"Fn::Sub": "${AWS::StackName}/stripe-webhook"},
+    "HealthTableName": {"Ref": "HealthTable"},
     "AlarmTopicArn": {"Ref": "AlarmTopic"},
 }
 CAMPAIGN_SECRETS = "campaign secrets"
@@ -415,6 +416,52 @@ def test_metrics_alarmed_on_are_the_ones_the_code_emits(template):
                 assert metric["Dimensions"] == [{"Name": "service", "Value": service}]
 
 
+def dashboard_widgets(template) -> list[dict]:
+    """The Dashboard's widgets, its Fn::Sub variables replaced by their names."""
+    body = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    return json.loads(re.sub(r"\$\{([^}]+)\}", r"\1", body))["widgets"]
+
+
+def widget_metrics(widget: dict) -> list[tuple[str, str, dict]]:
+    """(namespace, metric name, options) of each line, CloudWatch's "." and "..." shorthands expanded."""
+    lines, previous = [], []
+    for line in widget["properties"].get("metrics", []):
+        options = line[-1] if isinstance(line[-1], dict) else {}
+        parts = [p for p in line if not isinstance(p, dict)]
+        if parts[:1] == ["..."]:
+            parts = previous[:len(previous) - len(parts) + 1] + parts[1:]
+        parts = [previous[i] if part == "." else part for i, part in enumerate(parts)]
+        previous = parts
+        lines.append((parts[0], parts[1], options))
+    return lines
+
+
+def test_the_dashboard_shows_totals_of_metrics_the_layer_emits(template):
+    layer = ROOT / "layers" / "shared" / "zellify_tiktok"
+    source = "\n".join(path.read_text() for path in layer.rglob("*.py"))
+    emitted = set(re.findall(r'\b(?:count|average|milliseconds)\("(\w+)"', source))
+    widgets = dashboard_widgets(template)
+    custom = {name for widget in widgets for namespace, name, _ in widget_metrics(widget)
+              if namespace == "ZellifyTikTok"}
+    assert custom and custom <= emitted, custom - emitted
+    # The health figures' totals, stack-wide, over the dashboard's time range (docs/design.md §9).
+    (totals,) = [w for w in widgets if w["properties"].get("view") == "singleValue"]
+    assert totals["properties"]["setPeriodToTimeRange"] is True
+    lines = {name: options for _, name, options in widget_metrics(totals)}
+    assert list(lines) == ["EventsSent", "EventsDeduplicated", "TikTokTransientFailures", "TikTokPermanentFailures",
+                           "MatchKeysPerEvent"]
+    assert totals["properties"]["stat"] == "Sum" and lines["MatchKeysPerEvent"]["stat"] == "Average"
+    assert [lines[name]["label"] for name in ("TikTokTransientFailures", "TikTokPermanentFailures")] == [
+        "queued for retry", "dead-lettered (refused by TikTok)"]
+    # Per campaign there is the health route: the metrics have no campaign dimension, and the dashboard says so.
+    (note,) = [w for w in widgets if w["type"] == "text"]
+    assert "/v1/campaigns/{campaign_id}/tiktok/health" in note["properties"]["markdown"]
+    assert "no campaign dimension" in note["properties"]["markdown"]
+    for widget in widgets:
+        for namespace, _, _ in widget_metrics(widget):
+            assert namespace in ("ZellifyTikTok", "AWS/SQS"), namespace
+
+
 def test_permanent_failures_are_alarmed_as_a_rate_of_answered_events(template):
     (alarm,) = _alarms_reading(template, "TikTokPermanentFailures").values()
     props = alarm["Properties"]
@@ -511,7 +558,7 @@ def test_outputs_name_everything_the_cli_and_an_operator_need(template):
     for output, variable in (("CampaignsTableName", "CAMPAIGNS_TABLE"), ("SessionsTableName", "SESSIONS_TABLE"),
                              ("SentEventsTableName", "SENT_EVENTS_TABLE"), ("RetryQueueUrl", "RETRY_QUEUE_URL"),
                              ("DeadLetterQueueUrl", "DEAD_LETTER_QUEUE_URL"), ("CampaignSecretPrefix", "SECRET_PREFIX"),
-                             ("StripeSecretName", "STRIPE_SECRET_NAME")):
+                             ("StripeSecretName", "STRIPE_SECRET_NAME"), ("HealthTableName", "HEALTH_TABLE")):
         assert outputs[output]["Value"] == variables[variable], output
     assert {"ApiUrl", "BeaconUrl", "TrackerUrlPattern", "PublicBaseUrl", "StripeWebhookUrl"} <= set(outputs)
 

@@ -11,7 +11,7 @@ from botocore.config import Config
 from typer.core import TyperGroup
 
 from ..repositories import aws
-from . import campaign, erase, replay, send_test, status
+from . import campaign, erase, health, replay, send_test, status
 from .common import State
 from .errors import HANDLED, classify
 
@@ -35,7 +35,7 @@ app = typer.Typer(
     cls=_Group,
     name="zellify-tiktok",
     no_args_is_help=True,
-    help="Operate the TikTok Pixel + Events API integration: campaigns, test events, queues, erasure.",
+    help="Operate the TikTok Pixel + Events API integration: campaigns, test events, health, queues, erasure.",
     # Locals of a failing frame may hold an access token: never print them.
     pretty_exceptions_show_locals=False,
 )
@@ -72,6 +72,7 @@ def _global_options(
 app.add_typer(campaign.app, name="campaign")
 app.command("send-test-event")(send_test.send_test_event)
 app.command("status")(status.status)
+app.command("health")(health.health)
 app.command("erase")(erase.erase)
 app.command("replay")(replay.replay)
 

@@ -16,6 +16,7 @@ OUTPUT_SETTINGS = {
     "DeadLetterQueueUrl": "dead_letter_queue_url",
     "CampaignSecretPrefix": "secret_prefix",
     "StripeSecretName": "stripe_secret_name",
+    "HealthTableName": "health_table",
 }
 
 
