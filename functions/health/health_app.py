@@ -4,7 +4,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, event_source
 from zellify_tiktok.config import get_settings
 from zellify_tiktok.observability import metrics, tracer
-from zellify_tiktok.services.health import count_sent
+from zellify_tiktok.services.health import batch_id, count_sent
 
 logger = Logger()
 get_settings()  # at cold start: a function missing a setting stops here, naming it
@@ -16,6 +16,7 @@ get_settings()  # at cold start: a function missing a setting stops here, naming
 @event_source(data_class=DynamoDBStreamEvent)
 def lambda_handler(event: DynamoDBStreamEvent, context):
     # New ledger items only (the template's filter): a repeat write or a TTL expiry is no new send.
-    images = [record.raw_event["dynamodb"].get("NewImage", {}) for record in event.records]
-    counted = count_sent(images)
+    records = list(event.records)
+    images = [record.raw_event["dynamodb"].get("NewImage", {}) for record in records]
+    counted = count_sent(images, batch_id(record.event_id or "" for record in records))
     logger.info("sent events counted", extra={"records": len(images), "counted": counted})

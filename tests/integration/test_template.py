@@ -225,7 +225,7 @@ FUNCTION_PERMISSIONS = {
     },
     "ConsoleFunction": set(),  # static files and config.json: no AWS at all
     "HealthFunction": {  # reading the ledger's stream is the event source mapping's (AWSLambdaDynamoDBExecutionRole)
-        ("dynamodb:UpdateItem", "HealthTable"),
+        ("dynamodb:UpdateItem", "HealthTable"), ("dynamodb:PutItem", "HealthTable"),  # TransactWriteItems' writes
     },
 }
 # The campaign attributes each function may update besides its key.

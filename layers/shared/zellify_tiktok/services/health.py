@@ -4,6 +4,8 @@
 campaign, hour and event name. `health_view` answers GET /v1/campaigns/{campaign_id}/tiktok/health.
 """
 
+import hashlib
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -43,13 +45,20 @@ def sent_fact(image: dict[str, Any]) -> SentFact | None:
     return SentFact(campaign_id, event, sent_at, keys, tiktok_ms, value, currency)
 
 
-def count_sent(images: Iterable[dict[str, Any]], runtime: Runtime | None = None) -> int:
-    """Add a stream batch's sent events to the figures and the metrics; how many were counted."""
+def count_sent(images: Iterable[dict[str, Any]], batch_id: str, runtime: Runtime | None = None,
+               now: float | None = None) -> int:
+    """Add a stream batch's sent events to the figures and the metrics, once per `batch_id` (Lambda hands a
+    failed batch over again, whole); how many were counted."""
     rt = runtime or get_runtime()
     facts = [fact for image in images if (fact := sent_fact(image)) is not None]
-    rt.health.add(sent_deltas(facts))
+    rt.health.add_once(sent_deltas(facts), batch_id, int(time.time() if now is None else now))
     emit_sent_metrics(facts)
     return len(facts)
+
+
+def batch_id(record_ids: Iterable[str]) -> str:
+    """A stream batch's identity: its records' ids (unique per stream), hashed."""
+    return hashlib.sha256("\n".join(sorted(record_ids)).encode()).hexdigest()[:32]
 
 
 def emit_sent_metrics(facts: list[SentFact]) -> None:
