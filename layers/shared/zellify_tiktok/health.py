@@ -17,7 +17,6 @@ from .server_event import MATCH_KEYS, ServerEvent
 HOUR_S = 3600
 MAX_HOURS = 168
 OUTCOMES = ("sent", "duplicates", "queued", "dead_lettered")
-PAYMENT_EVENT = "CompletePayment"
 # Below this share of payment events carrying a key, the operator is told.
 LOW_COVERAGE = 0.5
 
@@ -73,7 +72,8 @@ def sent_deltas(facts: Iterable[SentFact]) -> list[HealthDelta]:
         for key in fact.match_keys:
             if key in MATCH_KEYS:
                 counts[f"key_{key}"] += 1
-        if fact.event == PAYMENT_EVENT and fact.value is not None and fact.currency:
+        # Only payments carry a value in the ledger, whatever TikTok name the campaign gives them.
+        if fact.value is not None and fact.currency:
             bucket["revenue"][fact.currency] += fact.value
             bucket["payments"][fact.currency] += 1
     return [HealthDelta(campaign_id, hour, event, dict(b["counts"]), dict(b["revenue"]), dict(b["payments"]))
@@ -121,12 +121,12 @@ def health_figures(buckets: Sequence[HealthBucket]) -> dict[str, Any]:
 
 
 def payment_coverage(buckets: Sequence[HealthBucket]) -> dict[str, float] | None:
-    """Email and ttclid coverage of payment events alone, or None without any."""
-    sent = sum(b.counts.get("sent", 0) for b in buckets if b.event == PAYMENT_EVENT)
+    """Email and ttclid coverage of payment events alone (the buckets holding payments), or None without any."""
+    paid = [b for b in buckets if b.payments]
+    sent = sum(b.counts.get("sent", 0) for b in paid)
     if not sent:
         return None
-    return {key: sum(b.counts.get(f"key_{key}", 0) for b in buckets if b.event == PAYMENT_EVENT) / sent
-            for key in ("email", "ttclid")}
+    return {key: sum(b.counts.get(f"key_{key}", 0) for b in paid) / sent for key in ("email", "ttclid")}
 
 
 def window(hours: int, now: datetime) -> tuple[datetime, datetime]:

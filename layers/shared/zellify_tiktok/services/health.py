@@ -126,7 +126,7 @@ def health_warnings(campaign: Campaign, buckets: list[HealthBucket], figures: di
                         "(is consent recorded? are events failing?)")
     for key, share in (payment_coverage(buckets) or {}).items():
         if share < LOW_COVERAGE:
-            warnings.append(f"only {share:.0%} of CompletePayment events carry {key}: TikTok matches payments "
+            warnings.append(f"only {share:.0%} of payment events carry {key}: TikTok matches payments "
                             "poorly without it")
     # The settings' own warnings (disabled, no token, an expired test code), where not said already.
     for warning in warnings_for(campaign, now):
