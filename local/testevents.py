@@ -26,13 +26,14 @@ from urllib.parse import quote
 from .http_util import mask_contact
 
 MATCH_KEYS = ("email", "phone", "external_id", "ttp", "ttclid", "ip", "user_agent")
-# The keys TikTok takes only as SHA-256 (reference/tiktok.md): the page shows a prefix of the hash.
+# The keys TikTok takes only as SHA-256 (docs/tiktok.md): the page shows a prefix of the hash.
 HASHED_KEYS = ("email", "phone", "external_id")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _CLOCK = re.compile(r"\d\d:\d\d(:\d\d(\.\d{1,3})?)?")
 PAIRED, PIXEL_ONLY, SERVER_ONLY = "paired", "pixel only", "server only"
-# TikTok's answer codes that mean the events were taken (reference/tiktok.md).
-ACCEPTED_CODES = (0, 20001)
+# TikTok's answer code that means every event of the call was taken (docs/tiktok.md); 20001 (partial) does
+# not say which were, so the layer halves such a call until each event has an answer of its own.
+ACCEPTED_CODES = (0,)
 MAX_JSON_CHARS = 4000
 
 
@@ -142,7 +143,7 @@ def _collect(state: dict) -> tuple[list[Row], list[dict]]:
     for section, note in (("queued", "server copy queued for retry"), ("dead_lettered", "server copy dead-lettered")):
         for message in _dicts(state.get(section)):
             for event in _dicts(message.get("events")):
-                key = _key(message.get("pixel_id"), event.get("event"), event.get("event_id"))
+                key = _key(message.get("pixel_id"), event.get("name"), event.get("event_id"))
                 if key in rows and note not in rows[key].notes:
                     rows[key].notes.append(note)
 

@@ -1,6 +1,12 @@
 """local/testevents.py: pairing, dedup state, match keys and TikTok's answers on crafted state."""
 
+import json
 from html.parser import HTMLParser
+
+from zellify_tiktok.answers import Answer, Outcome
+from zellify_tiktok.messages import QueueReason, RetryMessage
+from zellify_tiktok.reasons import ReasonKind
+from zellify_tiktok.server_event import ServerEvent, UserData
 
 from local.http_util import mask_contact
 from local.testevents import render, render_health
@@ -147,13 +153,20 @@ def test_repeats_and_missing_event_ids_are_called_out():
     assert "cannot deduplicate" in page.row("ViewContent", "")["text"]
 
 
+def queue_message(name: str, event_id: str, *, source: str, kind: ReasonKind, answer: Answer) -> dict:
+    """A message as the layer queues it (the page reads what the queues really hold)."""
+    event = ServerEvent(funnel_event="page_view", name=name, event_id=event_id, event_time=1764064800,
+                        user=UserData(external_id=HASH))
+    message = RetryMessage(campaign_id="demo", pixel_id=PIXEL, source=source, reason=QueueReason.of(kind, answer),
+                           events=(event,))
+    return json.loads(message.to_json())
+
+
 def test_queued_and_dead_lettered_messages():
-    queued = {"kind": "tiktok_events", "campaign_id": "demo", "pixel_id": PIXEL, "source": "beacon",
-              "reason": {"code": 40100, "message": "Too many requests"},
-              "events": [server_event("PageView", "e-7")]}
-    dead = {"kind": "tiktok_events", "campaign_id": "demo", "pixel_id": PIXEL, "source": "stripe",
-            "reason": {"code": 40002, "message": "Invalid parameter: currency", "http_status": None, "permanent": True},
-            "events": [server_event("CompletePayment", "pi_3Qdead")]}
+    queued = queue_message("PageView", "e-7", source="beacon", kind=ReasonKind.TRANSIENT,
+                           answer=Answer(Outcome.TRANSIENT, 40100, "Too many requests"))
+    dead = queue_message("CompletePayment", "pi_3Qdead", source="stripe", kind=ReasonKind.REFUSED,
+                         answer=Answer(Outcome.PERMANENT, 40002, "Invalid parameter: currency"))
     text = render(state(
         pixel=[track("PageView", "e-7"), track("CompletePayment", "pi_3Qdead")],
         queued=[queued, "not json at all"], dead=[dead],
