@@ -329,3 +329,22 @@ def test_a_stored_withdrawal_wins_over_a_later_beacon_that_says_nothing(runtime,
     later.pop("consent", None)
     assert post_beacon(later)[0] == 202
     assert [e["event_id"] for e in tiktok.events] == ["w-before"]
+
+
+def test_a_session_that_withdrew_consent_keeps_nothing_a_later_silent_beacon_brings(runtime, tiktok):
+    """Not only is nothing sent: the email a later page identifies is not stored on the session either."""
+    put_settings()
+    session = {"session_id": "withdrawn-no-merge"}
+    assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "m-before"}], consent=True,
+                                   **session))[0] == 202
+    assert post_beacon(beacon_body(events=[], consent=False, **session))[0] == 202
+    later = beacon_body(events=[{"event": "email_captured", "event_id": "m-after", "email": "later@example.com"}],
+                        **session)
+    later.pop("consent", None)
+    assert post_beacon(later)[0] == 202
+    stored = runtime.sessions.get("demo", "withdrawn-no-merge")
+    assert stored.consent is False and stored.user.email is None
+    # Giving consent again is what lifts the refusal.
+    assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "m-again"}], consent=True,
+                                   **session))[0] == 202
+    assert [e["event_id"] for e in tiktok.events] == ["m-before", "m-again"]

@@ -1,7 +1,8 @@
 """Sessions table: what is known about one visitor of one campaign (docs/design.md §5).
 
 Only hashes of emails and phones are stored. A later beacon never erases a known value with an empty
-one: only non-empty values are SET.
+one: only non-empty values are SET. A withdrawn consent stands until a beacon gives it again: a beacon
+silent on consent stores nothing on such a session.
 """
 
 import contextlib
@@ -75,15 +76,28 @@ class SessionsRepository:
         values |= {"last_seen": now_s, "expires_at": now_s + self.ttl_s}
         assignments = [f"#{name} = :{name}" for name in values]
         assignments.append("#first_seen = if_not_exists(#first_seen, :last_seen)")
-        response = client("dynamodb").update_item(
-            TableName=self.table,
-            Key=self._key(campaign_id, session_id),
-            UpdateExpression="SET " + ", ".join(assignments),
-            # Names are aliased: several (e.g. "ttl"-like words) collide with DynamoDB reserved words.
-            ExpressionAttributeNames={f"#{name}": name for name in [*values, "first_seen"]},
-            ExpressionAttributeValues={f":{name}": to_attr(value) for name, value in values.items()},
-            ReturnValues="ALL_NEW",
-        )
+        names = {f"#{name}": name for name in [*values, "first_seen"]}
+        attribute_values = {f":{name}": to_attr(value) for name, value in values.items()}
+        request: dict[str, Any] = {}
+        if update.consent is None:
+            # A beacon that says nothing of consent adds nothing to a session that withdrew it.
+            request["ConditionExpression"] = "attribute_not_exists(#consent_) OR #consent_ <> :refused"
+            names["#consent_"] = "consent"
+            attribute_values[":refused"] = {"BOOL": False}
+        dynamodb = client("dynamodb")
+        try:
+            response = dynamodb.update_item(
+                TableName=self.table,
+                Key=self._key(campaign_id, session_id),
+                UpdateExpression="SET " + ", ".join(assignments),
+                # Names are aliased: several (e.g. "ttl"-like words) collide with DynamoDB reserved words.
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=attribute_values,
+                ReturnValues="ALL_NEW",
+                **request,
+            )
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            return SessionRecord(user=UserData(), consent=False)
         return session_record(response["Attributes"])
 
     def withdraw_consent(self, campaign_id: str, session_id: str) -> None:
