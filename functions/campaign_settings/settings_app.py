@@ -4,7 +4,7 @@ health (docs/design.md §6.4, §9, §10)."""
 from aws_lambda_powertools import Logger
 from zellify_tiktok.api import invocation_budget, json_response, make_resolver, raw_body, resolve
 from zellify_tiktok.config import get_settings
-from zellify_tiktok.observability import tracer
+from zellify_tiktok.observability import metrics, tracer
 from zellify_tiktok.services.health import health_view
 from zellify_tiktok.services.settings import delete_settings, get_settings_view, list_settings_views, put_settings
 from zellify_tiktok.services.test_event import requested_test_code, send_test_event
@@ -48,5 +48,6 @@ def health(campaign_id: str):
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics  # a test event's failed call emits TikTokLatency and the failure counts
 def lambda_handler(event, context):
     return resolve(app, event, context)

@@ -20,6 +20,17 @@ ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 
 
+@pytest.fixture(autouse=True)
+def request_path_aws_config(monkeypatch):
+    """The CLI configures its more patient clients (repositories/aws.py `configure`); after each test the
+    functions' fail-fast configuration is back, and no client made with the CLI's is kept."""
+    from zellify_tiktok.repositories import aws as aws_clients
+
+    monkeypatch.setattr(aws_clients, "_config", aws_clients._config)
+    yield
+    aws_clients.client.cache_clear()
+
+
 @pytest.fixture
 def aws(monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -33,8 +44,6 @@ def aws(monkeypatch):
         get_runtime.cache_clear()
         from zellify_tiktok.repositories import aws as aws_clients
 
-        # The CLI configures its more patient clients; the next test gets the request path's again.
-        monkeypatch.setattr(aws_clients, "_config", aws_clients._config)
         aws_clients.client.cache_clear()
         yield env
         get_settings.cache_clear()

@@ -178,6 +178,29 @@ def test_a_permanent_answer_is_dead_lettered_with_tiktoks_code_and_message(fault
         assert any(str(code) in w and message in w for w in view["warnings"])
 
 
+def test_a_new_token_clears_the_warning_about_the_old_one_and_other_answers_stay(runtime, tiktok, sqs_messages):
+    put_settings()
+    tiktok.add_fault(PERMANENT["40105"])
+    assert post_beacon(beacon_body())[0] == 202
+    assert any("access token" in w for w in settings_request("GET")[1]["warnings"])
+
+    # Settings saved again without touching the token: the warning stays, the token is still the bad one.
+    settings = {k: v for k, v in ADMIN_SETTINGS.items() if k != "access_token"}
+    status, view = settings_request("PUT", body=json.dumps(settings))
+    assert status == 200 and view["last_delivery"]["code"] == 40105
+    assert any("access token" in w for w in view["warnings"])
+
+    status, view = put_settings(access_token="tt-access-token-rotated-0000")
+    assert status == 200 and view["last_delivery"] is None
+    assert not any("access token" in w for w in view["warnings"])
+
+    # An answer that is not the token's survives a new token: it says something about the events.
+    tiktok.add_fault(PERMANENT["40001"])
+    assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "after-rotation"}]))[0] == 202
+    status, view = put_settings(access_token="tt-access-token-rotated-0001")
+    assert view["last_delivery"]["code"] == 40001
+
+
 @pytest.mark.parametrize("delay_ms", [150, 400])
 def test_a_50_event_beacon_refused_event_by_event_is_split_within_the_budget(delay_ms, runtime, tiktok, aws,
                                                                             monkeypatch, sqs_messages):

@@ -185,7 +185,8 @@ class DeliveryCore:
 
         return RetryMessage(campaign_id=delivery.campaign.campaign_id, pixel_id=delivery.pixel_id,
                             test_event_code=delivery.test_event_code, source=delivery.source,
-                            reason=QueueReason.of(kind, answer), ledger_records=tuple(records), events=tuple(events))
+                            reason=QueueReason.of(kind, answer), ledger_records=tuple(records), events=tuple(events),
+                            queued_at=datetime.fromtimestamp(self.clock(), UTC))
 
     def dead_letter(self, delivery: Delivery, failures: Sequence[Pending], kind: ReasonKind,
                     report: DeliveryReport) -> None:

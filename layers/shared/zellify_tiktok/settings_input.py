@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .campaign import TEST_EVENT_CODE_LIFETIME, Campaign
+from .campaign import TEST_EVENT_CODE_LIFETIME, Campaign, LastDelivery, token_warning
 from .errors import Unprocessable
 from .events import EVENT_TABLE
 from .hashing import encodable
@@ -102,9 +102,11 @@ def apply_settings(
     *,
     has_token: bool,
     token_last4: str | None,
+    token_replaced: bool = False,
     now: datetime,
 ) -> Campaign:
-    """Replace semantics, except the test code's expiry: an unchanged code keeps its clock."""
+    """Replace semantics, except the test code's expiry: an unchanged code keeps its clock, and TikTok's last
+    answer, which is kept unless it blamed the token this request replaces (its warning would outlive the fix)."""
     expires_at = new.test_event_code_expires_at
     if new.test_event_code is None:
         expires_at = None
@@ -127,6 +129,13 @@ def apply_settings(
         has_token=has_token,
         access_token_last4=token_last4,
         updated_at=now,
-        last_delivery=previous.last_delivery if previous else None,
+        last_delivery=_kept_delivery(previous, token_replaced),
         last_beacon_at=previous.last_beacon_at if previous else None,
     )
+
+
+def _kept_delivery(previous: Campaign | None, token_replaced: bool) -> LastDelivery | None:
+    last = previous.last_delivery if previous else None
+    if last is not None and token_replaced and token_warning(last):
+        return None
+    return last

@@ -44,7 +44,8 @@ def put_settings(campaign_id: str, body: bytes, runtime: Runtime | None = None) 
         runtime.secrets.put_token(campaign_id, settings.access_token)
         has_token, last4 = True, settings.access_token[-4:]
     now = datetime.now(UTC)
-    campaign = apply_settings(campaign_id, settings, previous, has_token=has_token, token_last4=last4, now=now)
+    campaign = apply_settings(campaign_id, settings, previous, has_token=has_token, token_last4=last4,
+                              token_replaced=names_token, now=now)
     runtime.campaigns.put(campaign)
     return settings_view(campaign, now)
 
