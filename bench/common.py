@@ -24,7 +24,7 @@ SESSION_ID = "5f0c2b1e-8d7a-4c1b-9e0f-0a1b2c3d4e5f"
 ORIGIN = "https://funnel.example.com"
 STRIPE_SAMPLE = "stripe_payment_intent_succeeded.json"
 
-# The six beacon kinds, cycled to make a realistic 50-event beacon (DESIGN §3).
+# The six beacon kinds, cycled to make a realistic 50-event beacon (docs/design.md §3).
 _KINDS = ("page_view", "page_completed", "email_captured", "checkout_presented", "payment_method_added", "lead")
 _CONTENTS = [{"content_id": "plan_pro", "content_name": "Pro plan", "quantity": 1, "price": 9.99}]
 

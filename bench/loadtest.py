@@ -577,7 +577,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument("--base-url", help="a running local stack (default: start one on a free port)")
     parser.add_argument("--admin-token", default=defaults.admin_token)
     parser.add_argument("--burst", type=json.loads, default=defaults.burst,
-                        help="the faults queued half way, as JSON (DESIGN §8); [] for none")
+                        help="the faults queued half way, as JSON (docs/design.md §8); [] for none")
     parser.add_argument("--max-seconds", type=float, default=defaults.max_seconds,
                         help="cap on the sending phase (default %(default)s)")
     parser.add_argument("--drain-timeout", type=float, default=defaults.drain_timeout)

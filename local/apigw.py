@@ -1,6 +1,6 @@
 """API Gateway v2 HTTP API imitation: routes, the JWT authorizer, payload format 2.0 events and responses.
 
-One API, `$default` stage (rawPath carries no stage prefix), as DESIGN §2 deploys it. Errors that
+One API, `$default` stage (rawPath carries no stage prefix), as docs/design.md §2 deploys it. Errors that
 API Gateway makes itself keep its own shape, `{"message": "..."}`.
 """
 

@@ -1,4 +1,4 @@
-"""Demo funnel for the seeded campaign `demo`, mounted by the local stack at /demo (DESIGN §8).
+"""Demo funnel for the seeded campaign `demo`, mounted by the local stack at /demo (docs/design.md §8).
 
 `demo_app` is a WSGI callable; it sees PATH_INFO relative to its mount (SCRIPT_NAME = /demo).
 The pages (local/demo/*.html) carry the two-line tracker snippet a merchant would paste and fire
@@ -198,7 +198,7 @@ def pay(request: Request) -> Response:
     event = payment_intent_succeeded(**order)
     base_url = os.environ.get("PUBLIC_BASE_URL") or request.host_url
     delivery = deliver_webhook(json.dumps(event, indent=2), base_url)
-    # The PaymentIntent id is the CompletePayment event_id on both channels (DESIGN §4).
+    # The PaymentIntent id is the CompletePayment event_id on both channels (docs/design.md §4).
     return _json({"event_id": event["data"]["object"]["id"], **delivery})
 
 

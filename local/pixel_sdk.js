@@ -1,6 +1,6 @@
 /*
  * Local stand-in for TikTok's Pixel SDK (events.js), served at
- * /_dev/pixel/sdk.js?sdkid=<pixel_id>&lib=ttq by the local stack (DESIGN §8).
+ * /_dev/pixel/sdk.js?sdkid=<pixel_id>&lib=ttq by the local stack (docs/design.md §8).
  *
  * Like the real SDK it takes over the `ttq` stub of TikTok's base code: it replays what the
  * stub queued (`ttq` itself holds `[method, ...args]` entries, `ttq._i[pixel]` the pixels

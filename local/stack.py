@@ -1,4 +1,4 @@
-"""The local stack (DESIGN §8): moto, the template's resources and functions, the stand-ins, one HTTP server.
+"""The local stack (docs/design.md §8): moto, the template's resources and functions, the stand-ins, one HTTP server.
 
     stack = LocalStack(port=0)      # 0: a free port
     base_url = stack.start()

@@ -1,4 +1,4 @@
-"""The local Test Events page (`GET /_dev/`, DESIGN §8): both channels of every event, side by side.
+"""The local Test Events page (`GET /_dev/`, docs/design.md §8): both channels of every event, side by side.
 
 `render(state)` is a pure function of what the local stack recorded:
   tiktok_requests  what the Events API stand-in received: {"received_at", "headers", "body", "response"}

@@ -39,7 +39,7 @@ const EDGE_SPACE = /^[\s\x1c-\x1f\x85]+|[\s\x1c-\x1f\x85]+$/g;
 const CURRENCY = /^[A-Za-z]{3}$/;
 const DECIMAL_TEXT = /^\d+(\.\d+)?$/;
 
-// Limits of the beacon endpoint (DESIGN §6.1); anything beyond them would be rejected there.
+// Limits of the beacon endpoint (docs/design.md §6.1); anything beyond them would be rejected there.
 const MAX_EVENTS_PER_BEACON = 50;
 const MAX_BEACON_BYTES = 60 * 1024; // 64 KiB at the endpoint and in sendBeacon's quota, minus slack
 const MAX_CONTENTS = 50;
@@ -49,7 +49,7 @@ const MAX_STEP_INDEX = 9999;
 const MAX_QUANTITY = 1e6;
 
 const DAY_SECONDS = 86400;
-// TikTok attributes a click id for about 7 days (reference/tiktok.md).
+// TikTok attributes a click id for about 7 days (docs/tiktok.md).
 const TTCLID_DAYS = 7;
 // Only used when localStorage is unavailable; the server keeps a session 60 days.
 const FALLBACK_COOKIE_DAYS = 60;
@@ -64,7 +64,7 @@ const LEAD = 'lead';
 const PAGE_COMPLETED = 'page_completed';
 const EMAIL_CAPTURED = 'email_captured';
 const PAYMENT_SUCCEEDED = 'payment_succeeded';
-// DESIGN §3: StartTrial and Subscribe always report value 0 (revenue comes with the payment).
+// docs/design.md §3: StartTrial and Subscribe always report value 0 (revenue comes with the payment).
 const ZERO_VALUE_EVENTS = {trial_started: true, subscription_started: true};
 
 const has = (obj, key) => Object.prototype.hasOwnProperty.call(obj, key);
@@ -275,7 +275,7 @@ function loadPixel() {
   if (typeof ttq.load !== 'function') installPixelStub(ttq);
   // The page may carry TikTok's own base code for the same pixel: load it once.
   if (ttq._i && ttq._i[cfg.pixelId]) return;
-  // No ttq.page(): our page_view is the page view, on both channels with one id (DESIGN §3).
+  // No ttq.page(): our page_view is the page view, on both channels with one id (docs/design.md §3).
   ttq.load(cfg.pixelId, {limited_data_use: cfg.limitedDataUse});
 }
 
@@ -612,7 +612,7 @@ function track(name, props) {
   const e = readProps(name, props);
   if (!e) return;
   emit(name, e);
-  // DESIGN §3 and §6.2: lead fires when the visitor completes the first step (index 0); a funnel
+  // docs/design.md §3 and §6.2: lead fires when the visitor completes the first step (index 0); a funnel
   // that numbers no steps gets it on its first completed step.
   if (name === PAGE_COMPLETED && (!e.step || e.step.index === undefined || e.step.index === 0)) lead();
 }

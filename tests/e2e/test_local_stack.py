@@ -1,4 +1,4 @@
-"""The local stack (DESIGN §8) from the outside: `python -m local` in a subprocess, spoken to over HTTP."""
+"""The local stack (docs/design.md §8) from the outside: `python -m local` in a subprocess, spoken to over HTTP."""
 
 import base64
 import copy

@@ -35,7 +35,7 @@ PAGE = """<!doctype html>
 
 
 def tiktok_hash(value: str) -> str:
-    """What TikTok makes of a match key it is given: SHA-256, unless it already is one (reference/tiktok.md)."""
+    """What TikTok makes of a match key it is given: SHA-256, unless it already is one (docs/tiktok.md)."""
     return value if SHA256_HEX.fullmatch(value) else hashlib.sha256(value.encode()).hexdigest()
 
 

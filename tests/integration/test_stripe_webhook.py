@@ -1,4 +1,4 @@
-"""POST /v1/webhooks/stripe through the real handler, under moto, with TikTok's HTTP faked (DESIGN §6.3)."""
+"""POST /v1/webhooks/stripe through the real handler, under moto, with TikTok's HTTP faked (docs/design.md §6.3)."""
 
 import base64
 import json

@@ -1,4 +1,4 @@
-"""The SAM template lints, builds for arm64, and keeps DESIGN §2's shape."""
+"""The SAM template lints, builds for arm64, and keeps docs/design.md §2's shape."""
 
 import dataclasses
 import json
@@ -73,7 +73,7 @@ def test_sam_build_produces_arm64_layer(tmp_path):
 
 def test_http_api_shape(template):
     api = template["Resources"]["HttpApi"]["Properties"]
-    assert "CorsConfiguration" not in api, "the collector answers CORS itself (DESIGN §2)"
+    assert "CorsConfiguration" not in api, "the collector answers CORS itself (docs/design.md §2)"
     assert "StageName" not in api, "$default stage only: rawPath carries no stage prefix"
     assert api["DefaultRouteSettings"]["ThrottlingRateLimit"]
 

@@ -1,4 +1,4 @@
-"""The funnel → TikTok event table of DESIGN §3, as data, in one place."""
+"""The funnel → TikTok event table of docs/design.md §3, as data, in one place."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass

@@ -20,7 +20,7 @@ from .hashing import encodable, hash_email, hash_external_id, hash_phone, is_val
 from .repositories.sessions import SessionRecord
 from .server_event import Content, ServerEvent, UserData, server_event
 
-# Stripe's currency classes (reference/stripe.md). ISK, HUF, TWD and UGX have payment-method
+# Stripe's currency classes (docs/stripe.md). ISK, HUF, TWD and UGX have payment-method
 # specific rules at Stripe, but their API amounts follow these classes.
 ZERO_DECIMAL_CURRENCIES = frozenset("BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split())
 THREE_DECIMAL_CURRENCIES = frozenset("BHD JOD KWD OMR TND".split())
@@ -51,7 +51,7 @@ class SubscriptionCheck(StrEnum):
 
 
 def first_payment_key(subscription_id: str) -> str:
-    """Ledger key recording that a subscription's first payment was reported (DESIGN §4).
+    """Ledger key recording that a subscription's first payment was reported (docs/design.md §4).
 
     Not scoped to a pixel: "paid once" is a fact about the subscription, so a campaign that changes
     its pixel does not report next month's renewal as a first payment.

@@ -64,7 +64,7 @@ HANDLED = (CommandFailed, ApiError, BotoCoreError, ClientError, SecretUnavailabl
 
 
 def classify(exc: Exception) -> tuple[int, dict[str, Any]]:
-    """The exit code and an error body in the HTTP API's shape (DESIGN §6) for a handled exception."""
+    """The exit code and an error body in the HTTP API's shape (docs/design.md §6) for a handled exception."""
     if isinstance(exc, CommandFailed):
         return exc.exit_code, exc.body
     if isinstance(exc, ApiError):

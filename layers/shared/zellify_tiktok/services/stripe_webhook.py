@@ -69,7 +69,7 @@ def verify_signature(body: bytes, header: str | None, secrets: Sequence[str], no
     except UnicodeDecodeError:
         raise BadRequest(invalid, code="invalid_signature", details=[{"message": "body is not UTF-8"}]) from None
     # Imported here, not at module level: the package is large and slow to import, and only this
-    # function ships it; the collector imports the layer without it (DESIGN §2).
+    # function ships it; the collector imports the layer without it (docs/design.md §2).
     import stripe
 
     problems: list[str] = []
