@@ -31,10 +31,9 @@ HTTP_METHODS = ("GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH")
 # The sections every reference may rely on: numbered as the contract the project was built from.
 REQUIRED_SECTIONS = {str(n) for n in range(1, 13)} | {"6.1", "6.2", "6.3", "6.4"}
 
-# Where nothing may point outside the repository. Widen it as the references are replaced: README.md
-# once it no longer links the old contract, then "." (the whole repository) once code comments cite
-# docs/design.md instead of it.
-SELF_CONTAINED = ("docs",)
+# Where nothing may point outside the repository: all of it (code comments, README.md and docs/ cite
+# docs/design.md and its companion pages, never the contract the project was built from).
+SELF_CONTAINED = (".",)
 OUTSIDE = re.compile(r"\.\./shared|/work/shared|\bDESIGN\.md\b|\bDESIGN\s*§|\breference/(?:tiktok|stripe)\.md")
 
 TEXT_SUFFIXES = {".py", ".md", ".yaml", ".yml", ".js", ".mjs", ".html", ".css", ".toml", ".json", ".txt", ".cfg",
