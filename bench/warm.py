@@ -115,8 +115,8 @@ class FakeLedger:
 
 
 class FakeHealth:
-    def add(self, deltas) -> None:
-        pass
+    def add(self, deltas, *, max_calls: int | None = None) -> int:
+        return len(deltas)
 
 
 class FakeQueue:

@@ -3,6 +3,7 @@
 import importlib
 import logging
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -15,6 +16,12 @@ from typing import Any
 from .template import ACCOUNT_ID, REGION, STACK_NAME, FunctionSpec
 
 log = logging.getLogger("local.functions")
+# Lambda runs one invocation per execution environment at a time; here every function shares one process,
+# and Powertools keeps per-invocation state process-wide (the resolvers' current event is a class attribute
+# of BaseRouter; the Logger's keys and the Metrics buffer are shared by every function). Invocations from
+# the server's threads, the pollers and the pages therefore take turns, or one request's answer could be
+# built from another's event. Re-entrant, in case a function's work ever invokes another in-process.
+_ONE_INVOCATION_AT_A_TIME = threading.RLock()
 
 
 class Status(StrEnum):
@@ -68,14 +75,15 @@ class LambdaFunction:
         """Call the handler with a fresh context; raise what it raises, like a failed invocation."""
         if self.handler is None:
             raise FunctionUnavailable(f"{self.spec.name}: {self.error}")
-        started = time.monotonic()
-        context = LambdaContext(
-            function_name=self.physical_name,
-            memory_limit_in_mb=self.spec.memory_mb,
-            invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.physical_name}",
-            deadline=started + self.spec.timeout_s,
-        )
-        result = self.handler(event, context)
+        with _ONE_INVOCATION_AT_A_TIME:
+            started = time.monotonic()
+            context = LambdaContext(
+                function_name=self.physical_name,
+                memory_limit_in_mb=self.spec.memory_mb,
+                invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.physical_name}",
+                deadline=started + self.spec.timeout_s,
+            )
+            result = self.handler(event, context)
         # A thread cannot be stopped halfway; the overrun is reported once the handler returns.
         if time.monotonic() > context.deadline:
             raise FunctionTimedOut(f"{self.spec.name} ran past its Timeout of {self.spec.timeout_s} s")
