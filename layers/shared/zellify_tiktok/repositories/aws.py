@@ -42,4 +42,4 @@ def _session() -> boto3.session.Session:
 @cache
 def client(service: str) -> Any:
     with _lock:
-        return _session().client(service, config=_config)  # type: ignore[call-overload]
+        return _session().client(service, config=_config)  # type: ignore[call-overload, unused-ignore]

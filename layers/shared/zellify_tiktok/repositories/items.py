@@ -20,7 +20,7 @@ def _plain(value: Any) -> Any:
 
 
 def to_attr(value: Any) -> dict[str, Any]:
-    attribute: dict[str, Any] = _serializer.serialize(_plain(value))  # type: ignore[assignment]
+    attribute: dict[str, Any] = _serializer.serialize(_plain(value))  # type: ignore[assignment, unused-ignore]
     return attribute
 
 

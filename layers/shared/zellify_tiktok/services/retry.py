@@ -38,7 +38,7 @@ from ..health import outcome_deltas
 from ..messages import MessageError, QueueReason, RetryMessage, UnreadableMessage, parse_message
 from ..reasons import ReasonKind
 from ..repositories import INFRASTRUCTURE_ERRORS
-from ..repositories.ledger import ledger_key
+from ..repositories.ledger import LedgerRecord, ledger_key
 from ..repositories.queues import MAX_DELAY_S, QueueUnavailable
 from ..runtime import Runtime, get_runtime
 from ..server_event import ServerEvent
@@ -148,6 +148,7 @@ class Redelivery:
             return self._dead_letter_as_is(group, reason)
         delivery = Delivery(campaign=campaign, pixel_id=first.pixel_id,
                             events=[event for queued in group for event in queued.message.events], source="retry",
+                            records_by_key=_records_by_key(group),
                             test_event_code=test_code_to_send(campaign, self.clock(), queued=first.test_event_code,
                                                               retrying=True))
         return self._settle(group, self.core.deliver(delivery))
@@ -247,6 +248,17 @@ class Redelivery:
         logger.error("unreadable queue message dead-lettered", extra={"message_id": record.record_id,
                                                                       "problem": problem})
         return Outcome(Settled.UNREADABLE, None, problem)
+
+
+def _records_by_key(group: Sequence[Queued]) -> dict[str, tuple[LedgerRecord, ...]]:
+    """Each event's extra ledger records: those of the messages that hold it (docs/design.md §4)."""
+    records: dict[str, tuple[LedgerRecord, ...]] = {}
+    for queued in group:
+        message = queued.message
+        for event in message.events if message.ledger_records else ():
+            key = ledger_key(message.pixel_id, event.name, event.event_id)
+            records[key] = tuple(dict.fromkeys((*records.get(key, ()), *message.ledger_records)))
+    return records
 
 
 def redeliver(records: Sequence[QueuedRecord], budget: Budget, runtime: Runtime | None = None, *,
