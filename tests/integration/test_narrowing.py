@@ -160,6 +160,37 @@ def test_a_partly_answered_message_is_narrowed_until_its_pending_event_is_sent_e
     assert health_totals(runtime, "demo", clock()) == {"sent": 3, "duplicates": 0, "queued": 0, "dead_lettered": 1}
 
 
+def test_in_one_call_a_narrowed_message_is_requeued_and_an_unanswered_one_backs_off_whole(clock, runtime, tiktok,
+                                                                                           aws):
+    put_settings()
+    queue_beacon(tiktok, aws, ALL)
+    queue_beacon(tiktok, aws, ["nar-e", "nar-f"])
+    answer_partly(tiktok)
+    tiktok.calls.clear()
+    source = RetryEventSource(aws)
+    with sent_batches() as sent, visibility_changes() as visibility:
+        response = source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))
+    # One call for both, halved: [a b c] → a, [b c] → b, c refused; [d e f] has no answer (50000 for nar-d).
+    assert [[e["event_id"] for e in call["body"]["data"]] for call in tiktok.calls][0] == ALL + ["nar-e", "nar-f"]
+    assert tiktok.accepted_ids() == SENT
+    assert len(response["batchItemFailures"]) == 1
+    assert visibility == [backoff(runtime, 1)], "the unanswered message backs off whole"
+    # In the queue: the unanswered message (in its backoff) and the narrowed copy (delayed).
+    assert source.depth() == 2 and delayed(aws) == 1
+    requeued = [json.loads(e["MessageBody"]) for b in sent if b["QueueUrl"] == aws["RETRY_QUEUE_URL"]
+                for e in b["Entries"]]
+    assert [ids(m) for m in requeued] == [PENDING]
+
+    clock.advance(backoff(runtime, 1) + 1)
+    tiktok_back_for_the_pending(tiktok)
+    assert source.poll(VirtualContext(clock, RETRY_TIMEOUT_S)) == {"batchItemFailures": []}
+    assert source.depth() == 0
+    assert Counter(tiktok.accepted_ids()) == Counter(SENT + PENDING + ["nar-e", "nar-f"])
+    assert [ids(m) for m in peek(aws["DEAD_LETTER_QUEUE_URL"])] == [REFUSED]
+    run_health_function(aws)
+    assert health_totals(runtime, "demo", clock()) == {"sent": 5, "duplicates": 0, "queued": 0, "dead_lettered": 1}
+
+
 @pytest.mark.parametrize("attempts", [0, 3, 5, 9])
 def test_a_narrowed_copy_is_delayed_by_its_backoff_at_most_the_15_minutes_sqs_allows(attempts, clock, runtime,
                                                                                    tiktok, aws):
