@@ -134,6 +134,7 @@ def test_a_partly_answered_message_is_narrowed_until_its_pending_event_is_sent_e
     with visibility_changes() as visibility:
         assert len(source.invoke([record], VirtualContext(clock, RETRY_TIMEOUT_S))["batchItemFailures"]) == 1
     assert visibility == [backoff(runtime, 2)]
+    # (Sent events are counted from the ledger's stream, by the HealthFunction run at the end.)
     assert health_totals(runtime, "demo", clock()) == {"sent": 0, "duplicates": 0, "queued": 1, "dead_lettered": 1}
 
     # The outage goes on for hours, then TikTok takes nar-d.
