@@ -107,3 +107,12 @@ def run_health_function(aws: dict) -> dict:
     (spec,) = Template(ROOT / "template.yaml").stream_events()
     records = [r for r in ledger_stream_records(aws) if any(matches(f, r) for f in spec.filters)]
     return health_app.lambda_handler({"Records": records}, LambdaContext())
+
+
+def health_totals(runtime, campaign_id: str, around: float) -> dict[str, int]:
+    """Each outcome's raw sum over a campaign's buckets of the two days around `around` (epoch seconds):
+    unlike the health answer, not clamped at 0, so a count taken away twice shows."""
+    from zellify_tiktok.health import OUTCOMES, hour_of
+
+    buckets = runtime.health.read(campaign_id, hour_of(around) - 86400, hour_of(around) + 86400)
+    return {outcome: sum(b.counts.get(outcome, 0) for b in buckets) for outcome in OUTCOMES}

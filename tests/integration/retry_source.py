@@ -101,3 +101,26 @@ def visibility_changes() -> Iterator[list[int]]:
         yield changes
     finally:
         events.unregister("before-parameter-build.sqs.ChangeMessageVisibility", unique_id="visibility-changes")
+
+
+@contextlib.contextmanager
+def sent_batches() -> Iterator[list[dict[str, Any]]]:
+    """The parameters (QueueUrl, Entries) of every SendMessageBatch the layer makes inside the block, in order."""
+    sent: list[dict[str, Any]] = []
+
+    def record(params, **_):
+        sent.append({"QueueUrl": params["QueueUrl"], "Entries": [dict(entry) for entry in params["Entries"]]})
+
+    events = client("sqs").meta.events
+    events.register("before-parameter-build.sqs.SendMessageBatch", record, unique_id="sent-batches")
+    try:
+        yield sent
+    finally:
+        events.unregister("before-parameter-build.sqs.SendMessageBatch", unique_id="sent-batches")
+
+
+def peek(url: str) -> list[dict[str, Any]]:
+    """The bodies of the visible messages of a queue of at most ten, left where they are."""
+    got = boto3.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0,
+                                              AttributeNames=["All"]).get("Messages", [])
+    return [json.loads(message["Body"]) for message in got]

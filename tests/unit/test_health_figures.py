@@ -2,7 +2,15 @@
 
 from decimal import Decimal
 
-from zellify_tiktok.health import HealthBucket, SentFact, health_figures, payment_coverage, sent_deltas
+from zellify_tiktok.health import (
+    HealthBucket,
+    HealthDelta,
+    SentFact,
+    added_up,
+    health_figures,
+    payment_coverage,
+    sent_deltas,
+)
 
 HOUR = 1_764_583_200  # 2025-12-01T10:00:00Z
 
@@ -50,3 +58,19 @@ def test_figures_never_show_below_zero():
     buckets = [HealthBucket(HOUR, "Lead", {"queued": -1, "sent": 2}, {}, {})]
     (row,) = health_figures(buckets)["events"]
     assert row == {"event": "Lead", "sent": 2, "duplicates": 0, "queued": 0, "dead_lettered": 0}
+
+
+def test_deltas_of_one_bucket_are_added_up_into_one():
+    """The RetryFunction's figures for a batch of messages leaving the queue: one write per bucket."""
+    leaving = [HealthDelta("c1", HOUR, "PageView", {"queued": -1}), HealthDelta("c1", HOUR, "PageView", {"queued": -2}),
+               HealthDelta("c1", HOUR, "PageView", {"dead_lettered": 1}),
+               HealthDelta("c1", HOUR + 3600, "PageView", {"queued": -1}),
+               HealthDelta("c2", HOUR, "PageView", {"queued": -1}),
+               HealthDelta("c1", HOUR, "Purchase", {"sent": 1}, {"USD": Decimal("9.99")}, {"USD": 1}),
+               HealthDelta("c1", HOUR, "Purchase", {"sent": 1}, {"USD": Decimal("0.01")}, {"USD": 1})]
+    assert {(d.campaign_id, d.hour, d.event): (d.counts, d.revenue, d.payments) for d in added_up(leaving)} == {
+        ("c1", HOUR, "PageView"): ({"queued": -3, "dead_lettered": 1}, {}, {}),
+        ("c1", HOUR + 3600, "PageView"): ({"queued": -1}, {}, {}),
+        ("c2", HOUR, "PageView"): ({"queued": -1}, {}, {}),
+        ("c1", HOUR, "Purchase"): ({"sent": 2}, {"USD": Decimal("10.00")}, {"USD": 2}),
+    }

@@ -7,7 +7,7 @@ differ only in how they park what is still pending and how much of the invocatio
 """
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
@@ -23,6 +23,7 @@ from .reasons import ReasonKind
 from .repositories import INFRASTRUCTURE_ERRORS
 from .repositories.aws import CALL_WORST_CASE_S
 from .repositories.ledger import LedgerRecord, SentRecord, ledger_key
+from .repositories.queues import QueueUnavailable
 from .runtime import Runtime
 from .server_event import ServerEvent
 from .tiktok import SendResult
@@ -45,6 +46,14 @@ class Delivery:
     events: Sequence[ServerEvent]
     source: str
     ledger_records: Sequence[LedgerRecord] = ()
+    # Redelivery: the extra records of each queued message, by its events' ledger keys. A refused event's
+    # dead-lettered copy carries those of the message it came from, not the whole group's.
+    records_by_key: Mapping[str, tuple[LedgerRecord, ...]] = field(default_factory=dict)
+
+    def records_for(self, event: ServerEvent) -> tuple[LedgerRecord, ...]:
+        """The extra ledger records a parked copy of `event` carries: a replay that delivers it writes them."""
+        own = self.records_by_key.get(ledger_key(self.pixel_id, event.name, event.event_id), ())
+        return tuple(dict.fromkeys((*self.ledger_records, *own)))
 
 
 @dataclass(slots=True)
@@ -66,6 +75,11 @@ class Policy(Protocol):
     def park(self, core: "DeliveryCore", delivery: Delivery, pending: Sequence[Pending], kind: ReasonKind,
              report: DeliveryReport) -> None:
         """Put events without an answer somewhere they will be delivered from later."""
+        ...
+
+    def not_dead_lettered(self, core: "DeliveryCore", delivery: Delivery, refused: Sequence[Pending],
+                          problem: QueueUnavailable, report: DeliveryReport) -> None:
+        """What becomes of refused events the DeadLetterQueue could not take."""
         ...
 
 
@@ -93,6 +107,11 @@ class ServeRequest:
         logger.info("events queued for retry", extra={"campaign_id": delivery.campaign.campaign_id,
                                                       "reason": str(kind), "event_ids": [e.event_id for e in events]})
 
+    def not_dead_lettered(self, core: "DeliveryCore", delivery: Delivery, refused: Sequence[Pending],
+                          problem: QueueUnavailable, report: DeliveryReport) -> None:
+        """The caller answers "try again" (503, or 500 to Stripe)."""
+        raise problem
+
 
 class Redeliver:
     """The RetryFunction and replay: TikTok may use what is left; pending events stay in their message."""
@@ -103,6 +122,12 @@ class Redeliver:
     def park(self, core: "DeliveryCore", delivery: Delivery, pending: Sequence[Pending], kind: ReasonKind,
              report: DeliveryReport) -> None:
         report.pending.extend(pending)
+
+    def not_dead_lettered(self, core: "DeliveryCore", delivery: Delivery, refused: Sequence[Pending],
+                          problem: QueueUnavailable, report: DeliveryReport) -> None:
+        """They stay in their message, as if TikTok had not answered: refused again later, dead-lettered then."""
+        answer = Answer(Outcome.TRANSIENT, None, f"DeadLetterQueue unavailable: {problem}")
+        report.pending.extend((event, answer) for event, _ in refused)
 
 
 class DeliveryCore:
@@ -117,7 +142,7 @@ class DeliveryCore:
     def deliver(self, delivery: Delivery) -> DeliveryReport:
         """Send what was not sent before; park what has no answer yet; dead-letter what TikTok refused.
 
-        Raises QueueUnavailable (ServeRequest) only when something could not be parked either.
+        Raises QueueUnavailable (ServeRequest) only when something could not be parked or dead-lettered either.
         """
         budget = self.budget
         report = DeliveryReport()
@@ -150,7 +175,7 @@ class DeliveryCore:
             return self._finish(delivery, report)
         if not token:
             answer = Answer(Outcome.PERMANENT, None, "campaign has no Events API access token")
-            self.dead_letter(delivery, [(e, answer) for e in pending], ReasonKind.NO_TOKEN, report)
+            self._dead_letter(delivery, [(e, answer) for e in pending], ReasonKind.NO_TOKEN, report)
             report.answer = answer
             return self._finish(delivery, report)
 
@@ -166,7 +191,7 @@ class DeliveryCore:
                 self._park(delivery, result.unanswered,
                            ReasonKind.BUDGET_SPENT if spent else ReasonKind.TRANSIENT, report)
             if result.refused:
-                self.dead_letter(delivery, result.refused, ReasonKind.REFUSED, report)
+                self._dead_letter(delivery, result.refused, ReasonKind.REFUSED, report)
         finally:
             # Even when parking failed (the caller answers 503): what TikTok took is not sent twice.
             self._record_sent(delivery, result, budget)
@@ -179,6 +204,13 @@ class DeliveryCore:
         if pending:
             self.policy.park(self, delivery, pending, kind, report)
 
+    def _dead_letter(self, delivery: Delivery, refused: Sequence[Pending], kind: ReasonKind,
+                     report: DeliveryReport) -> None:
+        try:
+            self.dead_letter(delivery, refused, kind, report)
+        except QueueUnavailable as problem:
+            self.policy.not_dead_lettered(self, delivery, refused, problem, report)
+
     def message(self, delivery: Delivery, events: Sequence[ServerEvent], kind: ReasonKind, answer: Answer,
                 records: Sequence[LedgerRecord] = ()) -> "RetryMessage":
         from .messages import QueueReason, RetryMessage
@@ -190,12 +222,11 @@ class DeliveryCore:
 
     def dead_letter(self, delivery: Delivery, failures: Sequence[Pending], kind: ReasonKind,
                     report: DeliveryReport) -> None:
-        by_answer: dict[Answer, list[ServerEvent]] = {}
+        by_answer: dict[tuple[Answer, tuple[LedgerRecord, ...]], list[ServerEvent]] = {}
         for event, answer in failures:
-            by_answer.setdefault(answer, []).append(event)
-        # The extra ledger records go along: a replay that delivers the events writes them then.
-        messages = [self.message(delivery, events, kind, answer, delivery.ledger_records)
-                    for answer, events in by_answer.items()]
+            by_answer.setdefault((answer, delivery.records_for(event)), []).append(event)
+        messages = [self.message(delivery, events, kind, answer, records)
+                    for (answer, records), events in by_answer.items()]
         self.rt.dead_letter_queue.send(messages)
         events = [event for event, _ in failures]
         report.dead_lettered.extend(events)

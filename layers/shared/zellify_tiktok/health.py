@@ -47,6 +47,22 @@ def outcome_deltas(campaign_id: str, events: Iterable[ServerEvent], outcome: str
     return [HealthDelta(campaign_id, hour_of(at), name, {outcome: sign * n}) for name, n in per_name.items()]
 
 
+def added_up(deltas: Iterable[HealthDelta]) -> list[HealthDelta]:
+    """Deltas of the same bucket as one: a bucket's figures in one write."""
+    buckets: dict[tuple[str, int, str], tuple[dict[str, int], dict[str, Decimal], dict[str, int]]] = {}
+    for delta in deltas:
+        counts, revenue, payments = buckets.setdefault((delta.campaign_id, delta.hour, delta.event),
+                                                       (defaultdict(int), defaultdict(Decimal), defaultdict(int)))
+        for name, n in delta.counts.items():
+            counts[name] += n
+        for currency, value in delta.revenue.items():
+            revenue[currency] += value
+        for currency, n in delta.payments.items():
+            payments[currency] += n
+    return [HealthDelta(campaign_id, hour, event, dict(counts), dict(revenue), dict(payments))
+            for (campaign_id, hour, event), (counts, revenue, payments) in buckets.items()]
+
+
 @dataclass(frozen=True, slots=True)
 class SentFact:
     """What the ledger's stream tells of one sent event."""

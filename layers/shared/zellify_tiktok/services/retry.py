@@ -34,11 +34,11 @@ from ..answers import Outcome as AnswerOutcome
 from ..budget import Budget
 from ..campaign import test_code_to_send
 from ..delivery import Delivery, DeliveryCore, DeliveryReport, Redeliver
-from ..health import outcome_deltas
+from ..health import HealthDelta, added_up, outcome_deltas
 from ..messages import MessageError, QueueReason, RetryMessage, UnreadableMessage, parse_message
 from ..reasons import ReasonKind
 from ..repositories import INFRASTRUCTURE_ERRORS
-from ..repositories.ledger import ledger_key
+from ..repositories.ledger import LedgerRecord, ledger_key
 from ..repositories.queues import MAX_DELAY_S, QueueUnavailable
 from ..runtime import Runtime, get_runtime
 from ..server_event import ServerEvent
@@ -117,6 +117,10 @@ class Redelivery:
         # whose messages are dead-lettered already).
         self.max_deliveries = max_deliveries
         self.core = DeliveryCore(runtime, Redeliver(), budget, clock)
+        # The health figures of the group's messages (leaving their queue, dead-lettered as they were), written
+        # once per group and bucket: after an outage every message leaves, and a write per message would not fit
+        # in the budget (docs/design.md §9).
+        self._figures: list[HealthDelta] = []
 
     def run(self, records: Sequence[QueuedRecord]) -> dict[str, Outcome]:
         outcomes: dict[str, Outcome] = {}
@@ -131,6 +135,8 @@ class Redelivery:
         for group in groups.values():
             if self.budget.allows(MIN_GROUP_S):
                 outcomes |= self._deliver_group(group)
+                self.core.add_health(added_up(self._figures))
+                self._figures.clear()
             else:
                 outcomes |= {q.record.record_id: Outcome(Settled.DEFERRED, q.message) for q in group}
         return outcomes
@@ -148,6 +154,7 @@ class Redelivery:
             return self._dead_letter_as_is(group, reason)
         delivery = Delivery(campaign=campaign, pixel_id=first.pixel_id,
                             events=[event for queued in group for event in queued.message.events], source="retry",
+                            records_by_key=_records_by_key(group),
                             test_event_code=test_code_to_send(campaign, self.clock(), queued=first.test_event_code,
                                                               retrying=True))
         return self._settle(group, self.core.deliver(delivery))
@@ -197,7 +204,7 @@ class Redelivery:
         """
         message = queued.message
         answered = [e for e in message.events if key(e) not in unanswered]
-        self.core.add_health(outcome_deltas(message.campaign_id, answered, self.leaving,
+        self._figures.extend(outcome_deltas(message.campaign_id, answered, self.leaving,
                                             message.queued_at.timestamp(), sign=-1))
         update: dict[str, object] = {"events": tuple(e for e in message.events if key(e) in unanswered)}
         if some_refused:
@@ -216,7 +223,7 @@ class Redelivery:
 
     def _leave(self, message: RetryMessage) -> None:
         """The message leaves its queue: its events stop counting there in the health figures."""
-        self.core.add_health(outcome_deltas(message.campaign_id, message.events, self.leaving,
+        self._figures.extend(outcome_deltas(message.campaign_id, message.events, self.leaving,
                                             message.queued_at.timestamp(), sign=-1))
 
     def _dead_letter_as_is(self, group: Sequence[Queued], reason: QueueReason) -> dict[str, Outcome]:
@@ -229,7 +236,7 @@ class Redelivery:
             return {q.record.record_id: Outcome(Settled.FAILED, q.message, why, q.failed_deliveries) for q in group}
         for queued, message in zip(group, parked, strict=True):
             self._leave(queued.message)
-            self.core.add_health(outcome_deltas(message.campaign_id, message.events, "dead_lettered",
+            self._figures.extend(outcome_deltas(message.campaign_id, message.events, "dead_lettered",
                                                 message.queued_at.timestamp()))
         logger.error("queued events dead-lettered", extra={"reason": reason.model_dump(),
                                                            "messages": [q.message.message_id for q in group]})
@@ -247,6 +254,17 @@ class Redelivery:
         logger.error("unreadable queue message dead-lettered", extra={"message_id": record.record_id,
                                                                       "problem": problem})
         return Outcome(Settled.UNREADABLE, None, problem)
+
+
+def _records_by_key(group: Sequence[Queued]) -> dict[str, tuple[LedgerRecord, ...]]:
+    """Each event's extra ledger records: those of the messages that hold it (docs/design.md §4)."""
+    records: dict[str, tuple[LedgerRecord, ...]] = {}
+    for queued in group:
+        message = queued.message
+        for event in message.events if message.ledger_records else ():
+            key = ledger_key(message.pixel_id, event.name, event.event_id)
+            records[key] = tuple(dict.fromkeys((*records.get(key, ()), *message.ledger_records)))
+    return records
 
 
 def redeliver(records: Sequence[QueuedRecord], budget: Budget, runtime: Runtime | None = None, *,
