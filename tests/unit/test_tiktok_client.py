@@ -25,6 +25,9 @@ class Clock:
     def __call__(self):
         return self.now
 
+    def advance(self, seconds):
+        self.now += seconds
+
 
 def client(fake):
     return TikTokClient("https://tiktok.test/open_api/v1.3/", connect_timeout=1, total_timeout=3, http=fake)
@@ -123,6 +126,24 @@ def test_the_budget_covers_all_calls_splitting_included():
     waiting = {e.event_id for e, a in result.unanswered if a is BUDGET_SPENT}
     assert answered | waiting == {f"e{i}" for i in range(50)} and not answered & waiting
     assert result.sent == []
+
+
+def test_a_call_our_budget_cut_short_is_budget_spent_and_not_taken_for_tiktoks_answer():
+    """TikTok slower than what is left of the invocation: the events wait for the RetryFunction as budget_spent,
+    and the call is no answer of TikTok's (it would overwrite the campaign's last delivery, a token warning)."""
+    clock = Clock()
+    fake = FakeTikTok(clock=clock)
+    fake.add_fault({"delay_ms": 2500})
+    result = send(fake, [event(1), event(2)], budget=Budget(1.2, clock))
+    assert len(fake.calls) == 1
+    assert [(e.event_id, a) for e, a in result.unanswered] == [("e1", BUDGET_SPENT), ("e2", BUDGET_SPENT)]
+    assert result.answers == [] and result.last_answer is None
+
+    # The same slowness within a whole call's time is TikTok's failure, and its answer.
+    fake.add_fault({"delay_ms": 5000})
+    result = send(fake, [event(3)], budget=Budget(10, clock))
+    assert [a.outcome for _, a in result.unanswered] == [Outcome.TRANSIENT]
+    assert result.unanswered[0][1] is not BUDGET_SPENT and result.last_answer is result.unanswered[0][1]
 
 
 def test_batches_of_at_most_1000():
