@@ -74,7 +74,7 @@ KEYS = (
 # (key, comparison, bound): the targets of issue 6.
 TARGETS = (
     ("cold_start_ratio", "<=", 1.25),
-    ("stripe_cold_start_ratio", "<=", 1.6),
+    ("stripe_cold_start_ratio", "<=", 1.5),
     ("warm_ratio_to_floor", "<=", 3),
     ("warm_ratio_1", "<=", 2.5),
     ("aws_calls_per_beacon_50", "<=", 4),

@@ -170,12 +170,12 @@ class InvalidEvent(Exception):
 
 
 def validate_event(raw: Any, now_ms: int) -> BeaconEvent | Rejection:
-    event_id = raw.get("event_id") if isinstance(raw, dict) else None
-    # The id as given (so the page can tell which event), when it can be shown at all.
-    shown_id = event_id if isinstance(event_id, str) and len(event_id) <= 128 and encodable(event_id) else None
     try:
         return _validate_event(raw, now_ms)
     except InvalidEvent as exc:
+        event_id = raw.get("event_id") if isinstance(raw, dict) else None
+        # The id as given (so the page can tell which event), when it can be shown at all.
+        shown_id = event_id if isinstance(event_id, str) and len(event_id) <= 128 and encodable(event_id) else None
         return Rejection(shown_id, exc.code, exc.message)
 
 

@@ -239,10 +239,16 @@ class DeliveryCore:
             return
         now = int(self.clock())
         campaign_id, pixel_id = delivery.campaign.campaign_id, delivery.pixel_id
-        records = [SentRecord(key=ledger_key(pixel_id, e.name, e.event_id), campaign_id=campaign_id, event=e.name,
-                              match_keys=tuple(e.user.present()), tiktok_ms=ms,
-                              value=e.value if e.is_payment else None, currency=e.currency if e.is_payment else None)
-                   for e, ms in zip(result.sent, result.sent_ms, strict=True)]
+        # The events of a beacon share one visitor: its match keys are listed once (one record per event).
+        keys_by_user: dict[int, tuple[str, ...]] = {}
+        records = []
+        for e, ms in zip(result.sent, result.sent_ms, strict=True):
+            keys = keys_by_user.get(id(e.user))
+            if keys is None:
+                keys = keys_by_user[id(e.user)] = tuple(e.user.present())
+            payment = e.is_payment
+            records.append(SentRecord(ledger_key(pixel_id, e.name, e.event_id), campaign_id, e.name, keys, ms,
+                                      e.value if payment else None, e.currency if payment else None))
         # Sent but not recorded (no time left, or DynamoDB failing): a repeat may be sent again, and
         # TikTok's own dedup absorbs it.
         calls = int(budget.remaining() // CALL_WORST_CASE_S)
