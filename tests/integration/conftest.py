@@ -69,6 +69,17 @@ def runtime(aws, tiktok, monkeypatch):
     return rt
 
 
+@pytest.fixture
+def clock(runtime, tiktok, monkeypatch):
+    """Virtual time (tests/integration/virtual_time.py) for the layer, the invocation's budget and TikTok's fake."""
+    from tests.integration.virtual_time import VirtualClock, on_virtual_time  # it imports this module
+
+    clock = VirtualClock()
+    on_virtual_time(monkeypatch, clock)
+    tiktok.clock = clock
+    return clock
+
+
 def load_event(name: str, **overrides) -> dict:
     event = json.loads((EVENTS / name).read_text())
     for key, value in overrides.items():

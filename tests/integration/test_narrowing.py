@@ -30,7 +30,7 @@ from local.template import Template
 from tests.integration.conftest import ROOT
 from tests.integration.helpers import beacon_body, health_totals, post_beacon, put_settings, run_health_function
 from tests.integration.retry_source import RetryEventSource, peek, sent_batches, visibility_changes
-from tests.integration.virtual_time import VirtualClock, VirtualContext, on_virtual_time
+from tests.integration.virtual_time import VirtualContext
 
 RETRY_TIMEOUT_S = next(f.timeout_s for f in Template(ROOT / "template.yaml").functions() if f.name == "RetryFunction")
 HOUR_S = 3600
@@ -38,14 +38,6 @@ POLL_EVERY_S = 20
 # One beacon's page views: TikTok takes two, refuses one for good and answers the last one 50000 (SYS_ERROR).
 SENT, REFUSED, PENDING = ["nar-a", "nar-b"], ["nar-c"], ["nar-d"]
 ALL = SENT + REFUSED + PENDING
-
-
-@pytest.fixture
-def clock(runtime, tiktok, monkeypatch):
-    clock = VirtualClock()
-    on_virtual_time(monkeypatch, clock)
-    tiktok.clock = clock
-    return clock
 
 
 def backoff(runtime, failures: int) -> int:

@@ -20,7 +20,7 @@ from local.template import Template
 from tests.integration.conftest import ROOT
 from tests.integration.helpers import beacon_body, post_beacon, put_settings
 from tests.integration.retry_source import RetryEventSource, visibility_changes
-from tests.integration.virtual_time import VirtualClock, VirtualContext, on_virtual_time
+from tests.integration.virtual_time import VirtualContext
 
 RETRY_TIMEOUT_S = next(f.timeout_s for f in Template(ROOT / "template.yaml").functions() if f.name == "RetryFunction")
 HOUR_S = 3600
@@ -28,14 +28,6 @@ OUTAGE_S = 6 * HOUR_S
 # Lambda polls the queue without pause; here a visible message waits at most this long for its receive.
 POLL_EVERY_S = 20
 BEACON_EVERY_S = 15 * 60
-
-
-@pytest.fixture
-def clock(runtime, tiktok, monkeypatch):
-    clock = VirtualClock()
-    on_virtual_time(monkeypatch, clock)
-    tiktok.clock = clock
-    return clock
 
 
 def attempt_times(tiktok, event_id: str) -> list[float]:

@@ -16,20 +16,12 @@ from zellify_tiktok.repositories.aws import CALL_WORST_CASE_S
 from local.template import Template
 from tests.integration.conftest import ROOT
 from tests.integration.helpers import beacon_body, post_beacon, put_settings
-from tests.integration.virtual_time import VirtualClock, VirtualContext, aws_taking, on_virtual_time
+from tests.integration.virtual_time import VirtualContext, aws_taking
 
 COLLECT_TIMEOUT_S = next(f.timeout_s for f in Template(ROOT / "template.yaml").functions()
                          if f.name == "CollectFunction")
 # Latest moment the answer may leave: the function's timeout less the margin kept for answering.
 ANSWER_BY_S = COLLECT_TIMEOUT_S - ANSWER_MARGIN_S
-
-
-@pytest.fixture
-def clock(runtime, tiktok, monkeypatch):
-    clock = VirtualClock()
-    on_virtual_time(monkeypatch, clock)
-    tiktok.clock = clock
-    return clock
 
 
 def tiktok_never_answering_in_time(tiktok) -> None:
