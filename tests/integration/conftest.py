@@ -22,13 +22,17 @@ EVENTS = ROOT / "events"
 
 @pytest.fixture(autouse=True)
 def request_path_aws_config(monkeypatch):
-    """The CLI configures its more patient clients (repositories/aws.py `configure`); after each test the
-    functions' fail-fast configuration is back, and no client made with the CLI's is kept."""
+    """The CLI sets AWS variables in this process (as it must for boto3) and configures its more patient
+    clients (repositories/aws.py `configure`); after each test the environment and the functions' fail-fast
+    configuration are back, and no client made with the CLI's is kept."""
     from zellify_tiktok.repositories import aws as aws_clients
 
+    saved = dict(os.environ)
     monkeypatch.setattr(aws_clients, "_config", aws_clients._config)
     yield
     aws_clients.client.cache_clear()
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture

@@ -17,19 +17,13 @@ from zellify_tiktok.tiktok import TikTokClient
 
 from tests.tiktok_fake import FakeTikTok
 
+# Every test runs against moto (the CLI's commands reach AWS).
+pytestmark = pytest.mark.usefixtures("aws")
+
 ROOT = Path(__file__).resolve().parents[2]
 PIXEL = "C4ABCDEF0123456789AB"
 TOKEN = "tok-secret-0123456789abcdef-wxyz"
 API_BASE = "https://tiktok.test/open_api/v1.3"
-
-
-@pytest.fixture(autouse=True)
-def restore_environ(aws):
-    """The global options set AWS variables in this process, as they must for boto3; undo that per test."""
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
 
 
 @pytest.fixture

@@ -20,18 +20,11 @@ from tests.integration.conftest import load_event
 from tests.integration.helpers import beacon_body, call, post_beacon, put_settings, run_health_function
 from tests.stripe_webhooks import signed_event, stripe_event
 
+# Every test runs against moto (the CLI's commands reach AWS).
+pytestmark = pytest.mark.usefixtures("aws")
 STRIPE_SECRET = "whsec_test"
 PIXEL = "C4ABCDEF0123456789AB"
 CAMPAIGN = "demo"
-
-
-@pytest.fixture(autouse=True)
-def restore_environ(aws):
-    """The global options set AWS variables in this process, as they must for boto3; undo that per test."""
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
 
 
 @pytest.fixture

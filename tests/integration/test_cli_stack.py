@@ -1,7 +1,6 @@
 """The CLI against a deployed stack (`--stack NAME`, moto's CloudFormation) and `campaign update`."""
 
 import json
-import os
 import time
 from datetime import datetime
 
@@ -29,15 +28,6 @@ OUTPUT_VARIABLES = {
     "StripeSecretName": "STRIPE_SECRET_NAME",
     "HealthTableName": "HEALTH_TABLE",
 }
-
-
-@pytest.fixture(autouse=True)
-def restore_environ():
-    """The global options set AWS variables in this process, as they must for boto3; undo that per test."""
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
 
 
 @pytest.fixture
