@@ -22,6 +22,7 @@ from tests.stripe_webhooks import signed_event, stripe_event
 
 # Every test runs against moto (the CLI's commands reach AWS).
 pytestmark = pytest.mark.usefixtures("aws")
+
 STRIPE_SECRET = "whsec_test"
 PIXEL = "C4ABCDEF0123456789AB"
 CAMPAIGN = "demo"
