@@ -132,7 +132,8 @@ def matches(pattern: Any, value: Any) -> bool:
 class StreamPoller:
     """A DynamoDB stream event source mapping: reads every shard from its start, filters, batches, invokes.
 
-    A batch the function fails on is offered again on the next poll, as Lambda retries a stream batch.
+    A batch the function fails on is offered again, the same records, on the next poll, as Lambda retries a
+    stream batch.
     """
 
     def __init__(self, function: LambdaFunction, spec: StreamEventSpec, stream_arn: str, poll_s: float = 1.0):
@@ -142,6 +143,7 @@ class StreamPoller:
         self.poll_s = poll_s
         self._iterators: dict[str, str | None] = {}
         self._pending: list[dict] = []
+        self._failed_size = 0
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"stream-poller-{function.spec.name}", daemon=True)
 
@@ -177,11 +179,15 @@ class StreamPoller:
                 if not records:
                     break
         while self._pending:
-            batch = self._pending[:self.spec.batch_size]
+            # A failed batch is offered again as it was, not grown by the records that came meanwhile: Lambda
+            # retries the same batch (the HealthFunction's adds are idempotent per batch, §9).
+            batch = self._pending[:self._failed_size or self.spec.batch_size]
             try:
                 self.function.invoke({"Records": batch})
             except Exception:
+                self._failed_size = len(batch)
                 log.error("%s failed on a stream batch of %d record(s); retried on the next poll:\n%s",
                           self.function.spec.name, len(batch), traceback.format_exc())
                 return
+            self._failed_size = 0
             del self._pending[:len(batch)]
