@@ -21,6 +21,7 @@ from werkzeug.wrappers import Request
 
 from local.apigw import build_event, build_response
 from local.template import RouteSpec
+from tests.e2e import polling
 
 pytestmark = pytest.mark.e2e
 
@@ -48,13 +49,7 @@ def aws(stack, service: str):
 
 
 def wait_for(predicate, what: str):
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"gave up waiting for {what}")
+    return polling.wait_for(predicate, what, WAIT_S)
 
 
 def valid_track_body() -> dict:

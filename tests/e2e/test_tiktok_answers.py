@@ -12,6 +12,8 @@ from collections import Counter
 
 import pytest
 
+from tests.e2e import polling
+
 pytestmark = pytest.mark.e2e
 
 WAIT_S = 60
@@ -19,13 +21,7 @@ LONE_SURROGATE = "\udfff"
 
 
 def wait_for(predicate, what: str, timeout_s: float = WAIT_S):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"gave up waiting for {what}")
+    return polling.wait_for(predicate, what, timeout_s)
 
 
 class Campaign:
