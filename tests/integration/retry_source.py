@@ -89,18 +89,21 @@ def message_id(record: dict[str, Any]) -> str:
 
 @contextlib.contextmanager
 def visibility_changes() -> Iterator[list[int]]:
-    """The VisibilityTimeout of every ChangeMessageVisibility the layer makes inside the block, in order."""
+    """The VisibilityTimeout of every message visibility change the layer makes inside the block, in order
+    (single or batched calls alike)."""
     changes: list[int] = []
 
     def record(params, **_):
-        changes.append(params["VisibilityTimeout"])
+        changes.extend(entry["VisibilityTimeout"] for entry in params.get("Entries", [params]))
 
     events = client("sqs").meta.events
-    events.register("before-parameter-build.sqs.ChangeMessageVisibility", record, unique_id="visibility-changes")
+    for operation in ("ChangeMessageVisibility", "ChangeMessageVisibilityBatch"):
+        events.register(f"before-parameter-build.sqs.{operation}", record, unique_id=f"visibility-{operation}")
     try:
         yield changes
     finally:
-        events.unregister("before-parameter-build.sqs.ChangeMessageVisibility", unique_id="visibility-changes")
+        for operation in ("ChangeMessageVisibility", "ChangeMessageVisibilityBatch"):
+            events.unregister(f"before-parameter-build.sqs.{operation}", unique_id=f"visibility-{operation}")
 
 
 @contextlib.contextmanager

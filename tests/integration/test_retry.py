@@ -70,6 +70,50 @@ def test_transient_failure_reports_the_records_and_backs_off(runtime, tiktok, aw
                                           VisibilityTimeout=0)
 
 
+def sqs_calls() -> tuple[list[str], object]:
+    """The SQS operations the layer calls, in order, and the unregister that stops recording them."""
+    from zellify_tiktok.repositories.aws import client
+
+    calls: list[str] = []
+    events = client("sqs").meta.events
+
+    def record(model, **_):
+        calls.append(model.name)
+
+    events.register("before-call.sqs", record, unique_id="sqs-calls")
+    return calls, lambda: events.unregister("before-call.sqs", unique_id="sqs-calls")
+
+
+def test_a_failed_batch_backs_off_ten_records_a_call(runtime, tiktok, aws):
+    # After an outage a batch holds up to 1000 records: one call per record could outlast the function.
+    put_settings()
+    queue_beacons(tiktok, 25, events_per_beacon=1)
+    event = sqs_event("RETRY_QUEUE_URL", aws)
+    tiktok.script = [503]
+    calls, stop = sqs_calls()
+    try:
+        with visibility_changes() as visibility:
+            response = retry_app.lambda_handler(event, LambdaContext())
+    finally:
+        stop()
+    assert len(response["batchItemFailures"]) == 25
+    assert calls == ["ChangeMessageVisibilityBatch"] * 3
+    assert visibility == [30] * 25
+
+
+def test_a_refused_backoff_still_reports_the_records(runtime, tiktok, aws, service_logs):
+    put_settings()
+    queue_beacons(tiktok, 2, events_per_beacon=1)
+    event = sqs_event("RETRY_QUEUE_URL", aws)
+    event["Records"][0]["receiptHandle"] = "no-such-receipt"  # SQS refuses this entry of the batch
+    tiktok.script = [503]
+    response = retry_app.lambda_handler(event, LambdaContext())
+    assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == sorted(
+        r["messageId"] for r in event["Records"])
+    lines = [json.loads(line) for line in service_logs.getvalue().splitlines()]
+    assert [line["records"] for line in lines if line["message"] == "backoff not applied"] == [1]
+
+
 def test_one_bad_event_is_dead_lettered_and_the_rest_delivered(runtime, tiktok, aws, sqs_messages):
     put_settings()
     queue_beacons(tiktok, 4)

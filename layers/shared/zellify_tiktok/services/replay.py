@@ -64,17 +64,20 @@ def replay_dead_letters(selection: ReplayFilter, *, dry_run: bool = False, limit
     now = clock()
     chosen: list[tuple[dict[str, Any], RetryMessage]] = []
     items: list[ReplayItem] = []
+    # What stays dead-lettered is shown again at once, in one pass at the end.
+    kept: dict[str, int] = {}
     for raw in received:
         message = _message(raw)
         if message is not None and selection.matches(message, now):
             chosen.append((raw, message))
         else:
-            queue.postpone(raw["ReceiptHandle"], 0)
+            kept[raw["ReceiptHandle"]] = 0
             items.append(_item(raw, message, "skipped"))
     if dry_run or not chosen:
         for raw, message in chosen:
-            queue.postpone(raw["ReceiptHandle"], 0)
+            kept[raw["ReceiptHandle"]] = 0
             items.append(_item(raw, message, "would_replay"))
+        queue.postpone(kept)
         return items
     records = [QueuedRecord(raw["MessageId"], raw["ReceiptHandle"], 1, raw["Body"]) for raw, _ in chosen]
     outcomes = Redelivery(runtime, Budget(REPLAY_BUDGET_S), clock=clock, leaving="dead_lettered").run(records)
@@ -82,11 +85,12 @@ def replay_dead_letters(selection: ReplayFilter, *, dry_run: bool = False, limit
         settled = outcomes[raw["MessageId"]]
         outcome = _OUTCOME_NAMES[settled.settled]
         if outcome == "failed_again" and not _narrowed_in_place(queue, settled):
-            queue.postpone(raw["ReceiptHandle"], 0)
+            kept[raw["ReceiptHandle"]] = 0
         else:
             queue.delete(raw["ReceiptHandle"])
         items.append(_item(raw, message, outcome))
         on_progress(1)
+    queue.postpone(kept)
     return items
 
 

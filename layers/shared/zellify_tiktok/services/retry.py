@@ -275,6 +275,8 @@ def redeliver(records: Sequence[QueuedRecord], budget: Budget, runtime: Runtime 
     outcomes = Redelivery(runtime, budget, clock=clock, max_deliveries=settings.retry_max_receives).run(records)
     by_id = {record.record_id: record for record in records}
     failures: dict[str, Exception] = {}
+    # Receipt handle → seconds until the record shows again; set in one pass at the end.
+    postponed: dict[str, int] = {}
     deferred = [(by_id[i], o.message) for i, o in outcomes.items() if o.settled is Settled.DEFERRED and o.message]
     if deferred:
         # A copy keeps the failed deliveries of the original (this receive did not attempt it).
@@ -284,7 +286,7 @@ def redeliver(records: Sequence[QueuedRecord], budget: Budget, runtime: Runtime 
             logger.info("messages deferred to a later invocation", extra={"messages": len(copies)})
         except QueueUnavailable:
             for record, _ in deferred:
-                _postpone(runtime, record, 0)
+                postponed[record.receipt_handle] = 0
                 failures[record.record_id] = DeliveryPending("deferred; no copy could be queued")
     for record_id, outcome in outcomes.items():
         if outcome.settled is not Settled.FAILED:
@@ -293,8 +295,11 @@ def redeliver(records: Sequence[QueuedRecord], budget: Budget, runtime: Runtime 
                                   cap_s=settings.retry_backoff_cap_s)
         if outcome.narrowed and outcome.message and _requeue(runtime, outcome, backoff):
             continue
-        _postpone(runtime, by_id[record_id], backoff)
+        postponed[by_id[record_id].receipt_handle] = backoff
         failures[record_id] = DeliveryPending(outcome.why)
+    if postponed and (unchanged := runtime.retry_queue.postpone(postponed)):
+        # Without it the queue's own visibility timeout spaces their retries.
+        logger.warning("backoff not applied", extra={"records": unchanged})
     return failures
 
 
@@ -307,11 +312,3 @@ def _requeue(runtime: Runtime, outcome: Outcome, backoff_s: int) -> bool:
     except QueueUnavailable:
         return False  # the record comes back whole; its answered events are found in the ledger or refused again
     return True
-
-
-def _postpone(runtime: Runtime, record: QueuedRecord, seconds: int) -> None:
-    try:
-        runtime.retry_queue.postpone(record.receipt_handle, seconds)
-    except INFRASTRUCTURE_ERRORS:
-        # Best effort: without it the queue's own visibility timeout spaces the retries.
-        logger.warning("backoff not applied", extra={"message_id": record.record_id})
