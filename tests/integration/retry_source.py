@@ -88,6 +88,27 @@ def message_id(record: dict[str, Any]) -> str:
 
 
 @contextlib.contextmanager
+def _hooked(handler, *event_names: str) -> Iterator[None]:
+    """`handler` registered on the layer's SQS client for these botocore events inside the block."""
+    events = client("sqs").meta.events
+    for name in event_names:
+        events.register(name, handler, unique_id=f"retry-source-{name}")
+    try:
+        yield
+    finally:
+        for name in event_names:
+            events.unregister(name, unique_id=f"retry-source-{name}")
+
+
+@contextlib.contextmanager
+def sqs_operations() -> Iterator[list[str]]:
+    """The name of every SQS operation the layer calls inside the block, in order."""
+    called: list[str] = []
+    with _hooked(lambda model, **_: called.append(model.name), "before-call.sqs"):
+        yield called
+
+
+@contextlib.contextmanager
 def visibility_changes() -> Iterator[list[int]]:
     """The VisibilityTimeout of every message visibility change the layer makes inside the block, in order
     (single or batched calls alike)."""
@@ -96,14 +117,9 @@ def visibility_changes() -> Iterator[list[int]]:
     def record(params, **_):
         changes.extend(entry["VisibilityTimeout"] for entry in params.get("Entries", [params]))
 
-    events = client("sqs").meta.events
-    for operation in ("ChangeMessageVisibility", "ChangeMessageVisibilityBatch"):
-        events.register(f"before-parameter-build.sqs.{operation}", record, unique_id=f"visibility-{operation}")
-    try:
+    with _hooked(record, "before-parameter-build.sqs.ChangeMessageVisibility",
+                 "before-parameter-build.sqs.ChangeMessageVisibilityBatch"):
         yield changes
-    finally:
-        for operation in ("ChangeMessageVisibility", "ChangeMessageVisibilityBatch"):
-            events.unregister(f"before-parameter-build.sqs.{operation}", unique_id=f"visibility-{operation}")
 
 
 @contextlib.contextmanager
@@ -114,12 +130,8 @@ def sent_batches() -> Iterator[list[dict[str, Any]]]:
     def record(params, **_):
         sent.append({"QueueUrl": params["QueueUrl"], "Entries": [dict(entry) for entry in params["Entries"]]})
 
-    events = client("sqs").meta.events
-    events.register("before-parameter-build.sqs.SendMessageBatch", record, unique_id="sent-batches")
-    try:
+    with _hooked(record, "before-parameter-build.sqs.SendMessageBatch"):
         yield sent
-    finally:
-        events.unregister("before-parameter-build.sqs.SendMessageBatch", unique_id="sent-batches")
 
 
 def peek(url: str) -> list[dict[str, Any]]:

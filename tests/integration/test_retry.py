@@ -6,7 +6,7 @@ from zellify_tiktok.services.retry import backoff_seconds
 
 from tests.integration.conftest import LambdaContext
 from tests.integration.helpers import beacon_body, post_beacon, put_settings
-from tests.integration.retry_source import visibility_changes
+from tests.integration.retry_source import sqs_operations, visibility_changes
 
 
 def sqs_event(queue_env: str, aws: dict) -> dict:
@@ -70,32 +70,14 @@ def test_transient_failure_reports_the_records_and_backs_off(runtime, tiktok, aw
                                           VisibilityTimeout=0)
 
 
-def sqs_calls() -> tuple[list[str], object]:
-    """The SQS operations the layer calls, in order, and the unregister that stops recording them."""
-    from zellify_tiktok.repositories.aws import client
-
-    calls: list[str] = []
-    events = client("sqs").meta.events
-
-    def record(model, **_):
-        calls.append(model.name)
-
-    events.register("before-call.sqs", record, unique_id="sqs-calls")
-    return calls, lambda: events.unregister("before-call.sqs", unique_id="sqs-calls")
-
-
 def test_a_failed_batch_backs_off_ten_records_a_call(runtime, tiktok, aws):
     # After an outage a batch holds up to 1000 records: one call per record could outlast the function.
     put_settings()
     queue_beacons(tiktok, 25, events_per_beacon=1)
     event = sqs_event("RETRY_QUEUE_URL", aws)
     tiktok.script = [503]
-    calls, stop = sqs_calls()
-    try:
-        with visibility_changes() as visibility:
-            response = retry_app.lambda_handler(event, LambdaContext())
-    finally:
-        stop()
+    with sqs_operations() as calls, visibility_changes() as visibility:
+        response = retry_app.lambda_handler(event, LambdaContext())
     assert len(response["batchItemFailures"]) == 25
     assert calls == ["ChangeMessageVisibilityBatch"] * 3
     assert visibility == [30] * 25
