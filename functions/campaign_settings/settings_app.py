@@ -2,9 +2,9 @@
 health (docs/design.md §6.4, §9, §10)."""
 
 from aws_lambda_powertools import Logger
-from zellify_tiktok.api import invocation_budget, json_response, make_resolver, raw_body, resolve
+from zellify_tiktok.api import invocation_budget, json_response, make_resolver, raw_body
 from zellify_tiktok.config import get_settings
-from zellify_tiktok.observability import metrics, tracer
+from zellify_tiktok.observability import lambda_entry, tracer
 from zellify_tiktok.services.health import health_view
 from zellify_tiktok.services.settings import delete_settings, get_settings_view, list_settings_views, put_settings
 from zellify_tiktok.services.test_event import requested_test_code, send_test_event
@@ -46,8 +46,7 @@ def health(campaign_id: str):
     return json_response(200, health_view(campaign_id, app.current_event.get_query_string_value("hours")))
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_entry(logger)
 @tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics  # a test event's failed call emits TikTokLatency and the failure counts
 def lambda_handler(event, context):
-    return resolve(app, event, context)
+    return app.resolve(event, context)

@@ -6,23 +6,24 @@ from pathlib import Path
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from zellify_tiktok.api import (
+    PREFLIGHT_HEADERS,
     client_ip,
     invocation_budget,
     json_response,
     make_resolver,
     raw_body,
     request_base_url,
-    resolve,
+    with_cors,
 )
 from zellify_tiktok.config import get_settings
 from zellify_tiktok.http_cache import conditional_response
-from zellify_tiktok.observability import metrics, tracer
+from zellify_tiktok.observability import lambda_entry, tracer
 from zellify_tiktok.services.collect import BeaconRequest, collect
 from zellify_tiktok.services.tracker import tracker_script
 
 logger = Logger()
 get_settings()  # at cold start: a function missing a setting stops here, naming it
-app = make_resolver(cors=True)
+app = make_resolver()
 # tracker.js minified at build time (functions/collect/Makefile); the readable source is tracker.js.
 TRACKER_JS = Path(__file__).with_name("tracker.min.js")
 
@@ -49,6 +50,12 @@ def post_events():
     return json_response(202, answer)
 
 
+@app.route("/v1/events", method="OPTIONS")
+def preflight_events():
+    # A preflight carries no body: the campaign is unknown, any origin may go on to post.
+    return Response(status_code=204, body="", headers=PREFLIGHT_HEADERS)
+
+
 @app.get("/v1/campaigns/<campaign_id>/tracker.js")
 def get_tracker(campaign_id: str):
     event = app.current_event
@@ -60,8 +67,7 @@ def get_tracker(campaign_id: str):
     return Response(status_code=answer.status, body=answer.body, headers=answer.headers)
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_entry(logger)
 @tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
 def lambda_handler(event, context):
-    return resolve(app, event, context)
+    return with_cors(app.resolve(event, context), event)

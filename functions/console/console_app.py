@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler import Response
 from zellify_tiktok.api import error_response, make_resolver, request_base_url
 from zellify_tiktok.config import get_settings
 from zellify_tiktok.errors import NotFound, ServiceUnavailable
+from zellify_tiktok.observability import lambda_entry
 
 logger = Logger()
 app = make_resolver()
@@ -133,6 +134,6 @@ def _config() -> Response:
     return Response(status_code=200, content_type="application/json", body=json.dumps(body), headers=headers)
 
 
-@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@lambda_entry(logger)
 def lambda_handler(event, context):
     return app.resolve(event, context)

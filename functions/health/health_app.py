@@ -3,16 +3,15 @@
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, event_source
 from zellify_tiktok.config import get_settings
-from zellify_tiktok.observability import metrics, tracer
+from zellify_tiktok.observability import lambda_entry, tracer
 from zellify_tiktok.services.health import batch_id, count_sent
 
 logger = Logger()
 get_settings()  # at cold start: a function missing a setting stops here, naming it
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_entry(logger)
 @tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
 @event_source(data_class=DynamoDBStreamEvent)
 def lambda_handler(event: DynamoDBStreamEvent, context):
     # New ledger items only (the template's filter): a repeat write or a TTL expiry is no new send.

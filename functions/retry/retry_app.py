@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from zellify_tiktok.batch import GroupBatchProcessor
 from zellify_tiktok.budget import Budget
 from zellify_tiktok.config import get_settings
-from zellify_tiktok.observability import metrics, tracer
+from zellify_tiktok.observability import lambda_entry, tracer
 from zellify_tiktok.services.retry import QueuedRecord, redeliver
 
 logger = Logger()
@@ -18,9 +18,8 @@ processor = GroupBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_
 SAFETY_MARGIN_S = 5
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_entry(logger)
 @tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
 def lambda_handler(event, context):
     budget = Budget(context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_S)
 

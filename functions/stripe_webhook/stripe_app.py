@@ -1,9 +1,9 @@
 """StripeWebhookFunction: POST /v1/webhooks/stripe (docs/design.md §6.3)."""
 
 from aws_lambda_powertools import Logger
-from zellify_tiktok.api import invocation_budget, json_response, make_resolver, raw_body, resolve
+from zellify_tiktok.api import invocation_budget, json_response, make_resolver, raw_body
 from zellify_tiktok.config import get_settings
-from zellify_tiktok.observability import metrics, tracer
+from zellify_tiktok.observability import lambda_entry, tracer
 from zellify_tiktok.services.stripe_webhook import handle_webhook
 
 logger = Logger()
@@ -19,8 +19,7 @@ def post_stripe_webhook():
                                              invocation_budget(app)))
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_entry(logger)
 @tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
 def lambda_handler(event, context):
-    return resolve(app, event, context)
+    return app.resolve(event, context)

@@ -348,3 +348,18 @@ def test_a_session_that_withdrew_consent_keeps_nothing_a_later_silent_beacon_bri
     assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "m-again"}], consent=True,
                                    **session))[0] == 202
     assert [e["event_id"] for e in tiktok.events] == ["m-before", "m-again"]
+
+
+def test_every_answer_to_a_cross_origin_request_carries_cors_and_no_other_does(runtime):
+    put_settings()
+    for body in (beacon_body(), b"{not json", beacon_body(campaign_id="nobody")):
+        status, headers, _ = post_beacon(body)
+        assert status in (202, 400, 404)
+        assert headers["Access-Control-Allow-Origin"] == "*", status
+        assert headers["Access-Control-Allow-Headers"] == "Content-Type"
+        status, headers, _ = post_beacon(body, origin=None)
+        assert not any(name.lower().startswith("access-control-") for name in headers), status
+    status, headers, body = call(collect_app, load_event("options_events.json"))
+    assert (status, body) == (204, None)
+    assert headers["Access-Control-Allow-Methods"] == "OPTIONS,POST"
+    assert headers["Access-Control-Max-Age"] == "600"

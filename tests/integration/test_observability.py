@@ -79,3 +79,37 @@ def test_metrics_are_emitted_without_a_campaign_dimension(funnel_run):
             names.update(metric["Name"] for metric in directive["Metrics"])
             assert all("campaign_id" not in dimensions for dimensions in directive["Dimensions"])
     assert names >= METRICS, METRICS - names
+
+
+class Invocation(LambdaContext):
+    def __init__(self, request_id: str):
+        self.aws_request_id = request_id
+
+
+def test_each_invocation_logs_its_own_ids_and_nothing_of_the_one_before(runtime, tiktok, service_logs):
+    put_settings()
+    assert post_beacon(beacon_body(), context=Invocation("req-beacon"))[0] == 202
+    assert post_beacon(b"{not json", context=Invocation("req-refused"))[0] == 400
+    records = [json.loads(line) for line in service_logs.getvalue().splitlines()]
+    delivered = next(r for r in records if r["message"] == "beacon delivered")
+    refused = next(r for r in records if r["message"] == "request refused")
+    assert delivered["function_request_id"] == "req-beacon" and delivered["campaign_id"] == "demo"
+    # The second invocation never learnt its campaign: the first one's does not linger in its lines.
+    assert refused["function_request_id"] == "req-refused" and "campaign_id" not in refused
+    for record in (delivered, refused):
+        assert record["correlation_id"] == "JKJaXmPLvHcESHA="  # API Gateway's request id
+        assert record["function_name"] == LambdaContext.function_name
+        assert record["function_arn"] == LambdaContext.invoked_function_arn
+        assert record["function_memory_size"] == LambdaContext.memory_limit_in_mb
+    assert refused["cold_start"] is False
+
+
+def test_metrics_are_flushed_only_by_an_invocation_that_has_some(runtime, tiktok, capsys):
+    put_settings()
+    capsys.readouterr()
+    assert post_beacon(beacon_body())[0] == 202  # delivered: its counts come from the ledger's stream
+    assert '"_aws"' not in capsys.readouterr().out
+    events = [{"event": "page_view", "event_id": "m-1"}, {"event": "nope", "event_id": "m-2"}]
+    assert post_beacon(beacon_body(events=events))[0] == 202
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [blob["EventsRejected"] for blob in blobs] == [[1.0]]

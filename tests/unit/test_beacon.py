@@ -2,7 +2,9 @@ import json
 from decimal import Decimal
 
 import pytest
-from zellify_tiktok.beacon import Rejection, parse_beacon
+from hypothesis import given
+from hypothesis import strategies as st
+from zellify_tiktok.beacon import MAX_BEACON_BYTES, Rejection, decode_json_object, parse_beacon
 from zellify_tiktok.errors import BadRequest, PayloadTooLarge
 from zellify_tiktok.hashing import hash_phone
 from zellify_tiktok.server_event import Content
@@ -183,3 +185,44 @@ def test_ids_with_a_trailing_newline_are_refused():
         parse_beacon(body(session_id="s-1\n"), NOW_MS)
     beacon = parse_beacon(body(events=[{"event": "page_view", "event_id": "e1\n"}]), NOW_MS)
     assert rejection_codes(beacon) == {"e1\n": "invalid_event_id"}
+
+
+# jiter reads beacons; what it refuses the standard library reads again, and its answer stands.
+_STRICT = json.JSONDecoder(parse_float=Decimal, parse_constant=lambda name: (_ for _ in ()).throw(ValueError(name)))
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+    max_leaves=12)
+
+
+def _standard_library(raw: bytes):
+    try:
+        parsed = _STRICT.decode(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return ("refused", None)
+    return ("object", parsed) if isinstance(parsed, dict) else ("refused", None)
+
+
+def _ours(raw: bytes):
+    try:
+        return ("object", decode_json_object(raw, MAX_BEACON_BYTES))
+    except BadRequest:
+        return ("refused", None)
+
+
+@given(st.dictionaries(st.text(), json_values, max_size=5), st.sampled_from(["", " ", "\n"]), st.booleans())
+def test_the_fast_reader_reads_what_the_standard_library_reads(obj, padding, escaped):
+    # Escaped, a lone surrogate is JSON both read; raw, it is no UTF-8 and both refuse it.
+    text = padding + json.dumps(obj, ensure_ascii=escaped) + padding
+    raw = text.encode("utf-8", errors="surrogatepass")
+    assert _ours(raw) == _standard_library(raw)
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"a": 1.10, "b": 1E+400, "c": 123456789012345678901234567890}',  # exact decimals, big integers
+    b'{"a": "\\udfff"}',  # a lone surrogate: only the standard library reads it (refused later, by field)
+    '{"a": "\u00e9\U0001f600"}'.encode(), b'{"a": 1, "a": 2}',
+    b'{"a": NaN}', b'{"a": 01}', b'{"a": "\x01"}', b'\xef\xbb\xbf{"a": 1}', b'[1]', b'{"a": "\xff"}',
+])
+def test_edge_bodies_read_as_the_standard_library_reads_them(raw):
+    assert _ours(raw) == _standard_library(raw)

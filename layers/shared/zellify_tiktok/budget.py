@@ -16,10 +16,11 @@ class Budget:
         self.deadline = clock() + max(0.0, seconds)
 
     def remaining(self) -> float:
-        return max(0.0, self.deadline - self.clock())
+        left = self.deadline - self.clock()
+        return left if left > 0 else 0.0
 
     def allows(self, seconds: float) -> bool:
-        return self.remaining() >= seconds
+        return seconds <= 0 or self.deadline - self.clock() >= seconds
 
     def within(self, seconds: float, *, keep: float = 0.0) -> "Budget":
         """At most `seconds` of this budget, leaving `keep` seconds of it for what comes after."""

@@ -64,14 +64,15 @@ class Campaign:
     last_delivery: LastDelivery | None = None
     # When a container last noted a beacon (at most once a minute each): health's "beacons arrive" signal.
     last_beacon_at: datetime | None = None
+    # What the campaign decides about every event it sends: made once, not per beacon.
+    naming: Naming = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "naming", Naming(self.event_names, self.limited_data_use))
 
     @property
     def server_side(self) -> bool:
         return self.has_token
-
-    @property
-    def naming(self) -> Naming:
-        return Naming(self.event_names, self.limited_data_use)
 
     def active_test_event_code(self, now: datetime) -> str | None:
         if self.test_event_code and self.test_event_code_expires_at and now < self.test_event_code_expires_at:

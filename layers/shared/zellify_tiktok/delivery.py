@@ -35,7 +35,7 @@ logger = Logger(child=True)
 Pending = tuple[ServerEvent, Answer]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one per request or queued group: not frozen (cheaper to build), never changed
 class Delivery:
     """Events of one campaign for one pixel + test code, and where they come from."""
 
@@ -169,8 +169,9 @@ class DeliveryCore:
             answer = Answer(Outcome.TRANSIENT, None, f"infrastructure: {type(exc).__name__}")
             self._park(delivery, [(e, answer) for e in unique.values()], ReasonKind.INFRASTRUCTURE, report)
             return self._finish(delivery, report)
-        report.duplicates.extend(unique[key] for key in already)
-        pending = [event for key, event in unique.items() if key not in already]
+        if already:
+            report.duplicates.extend(unique[key] for key in already)
+        pending = [event for key, event in unique.items() if key not in already] if already else list(unique.values())
         if not pending:
             return self._finish(delivery, report)
         if not token:
@@ -239,16 +240,9 @@ class DeliveryCore:
             return
         now = int(self.clock())
         campaign_id, pixel_id = delivery.campaign.campaign_id, delivery.pixel_id
-        # The events of a beacon share one visitor: its match keys are listed once (one record per event).
-        keys_by_user: dict[int, tuple[str, ...]] = {}
-        records = []
-        for e, ms in zip(result.sent, result.sent_ms, strict=True):
-            keys = keys_by_user.get(id(e.user))
-            if keys is None:
-                keys = keys_by_user[id(e.user)] = tuple(e.user.present())
-            payment = e.is_payment
-            records.append(SentRecord(ledger_key(pixel_id, e.name, e.event_id), campaign_id, e.name, keys, ms,
-                                      e.value if payment else None, e.currency if payment else None))
+        records = [SentRecord(ledger_key(pixel_id, e.name, e.event_id), campaign_id, e.name, e.user.match_keys(), ms,
+                              *((e.value, e.currency) if e.is_payment else (None, None)))
+                   for e, ms in zip(result.sent, result.sent_ms, strict=True)]
         # Sent but not recorded (no time left, or DynamoDB failing): a repeat may be sent again, and
         # TikTok's own dedup absorbs it.
         calls = int(budget.remaining() // CALL_WORST_CASE_S)
@@ -268,7 +262,7 @@ class DeliveryCore:
         last = campaign.last_delivery
         now = self.clock()
         stale = last is None or now - last.at.timestamp() > self.rt.settings.last_delivery_refresh_s
-        if not stale and last is not None and last.code == answer.code and last.outcome == str(answer.outcome):
+        if not stale and last is not None and last.code == answer.code and last.outcome == answer.outcome:
             return
         try:
             self.rt.campaigns.record_delivery(campaign.campaign_id,
@@ -300,5 +294,7 @@ class DeliveryCore:
 def _count_outcomes(result: SendResult) -> None:
     """The failures' counts. Sent events are counted from the ledger's stream (EventsSent, MatchKeysPerEvent,
     TikTokLatency: services/health.py), so the common case emits no metric on the request path."""
-    count("TikTokTransientFailures", len(result.unanswered))
-    count("TikTokPermanentFailures", len(result.refused))
+    if result.unanswered:
+        count("TikTokTransientFailures", len(result.unanswered))
+    if result.refused:
+        count("TikTokPermanentFailures", len(result.refused))

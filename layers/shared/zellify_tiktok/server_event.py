@@ -8,7 +8,6 @@ applied here, once, by `server_event()`. `payload.py` alone turns the value into
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
 
 from .events import EVENT_TABLE, tiktok_event_name
 
@@ -17,7 +16,10 @@ MATCH_KEYS = ("external_id", "email", "phone", "ttp", "ttclid", "ip", "user_agen
 PAYMENT_SUCCEEDED = "payment_succeeded"
 
 
-@dataclass(frozen=True, slots=True)
+# Built once per request on the request path: not frozen (a frozen dataclass costs about four times as much
+# to build); nothing changes one after it is made. No slots: its instance dict keeps TikTok's `user` object
+# and its keys once made, outside the fields (so never in a queue message or a stored session).
+@dataclass
 class UserData:
     """What identifies the visitor to TikTok: hashes of external_id, email and phone; the rest raw."""
 
@@ -30,14 +32,18 @@ class UserData:
     user_agent: str | None = None
 
     def present(self) -> dict[str, str]:
-        """The keys that carry a value, as TikTok's `user` object (shared: read it, never change it)."""
-        return _present(self)
+        """The keys that carry a value, as TikTok's `user` object (made once; shared: read it, never change it)."""
+        made: dict[str, str] | None = self.__dict__.get("_present")
+        if made is None:
+            made = self.__dict__["_present"] = {key: value for key in MATCH_KEYS if (value := getattr(self, key))}
+        return made
 
-
-# Every event of a beacon carries the same visitor: their `user` object is made once, not per event.
-@lru_cache(maxsize=256)
-def _present(user: UserData) -> dict[str, str]:
-    return {key: value for key in MATCH_KEYS if (value := getattr(user, key))}
+    def match_keys(self) -> tuple[str, ...]:
+        """The names of the keys that carry a value, in MATCH_KEYS order (made once)."""
+        made: tuple[str, ...] | None = self.__dict__.get("_match_keys")
+        if made is None:
+            made = self.__dict__["_match_keys"] = tuple(self.present())
+        return made
 
 
 # Built per event on the request path: not frozen (a frozen dataclass costs about four times as much

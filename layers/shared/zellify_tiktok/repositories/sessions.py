@@ -6,7 +6,7 @@ silent on consent stores nothing on such a session.
 """
 
 import contextlib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +24,7 @@ class Checkout:
     contents: tuple[Content, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one or two per beacon: not frozen (cheaper to build), never changed
 class SessionRecord:
     """A session as stored, or what one request knows of it (merged in by `upsert`)."""
 
@@ -68,7 +68,7 @@ class SessionsRepository:
 
     def upsert(self, campaign_id: str, session_id: str, update: SessionRecord, now_s: int) -> SessionRecord:
         """Merge what this request knows into the record; returns the whole record after the merge."""
-        values: dict[str, Any] = {f.name: v for f in fields(UserData) if (v := getattr(update.user, f.name))}
+        values: dict[str, Any] = dict(update.user.present())
         if update.consent is not None:
             values["consent"] = update.consent
         if update.last_checkout is not None:

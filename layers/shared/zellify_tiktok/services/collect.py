@@ -13,7 +13,7 @@ from ..campaign import Campaign, is_campaign_id, test_code_to_send
 from ..delivery import Delivery, DeliveryCore, ServeRequest
 from ..errors import Forbidden, NotFound, ServiceUnavailable, Unprocessable
 from ..hashing import hash_external_id
-from ..observability import count, sampled
+from ..observability import add_log_keys, count, sampled
 from ..repositories import INFRASTRUCTURE_ERRORS
 from ..repositories.aws import CALL_WORST_CASE_S
 from ..repositories.queues import QueueUnavailable
@@ -24,7 +24,7 @@ from ..server_event import UserData
 logger = Logger(child=True)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per request: not frozen (cheaper to build), never changed
 class BeaconRequest:
     body: bytes
     origin: str | None
@@ -52,9 +52,10 @@ def collect(request: BeaconRequest, runtime: Runtime | None = None, clock: Any =
         raise ServiceUnavailable("campaign settings could not be read; try again") from exc
     if not campaign.origin_allowed(request.origin):
         raise Forbidden("origin is not allowed for this campaign")
-    logger.append_keys(campaign_id=campaign.campaign_id)
+    add_log_keys(campaign_id=campaign.campaign_id)
     rejected = [r.to_dict() for r in beacon.rejected]
-    count("EventsRejected", len(rejected))
+    if rejected:
+        count("EventsRejected", len(rejected))
     if not beacon.events and not beacon.withdraws_consent:
         raise Unprocessable("no valid event in the beacon", code="no_valid_events", details=rejected)
     answer = {"accepted": [e.event_id for e in beacon.events], "rejected": rejected}
@@ -112,15 +113,18 @@ def _withdraw_consent(rt: Runtime, campaign: Campaign, beacon: Beacon) -> None:
 
 
 def _session_update(beacon: Beacon, request: BeaconRequest) -> SessionRecord:
-    emails = [e.email_hash for e in beacon.events if e.email_hash]
-    phones = [e.phone_hash for e in beacon.events if e.phone_hash]
-    last_checkout = next((Checkout(e.value, e.currency, e.contents) for e in reversed(beacon.events)
-                          if e.event == "checkout_presented" and e.value is not None and e.currency), None)
+    """What this beacon knows of its visitor: the last email, phone and checkout it carries."""
+    email = phone = last_checkout = None
+    for e in beacon.events:
+        email = e.email_hash or email
+        phone = e.phone_hash or phone
+        if e.event == "checkout_presented" and e.value is not None and e.currency:
+            last_checkout = Checkout(e.value, e.currency, e.contents)
     return SessionRecord(
         user=UserData(
             external_id=hash_external_id(beacon.session_id),
-            email=emails[-1] if emails else None,
-            phone=phones[-1] if phones else None,
+            email=email,
+            phone=phone,
             ttp=beacon.ttp,
             ttclid=beacon.ttclid,
             ip=request.source_ip,
