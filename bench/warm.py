@@ -156,7 +156,7 @@ class OkTikTok:
 
     bodies: list[bytes] = field(default_factory=list)
 
-    def request(self, method, url, body=None, headers=None, **_):
+    def request(self, method, url, body=None, headers=None, timeout=None, retries=None):
         self.bodies.append(body)
         return OK_RESPONSE
 

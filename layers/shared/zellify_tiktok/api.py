@@ -93,8 +93,9 @@ def invocation_budget(app: APIGatewayHttpResolver) -> Budget:
 
 def raw_body(event: APIGatewayProxyEventV2) -> bytes:
     """The exact bytes the client sent (API Gateway base64-encodes what it does not treat as text)."""
-    body = event.body or ""
-    if event.is_base64_encoded:
+    raw = event.raw_event
+    body = raw.get("body") or ""
+    if raw.get("isBase64Encoded"):
         try:
             return base64.b64decode(body, validate=False)
         except ValueError as exc:

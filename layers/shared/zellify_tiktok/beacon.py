@@ -136,7 +136,7 @@ def _optional_text(obj: dict[str, Any], name: str, limit: int) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > limit:
         raise _field_error(name, f"must be a string of at most {limit} characters")
-    if not encodable(value):
+    if not value.isascii() and not encodable(value):  # ASCII, the common case, always is
         raise _field_error(name, "holds a lone surrogate (an escape like \\udfff): no text to store or send")
     return value
 
@@ -186,46 +186,43 @@ class InvalidEvent(Exception):
 
 def validate_event(raw: Any, now_ms: int) -> BeaconEvent | Rejection:
     try:
-        return _validate_event(raw, now_ms)
+        if not isinstance(raw, dict):
+            raise InvalidEvent("invalid_field", "an event must be a JSON object")
+        name = raw.get("event")
+        spec = EVENT_TABLE.get(name) if isinstance(name, str) else None
+        if spec is None or not isinstance(name, str):
+            shown = repr(name[:64]) if isinstance(name, str) and encodable(name) else "of that kind"
+            raise InvalidEvent("unknown_event", f"unknown event {shown}; known: {', '.join(EVENT_TABLE)}")
+        if not spec.beacon:
+            raise InvalidEvent("server_only_event", f"{name} reaches the Events API only from Stripe (pixel only)")
+        event_id = raw.get("event_id")
+        if not isinstance(event_id, str) or not EVENT_ID.fullmatch(event_id):
+            raise InvalidEvent("invalid_event_id", "event_id: required, 1-128 characters of A-Z a-z 0-9 . _ : -")
+        time_s = _event_time(raw.get("time"), now_ms)
+        page_url, page_referrer = _page(raw.get("page"))
+        step = raw.get("step")
+        step_index, step_id = _step(step) if step is not None else (None, None)
+        captured = name == "email_captured"
+        value, currency = _value(raw) if spec.has_value else (None, None)
+        return BeaconEvent(
+            event=name,
+            event_id=event_id,
+            time_s=time_s,
+            page_url=page_url,
+            page_referrer=page_referrer,
+            step_index=step_index,
+            step_id=step_id,
+            email_hash=_email(raw.get("email")) if captured else None,
+            phone_hash=_phone(raw.get("phone")) if captured else None,
+            value=value,
+            currency=currency,
+            contents=_contents(raw.get("contents")) if spec.has_value else (),
+        )
     except InvalidEvent as exc:
         event_id = raw.get("event_id") if isinstance(raw, dict) else None
         # The id as given (so the page can tell which event), when it can be shown at all.
         shown_id = event_id if isinstance(event_id, str) and len(event_id) <= 128 and encodable(event_id) else None
         return Rejection(shown_id, exc.code, exc.message)
-
-
-def _validate_event(raw: Any, now_ms: int) -> BeaconEvent:
-    if not isinstance(raw, dict):
-        raise InvalidEvent("invalid_field", "an event must be a JSON object")
-    name = raw.get("event")
-    spec = EVENT_TABLE.get(name) if isinstance(name, str) else None
-    if spec is None or not isinstance(name, str):
-        shown = repr(name[:64]) if isinstance(name, str) and encodable(name) else "of that kind"
-        raise InvalidEvent("unknown_event", f"unknown event {shown}; known: {', '.join(EVENT_TABLE)}")
-    if not spec.beacon:
-        raise InvalidEvent("server_only_event", f"{name} reaches the Events API only from Stripe (pixel only)")
-    event_id = raw.get("event_id")
-    if not isinstance(event_id, str) or not EVENT_ID.fullmatch(event_id):
-        raise InvalidEvent("invalid_event_id", "event_id: required, 1-128 characters of A-Z a-z 0-9 . _ : -")
-    time_s = _event_time(raw.get("time"), now_ms)
-    page_url, page_referrer = _page(raw.get("page"))
-    step_index, step_id = _step(raw.get("step"))
-    captured = name == "email_captured"
-    value, currency = _value(raw) if spec.has_value else (None, None)
-    return BeaconEvent(
-        event=name,
-        event_id=event_id,
-        time_s=time_s,
-        page_url=page_url,
-        page_referrer=page_referrer,
-        step_index=step_index,
-        step_id=step_id,
-        email_hash=_email(raw.get("email")) if captured else None,
-        phone_hash=_phone(raw.get("phone")) if captured else None,
-        value=value,
-        currency=currency,
-        contents=_contents(raw.get("contents")) if spec.has_value else (),
-    )
 
 
 def _event_time(value: Any, now_ms: int) -> int:
@@ -265,7 +262,7 @@ def _text(value: Any, where: str, limit: int = MAX_TEXT, part: str = "") -> str:
     """A string within limits; `where` + `part` names the field (joined only for an error message)."""
     if not isinstance(value, str) or len(value) > limit:
         raise InvalidEvent("invalid_field", f"{where}{part}: must be a string of at most {limit} characters")
-    if not encodable(value):
+    if not value.isascii() and not encodable(value):  # ASCII, the common case, always is
         raise InvalidEvent("invalid_field", f"{where}{part}: holds a lone surrogate (an escape like \\udfff)")
     return value
 
@@ -281,8 +278,6 @@ def _page(value: Any) -> tuple[str | None, str | None]:
 
 
 def _step(value: Any) -> tuple[int | None, str | None]:
-    if value is None:
-        return None, None
     if not isinstance(value, dict):
         raise InvalidEvent("invalid_field", "step: must be an object with index and id")
     index = value.get("index")

@@ -71,7 +71,7 @@ class TikTokClient:
     def send(self, *, pixel_id: str, access_token: str, events: Sequence[ServerEvent],
              test_event_code: str | None, budget: Budget) -> SendResult:
         result = SendResult()
-        checked = [check_event(event) for event in events]
+        checked = [event if event.currency is None else check_event(event) for event in events]
         work = deque([checked] if len(checked) <= MAX_EVENTS_PER_CALL else
                      (checked[i:i + MAX_EVENTS_PER_CALL] for i in range(0, len(checked), MAX_EVENTS_PER_CALL)))
         while work:
