@@ -113,3 +113,16 @@ def test_metrics_are_flushed_only_by_an_invocation_that_has_some(runtime, tiktok
     assert post_beacon(beacon_body(events=events))[0] == 202
     blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert [blob["EventsRejected"] for blob in blobs] == [[1.0]]
+
+
+def test_each_invocation_names_its_own_function(runtime, tiktok, service_logs):
+    """The local stack serves every function from one process: a line names the function that wrote it."""
+    put_settings()
+    other = Invocation("req-other")
+    other.function_name, other.invoked_function_arn = "other", "arn:aws:lambda:us-east-1:123456789012:function:other"
+    assert post_beacon(b"{not json", context=other)[0] == 400
+    assert post_beacon(b"{not json", context=Invocation("req-test"))[0] == 400
+    names = {r["function_request_id"]: (r["function_name"], r["function_arn"])
+             for r in map(json.loads, service_logs.getvalue().splitlines()) if r["message"] == "request refused"}
+    assert names == {"req-other": ("other", other.invoked_function_arn),
+                     "req-test": (LambdaContext.function_name, LambdaContext.invoked_function_arn)}

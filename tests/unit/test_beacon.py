@@ -226,3 +226,10 @@ def test_the_fast_reader_reads_what_the_standard_library_reads(obj, padding, esc
 ])
 def test_edge_bodies_read_as_the_standard_library_reads_them(raw):
     assert _ours(raw) == _standard_library(raw)
+
+
+def test_a_number_decimal_cannot_hold_is_a_400_not_a_500():
+    with pytest.raises(BadRequest) as refused:
+        parse_beacon(b'{"campaign_id": "cmp_1", "session_id": "s-1", "events": [], "x": 1e99999999999999999999}',
+                     NOW_MS)
+    assert refused.value.code == "invalid_json"

@@ -5,7 +5,7 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from zellify_tiktok.answers import Answer, Outcome
+from zellify_tiktok.answers import Answer, Outcome, classify
 from zellify_tiktok.api import to_json
 from zellify_tiktok.messages import QueueReason, RetryMessage, parse_message
 from zellify_tiktok.reasons import ReasonKind
@@ -35,3 +35,13 @@ def test_a_users_tiktok_object_is_made_once_and_kept_out_of_queue_messages():
     assert user.match_keys() == ("external_id", "ttp", "ip")
     assert untouched.to_json() == before
     assert parse_message(before).events[0].user == user
+
+
+def test_a_lone_surrogate_is_written_escaped_as_the_standard_library_did():
+    assert to_json({"text": "\udfff"}) == '{"text":"\\udfff"}'
+
+
+def test_tiktok_answers_the_fast_reader_refuses_are_still_understood():
+    for body in (b'\xef\xbb\xbf{"code": 0, "message": "OK"}', '{"code": 0, "message": "OK"}'.encode("utf-16"),
+                 b'{"code": 0, "message": "\\udfff"}'):
+        assert classify(200, body).outcome is Outcome.SENT, body

@@ -4,8 +4,10 @@ TikTok answers HTTP 200 for most errors and puts the outcome in the body's `code
 `tiktok_code` table). HTTP 429/5xx, timeouts and connection errors stand for answers of their own.
 """
 
+import json
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import jiter
 
@@ -84,10 +86,19 @@ class Answer:
                 "http_status": self.http_status}
 
 
+def _read(data: bytes) -> Any:
+    """TikTok's JSON: jiter first; what it refuses (a BOM, UTF-16, a lone surrogate escape) as the standard
+    library reads it, so an answer it would have understood is still understood."""
+    try:
+        return jiter.from_json(data, cache_mode="keys")
+    except ValueError:
+        return json.loads(data)
+
+
 def classify(http_status: int, data: bytes) -> Answer:
     """HTTP 429/5xx are transient whatever the body; otherwise TikTok's `code` decides."""
     try:
-        parsed = jiter.from_json(data, cache_mode="keys")
+        parsed = _read(data)
         code = int(parsed["code"])
         message = str(parsed.get("message", ""))[:500]
         request_id = parsed.get("request_id")

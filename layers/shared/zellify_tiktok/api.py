@@ -24,7 +24,8 @@ ANSWER_MARGIN_S = 1.0
 # orjson writes what the standard library's encoder with default=str would (decimals, datetimes and anything
 # else it does not know as their str()), only faster; an integer beyond 64 bits it leaves to the standard library.
 _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_NON_STR_KEYS
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+# Escapes what orjson refuses to write raw (a lone surrogate), as the standard library always did.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
 
 
 def to_json(body: Any) -> str:

@@ -122,6 +122,8 @@ def _decode_strictly(body: bytes) -> Any:
         return _DECODER.decode(text)
     except (json.JSONDecodeError, ValueError) as exc:
         raise BadRequest(f"body is not JSON: {exc}", code="invalid_json") from exc
+    except ArithmeticError:  # a number Decimal cannot hold (an exponent beyond its range)
+        raise BadRequest("body is not JSON we accept: a number out of range", code="invalid_json") from None
     except RecursionError:
         raise BadRequest("body is not JSON we accept: nested too deeply", code="invalid_json") from None
 

@@ -77,23 +77,19 @@ def lambda_entry(logger: Logger) -> Callable[[F], F]:
     def decorate(handler: F) -> F:
         # A provisioned-concurrency environment starts before its first invocation: none of them is cold.
         first = os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") != "provisioned-concurrency"
-        invoked = False
 
         @functools.wraps(handler)
         def run(event: Any, context: Any) -> Any:
-            nonlocal first, invoked
-            formatter = _service_formatter()
-            if not invoked:
-                formatter.append_keys(function_name=context.function_name,
-                                      function_memory_size=context.memory_limit_in_mb,
-                                      function_arn=context.invoked_function_arn)
-                invoked = True
-            elif logger.sampling_rate:
+            nonlocal first
+            if not first and logger.sampling_rate:
                 logger.refresh_sample_rate_calculation()
             request_context = event.get("requestContext") if isinstance(event, dict) else None
-            formatter.append_keys(function_request_id=context.aws_request_id, cold_start=first,
-                                  correlation_id=request_context.get("requestId") if request_context else None,
-                                  **_CLEARED)
+            # Every key, every time: the local stack serves all functions from one process and one formatter.
+            _service_formatter().append_keys(
+                function_name=context.function_name, function_memory_size=context.memory_limit_in_mb,
+                function_arn=context.invoked_function_arn, function_request_id=context.aws_request_id,
+                cold_start=first, correlation_id=request_context.get("requestId") if request_context else None,
+                **_CLEARED)
             first = False
             try:
                 return handler(event, context)
