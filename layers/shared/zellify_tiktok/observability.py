@@ -45,14 +45,15 @@ def _tracer() -> Any:
 
 tracer = _tracer()
 
-# Keys an invocation adds to its log lines on the way (`add_log_keys`): the next one starts without them.
-REQUEST_LOG_KEYS = ("campaign_id",)
-_CLEARED = dict.fromkeys(REQUEST_LOG_KEYS)
+# Every key an invocation has added to its log lines on the way (`add_log_keys`), as None: the next
+# invocation starts without them (a None value is left out of a line).
+_added_keys: dict[str, None] = {}
 
 
 def add_log_keys(**keys: str) -> None:
-    """Keys for the rest of this invocation's log lines (one of REQUEST_LOG_KEYS), set on the formatter the
-    function's Logger registered: `Logger.append_keys` finds it again through three properties each call."""
+    """Keys for the rest of this invocation's log lines, set on the formatter the function's Logger
+    registered (`Logger.append_keys` finds it again through three properties each call)."""
+    _added_keys.update(dict.fromkeys(keys))
     _service_formatter().append_keys(**keys)
 
 
@@ -89,7 +90,7 @@ def lambda_entry(logger: Logger) -> Callable[[F], F]:
                 function_name=context.function_name, function_memory_size=context.memory_limit_in_mb,
                 function_arn=context.invoked_function_arn, function_request_id=context.aws_request_id,
                 cold_start=first, correlation_id=request_context.get("requestId") if request_context else None,
-                **_CLEARED)
+                **_added_keys)
             first = False
             try:
                 return handler(event, context)
