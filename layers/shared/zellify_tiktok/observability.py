@@ -44,6 +44,8 @@ def _tracer() -> Any:
 
 
 tracer = _tracer()
+# The functions' own Logger() (the parent of the layer's child loggers) is named after the service.
+_service_logger = logging.getLogger(os.environ.get("POWERTOOLS_SERVICE_NAME", "service_undefined"))
 
 # Every key an invocation has added to its log lines on the way (`add_log_keys`), as None: the next
 # invocation starts without them (a None value is left out of a line).
@@ -101,8 +103,6 @@ def lambda_entry(logger: Logger) -> Callable[[F], F]:
         return run  # type: ignore[return-value]
 
     return decorate
-# The functions' own Logger() (the parent of the layer's child loggers) is named after the service.
-_service_logger = logging.getLogger(os.environ.get("POWERTOOLS_SERVICE_NAME", "service_undefined"))
 
 
 def sampled() -> bool:
