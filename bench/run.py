@@ -190,12 +190,12 @@ def cold_variants(stack: Stack, notes: Notes) -> dict[str, tuple[Path, str, obje
         "collect": (FUNCTIONS / "collect", "collect_app", lambda: beacon_apigw_event(1)),
     }
     secret = stack.info["stripe_signing_secret"]
-    if not (FUNCTIONS / "stripe_webhook" / "stripe_app.py").exists():
-        notes.add("functions/stripe_webhook/stripe_app.py does not exist: Stripe cold start not measured")
+    if not (FUNCTIONS / "payment_webhook" / "payment_app.py").exists():
+        notes.add("functions/payment_webhook/payment_app.py does not exist: Stripe cold start not measured")
     elif stripe_apigw_event(secret) is None:
         notes.add("events/stripe_payment_intent_succeeded.json does not exist: Stripe cold start not measured")
     else:
-        variants["stripe"] = (FUNCTIONS / "stripe_webhook", "stripe_app", lambda: stripe_apigw_event(secret))
+        variants["stripe"] = (FUNCTIONS / "payment_webhook", "payment_app", lambda: stripe_apigw_event(secret))
     return variants
 
 
