@@ -70,12 +70,17 @@ def _iso(moment: float) -> str:
 
 def build(provider: str, kind: str, *, campaign_id: str, session_id: str, value: Decimal = Decimal("9.99"),
           currency: str = "USD", test_mode: bool = False, secrets: Secrets = Secrets(),
-          now: float | None = None) -> SignedWebhook:
-    """A webhook of `provider` reporting `kind` for the funnel session, signed with the local secrets."""
+          now: float | None = None, contents: list[dict[str, Any]] | None = None) -> SignedWebhook:
+    """A webhook of `provider` reporting `kind` for the funnel session, signed with the local secrets.
+
+    `contents` travels as `zellify_contents` in the provider's metadata, as a funnel's checkout would put it.
+    """
     if provider not in PROVIDERS or kind not in KINDS:
         raise ValueError(f"provider must be one of {PROVIDERS}, kind one of {KINDS}")
     moment = time.time() if now is None else now
     metadata = {"zellify_campaign_id": campaign_id, "zellify_session_id": session_id}
+    if contents:
+        metadata["zellify_contents"] = json.dumps(contents, separators=(",", ":"))
     amount = minor_units(value, currency.upper())
     builder = {"stripe": _stripe, "paddle": _paddle, "solidgate": _solidgate}[provider]
     payload, event_id = builder(kind, metadata, amount, currency.upper(), test_mode, moment, session_id)
