@@ -407,7 +407,8 @@ def test_metrics_alarmed_on_are_the_ones_the_code_emits(template):
     source = "\n".join(path.read_text() for path in layer.rglob("*.py"))
     custom = {m["MetricName"] for alarm in resources_of(template, "AWS::CloudWatch::Alarm").values()
               for m in _alarm_metrics(alarm) if m["Namespace"] == "ZellifyTikTok"}
-    assert custom == {"StripeSignatureFailures", "TikTokPermanentFailures", "EventsSent"}
+    assert custom == {"StripeSignatureFailures", "PaddleSignatureFailures", "SolidgateSignatureFailures",
+                      "TikTokPermanentFailures", "EventsSent"}
     for name in custom:
         assert f'count("{name}"' in source, name
     for alarm in resources_of(template, "AWS::CloudWatch::Alarm").values():
