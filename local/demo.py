@@ -27,8 +27,6 @@ from typing import Any
 import stripe
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
-from zellify_tiktok.payments.core import major_units
-from zellify_tiktok.payments.samples import Secrets, build
 
 from .payment_secrets import LocalPaymentSecrets
 
@@ -220,6 +218,11 @@ def pay_with_paddle(order: dict, base_url: str) -> dict:
 
     The transaction id is the event_id: Paddle.js's `checkout.completed` hands it to the page (docs/paddle.md).
     """
+    # Imported here, not at start: the layer's logging must first see the handlers' environment
+    # (POWERTOOLS_SERVICE_NAME), which the stack sets after importing this module.
+    from zellify_tiktok.payments.core import major_units
+    from zellify_tiktok.payments.samples import Secrets, build
+
     local = LocalPaymentSecrets.from_environ()
     currency = order["currency"].upper()
     contents = order["contents"] if len(json.dumps(order["contents"])) <= MAX_METADATA_VALUE else None
