@@ -297,3 +297,20 @@ def _utf8(body: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+@pytest.mark.parametrize("provider", ["paddle", "solidgate"])
+def test_a_transient_failure_queues_the_event_without_raw_email_or_secret(demo, tiktok, sqs_messages, provider):
+    tiktok.script = [503]
+    if provider == "paddle":
+        status, answer = paddle("transaction.completed")
+        event_id, record = TXN, f"first-payment:paddle:{SUB}"
+    else:
+        status, answer = solidgate(solidgate_order(email=RAW_EMAIL, subscription_id="sub-sg-0001"))
+        event_id, record = "order-0001", "first-payment:solidgate:sub-sg-0001"
+    assert (status, answer) == (200, {"status": "queued", "reason": "transient_failure", "event_ids": [event_id]})
+    [message] = sqs_messages("RETRY_QUEUE_URL")
+    assert message["source"] == provider
+    assert message["ledger_records"] == [{"key": record, "ttl_s": 400 * 86400}]
+    text = json.dumps(message).lower()
+    assert RAW_EMAIL.lower() not in text and "pdl_ntfset" not in text and "wh_sk_" not in text
