@@ -113,18 +113,3 @@ class SecretsRepository:
     def provider_secrets(self, name: str) -> ProviderSecrets:
         """The signing secrets kept in the secret `name` (none when the name is empty or the secret is absent)."""
         return parse_provider_secrets(self._read(name)) if name else ProviderSecrets()
-
-    def stripe_signing_secrets(self) -> list[str]:
-        """The webhook signing secret(s): JSON {"secrets": [...]} (several during rotation) or one string."""
-        raw = self._read(self.stripe_secret_name)
-        if not raw:
-            return []
-        try:
-            parsed = json.loads(raw)
-        except ValueError:
-            return [raw.strip()]
-        if isinstance(parsed, dict):
-            parsed = parsed.get("secrets", [])
-        if isinstance(parsed, str):
-            parsed = [parsed]
-        return [s for s in parsed if isinstance(s, str) and s]
