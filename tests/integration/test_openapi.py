@@ -18,10 +18,10 @@ from jsonschema import Draft202012Validator, FormatChecker
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+from zellify_tiktok.access import terminal_operator
 from zellify_tiktok.beacon import validate_event
 from zellify_tiktok.errors import BadRequest
 from zellify_tiktok.repositories.secrets import SecretUnavailable
-from zellify_tiktok.access import terminal_operator
 from zellify_tiktok.services.settings import get_settings_view
 
 from local.apigw import gateway_error

@@ -100,7 +100,8 @@ def visible(caller: Caller, campaigns: Iterable[Any]) -> list[Any]:
     return [campaign for campaign in campaigns if may_see(caller, campaign.access)]
 
 
-def access_to_store(caller: Caller, requested: tuple[str, ...] | None, stored: tuple[str, ...] | None) -> tuple[str, ...]:
+def access_to_store(caller: Caller, requested: tuple[str, ...] | None,
+                    stored: tuple[str, ...] | None) -> tuple[str, ...]:
     """A PUT's resulting `access`: what it asks (admins), else what is stored, else the creator's groups.
 
     `stored` is None for a campaign the PUT creates. A non-admin may send `access` only unchanged.

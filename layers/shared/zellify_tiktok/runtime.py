@@ -44,7 +44,8 @@ class Runtime:
                 connect_timeout=settings.tiktok_connect_timeout_s,
                 total_timeout=settings.tiktok_total_timeout_s,
             ),
-            audit=AuditRepository(settings.audit_table, settings.audit_retention_days) if settings.audit_table else None,
+            audit=(AuditRepository(settings.audit_table, settings.audit_retention_days)
+                   if settings.audit_table else None),
         )
 
 
