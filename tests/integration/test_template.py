@@ -548,6 +548,7 @@ def test_every_function_and_the_api_log_to_a_group_with_the_retention_parameter(
     record = json.loads(access["Format"])
     assert {"requestId", "routeKey", "status"} <= set(record)
     assert not [v for v in record.values() if "sourceIp" in v or "userAgent" in v], "no visitor data in access logs"
+    assert record["sub"] == "$context.authorizer.claims.sub", "who called an operator route"
     assert used | {"ApiAccessLogGroup"} == set(groups)
 
 
