@@ -2,7 +2,7 @@
 under moto: two agencies, an admin and a machine client, each with the claims API Gateway hands on."""
 
 import json
-import logging
+import time
 
 import boto3
 import pytest
@@ -214,7 +214,6 @@ def test_the_token_is_never_stored_in_the_audit_table(agencies, aws):
 
 
 def test_entries_are_kept_400_days(agencies, aws):
-    import time
     (item, *_) = boto3.client("dynamodb").scan(TableName=aws["AUDIT_TABLE"])["Items"]
     assert abs(int(item["expires_at"]["N"]) - (time.time() + 400 * 86_400)) < 120
 
@@ -253,8 +252,6 @@ def test_a_limit_outside_1_to_200_is_a_422(agencies, limit):
 
 
 def test_every_operator_log_line_carries_the_callers_sub(agencies, service_logs):
-    settings_logger = logging.getLogger("zellify-tiktok")
-    settings_logger.setLevel(logging.DEBUG)
     request(BETA, "GET", "/v1/campaigns/acme-1/tiktok")  # refused: a line is written
     lines = [json.loads(line) for line in service_logs.getvalue().splitlines() if line.startswith("{")]
     assert lines and all(line.get("sub") == "sub-beta" for line in lines), lines
