@@ -53,12 +53,14 @@ class Console:
     def by(self, testid: str):
         return self.page.get_by_test_id(testid)
 
-    def sign_in(self, email: str = "operator@example.com") -> None:
+    def sign_in(self, email: str = "operator@example.com", groups: str = "") -> None:
+        """Through the OIDC stand-in's page; no groups: the admin group (docs/design.md §8)."""
         self.page.goto(self.stack.url("/console/"))
         self.by("sign-in").click()
         expect(self.by("login-email")).to_be_visible()
         assert urlsplit(self.page.url).path == "/_dev/oidc/authorize"
         self.by("login-email").fill(email)
+        self.by("login-groups").fill(groups)
         self.by("login-submit").click()
         expect(self.by("campaign-list")).to_be_visible()
         expect(self.by("signed-in-as")).to_have_text(email)

@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
+from .access import GROUP_NAME, GROUP_NAME_RULE, MAX_GROUPS
 from .campaign import TEST_EVENT_CODE_LIFETIME, Campaign, LastDelivery, token_warning
 from .errors import Unprocessable
 from .events import EVENT_TABLE
@@ -37,6 +39,21 @@ class CampaignSettingsInput(BaseModel):
     require_consent: bool = False
     report_renewals: bool = False
     stripe_account: str | None = Field(default=None, pattern=r"^acct_[A-Za-z0-9]{1,64}$")
+    # Who may see the campaign (group names); omitted or null keeps the stored list. Only admins change it.
+    access: list[str] | None = None
+
+    @field_validator("access", mode="before")
+    @classmethod
+    def _access(cls, groups: Any) -> Any:
+        if groups is None:
+            return None
+        if not isinstance(groups, list) or not all(isinstance(group, str) for group in groups):
+            raise PydanticCustomError("access", 'A list of group names, e.g. ["agency-acme"].')
+        if len(groups) > MAX_GROUPS:
+            raise PydanticCustomError("access", f"At most {MAX_GROUPS} groups.")
+        if not all(GROUP_NAME.fullmatch(group) for group in groups):
+            raise PydanticCustomError("access", GROUP_NAME_RULE)
+        return list(dict.fromkeys(groups))
 
     @field_validator("allowed_origins")
     @classmethod
@@ -103,6 +120,7 @@ def apply_settings(
     has_token: bool,
     token_last4: str | None,
     token_replaced: bool = False,
+    access: tuple[str, ...] = (),
     now: datetime,
 ) -> Campaign:
     """Replace semantics, except the test code's expiry: an unchanged code keeps its clock, and TikTok's last
@@ -126,6 +144,7 @@ def apply_settings(
         require_consent=new.require_consent,
         report_renewals=new.report_renewals,
         stripe_account=new.stripe_account,
+        access=access,
         has_token=has_token,
         access_token_last4=token_last4,
         updated_at=now,

@@ -13,6 +13,7 @@ from rich.bar import Bar
 from rich.console import Console
 from rich.table import Table
 
+from ..access import terminal_operator
 from ..services.health import health_view
 from .common import cell, delivery_text, print_warnings, state_of
 
@@ -34,7 +35,7 @@ def health(
     """
     state = state_of(ctx)
     # The route's own validation of `hours` (a string, as the query string brings it): same answer, same error.
-    view = health_view(campaign_id, hours, state.runtime)
+    view = health_view(campaign_id, hours, state.runtime, caller=terminal_operator())
     state.emit(view, lambda console: render(console, view))
 
 
