@@ -102,10 +102,15 @@ def _create_table(dynamodb: Any, logical_id: str, props: dict) -> dict[str, str]
 
 
 def create_stripe_secret(name: str, signing_secret: str) -> None:
+    create_provider_secret(name, [signing_secret], [], "Stripe")
+
+
+def create_provider_secret(name: str, live: list[str], test: list[str], provider: str) -> None:
+    """A payment provider's signing secrets as the stack keeps them: {"live": [...], "test": [...]}."""
     boto3.client("secretsmanager").create_secret(
         Name=name,
-        SecretString=json.dumps({"secrets": [signing_secret]}),
-        Description="Stripe webhook signing secret(s) of the local stack",
+        SecretString=json.dumps({"live": live, "test": test}),
+        Description=f"{provider} webhook signing secret(s) of the local stack",
     )
 
 

@@ -20,11 +20,12 @@ from werkzeug.serving import BaseWSGIServer
 from werkzeug.test import Client
 
 from .apigw import HttpApi, Route
-from .aws import MotoServer, create_resources, create_stripe_secret, peek_messages, use_endpoint
+from .aws import MotoServer, create_provider_secret, create_resources, create_stripe_secret, peek_messages, use_endpoint
 from .demo import demo_app
 from .functions import LambdaFunction, Status, load_function
 from .jwt_authorizer import JwtAuthorizer
 from .oidc_standin import CAMPAIGNS_SCOPE, CONSOLE_CLIENT_ID, MACHINE_CLIENT_ID, MACHINE_CLIENT_SECRET, OidcStandIn
+from .payment_secrets import LocalPaymentSecrets
 from .pixel_standin import PixelStandIn
 from .poller import SqsPoller, StreamPoller
 from .server import LocalApp, make_http_server
@@ -59,6 +60,7 @@ class LocalStack:
         # Read now: the handlers' environment is written into os.environ at start.
         self.admin_token = os.environ.get("DEV_ADMIN_TOKEN") or DEFAULT_ADMIN_TOKEN
         self.stripe_signing_secret = os.environ.get("STRIPE_WEBHOOK_SECRET") or DEFAULT_STRIPE_SIGNING_SECRET
+        self.payment_secrets = LocalPaymentSecrets.from_environ()
         self._tiktok_api_base = os.environ.get("TIKTOK_API_BASE")
         self._pixel_sdk_url = os.environ.get("TIKTOK_PIXEL_SDK_URL")
         self.tiktok = TikTokStandIn()
@@ -97,6 +99,9 @@ class LocalStack:
         os.environ.update(self.handler_environment)
         if "STRIPE_SECRET_NAME" in self.handler_environment:
             create_stripe_secret(self.handler_environment["STRIPE_SECRET_NAME"], self.stripe_signing_secret)
+        for variable, (provider, live, test) in self.payment_secrets.by_setting().items():
+            if self.handler_environment.get(variable):
+                create_provider_secret(self.handler_environment[variable], live, test, provider)
         self.functions = {spec.name: load_function(spec) for spec in specs}
         # A function whose handler failed to import keeps its routes, as the deployed API would: they answer 500.
         self.routes = [Route(spec, self.functions[spec.function]) for spec in template.http_routes()]
@@ -262,7 +267,9 @@ class LocalStack:
             f"  Pixel stand-in    {self.handler_environment['TIKTOK_PIXEL_SDK_URL']}  "
             f"(recorded: {base}/_dev/pixel/requests)",
             f"  AWS (moto)        {self.aws_endpoint_url}",
-            f"  Stripe secret     {self.stripe_signing_secret}  (POST {base}/v1/webhooks/stripe)",
+            f"  Stripe secret     {self.stripe_signing_secret}  "
+            f"(POST {base}/v1/webhooks/stripe; test mode: livemode false)",
+            *self.payment_secrets.banner_lines(base),
             f"  Admin token       Authorization: Bearer {self.admin_token}  (operator routes, local only)",
             f"  Seeded campaign   {seeded}",
             "  Ctrl-C stops it.",

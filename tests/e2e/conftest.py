@@ -23,7 +23,8 @@ STOP_TIMEOUT_S = 10
 # A leftover retry of an earlier test waits out its backoff (seconds locally) before it is delivered.
 RETRY_DRAIN_TIMEOUT_S = 120
 # The user's own settings must not leak in: the tests expect the stack's defaults.
-_SCRUBBED = ("TIKTOK_API_BASE", "TIKTOK_PIXEL_SDK_URL", "DEV_ADMIN_TOKEN", "STRIPE_WEBHOOK_SECRET", "PORT")
+_SCRUBBED = ("TIKTOK_API_BASE", "TIKTOK_PIXEL_SDK_URL", "DEV_ADMIN_TOKEN", "STRIPE_WEBHOOK_SECRET", "PORT",
+             "PADDLE_WEBHOOK_SECRET", "PADDLE_TEST_WEBHOOK_SECRET", "SOLIDGATE_WEBHOOK_KEYS")
 
 
 def free_port() -> int:

@@ -137,10 +137,15 @@ def test_queues_come_from_the_template_with_their_redrive_policy(stack):
             assert int(policy["maxReceiveCount"]) == props["RedrivePolicy"]["maxReceiveCount"]
 
 
-def test_stripe_signing_secret_is_stored_under_the_template_name(stack):
-    name = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["STRIPE_SECRET_NAME"]["Fn::Sub"]
+@pytest.mark.parametrize(("variable", "expected"), [
+    ("STRIPE_SECRET_NAME", {"live": ["whsec_dev"], "test": []}),
+    ("PADDLE_SECRET_NAME", {"live": ["pdl_dev_live"], "test": ["pdl_dev_test"]}),
+    ("SOLIDGATE_SECRET_NAME", {"live": ["wh_pk_dev_live:wh_sk_dev_live"], "test": ["wh_pk_dev_test:wh_sk_dev_test"]}),
+])
+def test_payment_signing_secrets_are_stored_under_the_template_names(stack, variable, expected):
+    name = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"][variable]["Fn::Sub"]
     secret = aws(stack, "secretsmanager").get_secret_value(SecretId=name.replace("${AWS::StackName}", STACK_NAME))
-    assert json.loads(secret["SecretString"]) == {"secrets": ["whsec_dev"]}
+    assert json.loads(secret["SecretString"]) == expected
 
 
 # TikTok Events API stand-in
