@@ -36,6 +36,10 @@ class MotoServer:
 
     def stop(self) -> None:
         self._server.stop()
+        # moto's stop() ends serve_forever but leaves the listening socket open until the process ends.
+        server = getattr(self._server, "_server", None)
+        if server is not None:
+            server.server_close()
 
 
 def use_endpoint(endpoint_url: str) -> None:
