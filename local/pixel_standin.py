@@ -30,7 +30,7 @@ _MAX_DEPTH = 8
 def pixel_hash(value: str) -> str:
     """What the Pixel sends for an identify value: SHA-256 hex of the string as given (tracker.js gives
     it already normalised); a value that already is a SHA-256 hex is sent as it is."""
-    return value if _SHA256_HEX.fullmatch(value) else hashlib.sha256(value.encode("utf-8")).hexdigest()
+    return value if _SHA256_HEX.fullmatch(value) else hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _hash_identity(arg: Any) -> Any:
