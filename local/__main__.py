@@ -2,10 +2,16 @@
 
 import logging
 import os
+import signal
 import sys
 
-from .shutdown import serve_until_signalled
-from .stack import LocalStack
+# Nothing needs stopping while the modules import: a signal then ends the process at once, without a
+# KeyboardInterrupt traceback. serve_until_signalled installs the real handlers (local/shutdown.py).
+for _signum in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(_signum, lambda signum, frame: os._exit(128 + signum))
+
+from .shutdown import serve_until_signalled  # noqa: E402
+from .stack import LocalStack  # noqa: E402
 
 
 def main() -> int:

@@ -12,6 +12,7 @@ import random
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.e2e.conftest import LocalStackProcess
+from tests.e2e.conftest import _SCRUBBED, ROOT, LocalStackProcess, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -115,6 +116,31 @@ def test_sigterm_at_any_moment_of_traffic_ends_the_stack_within_10_s(tmp_path):
 def test_ctrl_c_twice_at_any_moment_of_traffic_ends_the_stack_within_10_s(tmp_path):
     for attempt in range(TRIES):
         signal_during_traffic(tmp_path, attempt, [signal.SIGINT, signal.SIGINT])
+
+
+def test_a_signal_while_it_starts_ends_the_stack_within_10_s(tmp_path):
+    """Ctrl-C while moto starts, the template's resources are made or the handlers import."""
+    for attempt in range(max(3, TRIES // 2)):
+        port = free_port()
+        env = {name: value for name, value in os.environ.items() if name not in _SCRUBBED}
+        env.update({"PORT": str(port), "PYTHONUNBUFFERED": "1"})
+        log_path = tmp_path / f"starting-{attempt}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen([sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=log,
+                                       stderr=subprocess.STDOUT)
+        try:
+            time.sleep(random.uniform(0.3, 3.0))
+            process.send_signal(random.choice([signal.SIGINT, signal.SIGTERM]))
+            try:
+                process.wait(timeout=EXIT_WITHIN_S)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"try {attempt}: still running {EXIT_WITHIN_S} s after a signal while starting:\n"
+                            f"{log_path.read_text(errors='replace')[-3000:]}")
+            assert port_is_free(port), f"try {attempt}: port {port} still taken"
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
 
 
 def test_one_ctrl_c_during_traffic_stops_the_stack_in_order(tmp_path):
