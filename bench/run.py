@@ -52,6 +52,10 @@ from common import (
     stripe_apigw_event,
 )
 
+sys.path.insert(0, str(ROOT))
+
+from local.shutdown import stop_process as stop_stack_process  # noqa: E402
+
 PYTHON = sys.executable
 # The SAM CLI's own virtualenv (make bench creates it: pyproject.toml's dependency group `sam`).
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
@@ -117,15 +121,8 @@ def free_port() -> int:
 
 
 def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
-    """Stop a process this script started (by its own handle), politely first."""
-    if process.poll() is not None:
-        return
-    process.send_signal(sig)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    """Stop a process this script started (by its own handle), politely first: the stacks' one stop path."""
+    stop_stack_process(process, sig, timeout)
 
 
 def tail(path: Path, lines: int = 30) -> str:

@@ -11,6 +11,7 @@ One stack per process: moto's backends and the handlers' environment are process
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from .payment_secrets import LocalPaymentSecrets
 from .pixel_standin import PixelStandIn
 from .poller import SqsPoller, StreamPoller
 from .server import LocalApp, make_http_server
+from .shutdown import STOP_TIMEOUT_S
 from .template import FunctionSpec, Resolver, Template, TemplateError, cfn_string
 from .testevents import render as render_test_events
 from .testevents import render_health
@@ -127,18 +129,28 @@ class LocalStack:
         self._http_thread.start()
         return self.base_url
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> bool:
+        """Stop everything within about `timeout` seconds; answer whether every thread of the stack ended.
+
+        Every poller is told at once and then given what is left of one shared deadline, so a poller in a
+        slow invocation cannot hold up the rest; its daemon thread is left behind (local/shutdown.py).
+        """
+        deadline = time.monotonic() + timeout
         for poller in self.pollers:
-            poller.stop()
-        self.pollers = []
+            poller.request_stop()
+        ended = True
         if self._http is not None:
             if self._http_thread is not None:  # shutdown() waits for serve_forever, so only when it runs
                 self._http.shutdown()
             self._http.server_close()
             self._http = self._http_thread = None
+        for poller in self.pollers:
+            ended = poller.join(deadline - time.monotonic()) and ended
+        self.pollers = []
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+        return ended
 
     def _dispatch(self, environ: dict, start_response: Any) -> Any:
         # The server is bound before the app exists (the handlers need its port) and serves once it does.

@@ -17,6 +17,8 @@ import boto3
 import pytest
 import requests
 
+from local.shutdown import stop_process
+
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 10
@@ -76,13 +78,7 @@ class LocalStackProcess:
 
     def interrupt(self) -> int | None:
         """Ctrl-C, as a developer stops `make dev`; the exit code, or None when it did not stop in time."""
-        self.process.send_signal(signal.SIGINT)
-        try:
-            return self.process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            return None
+        return stop_process(self.process, signal.SIGINT, STOP_TIMEOUT_S)
 
     # HTTP helpers
 
