@@ -557,7 +557,7 @@ def main() -> int:
 
                 batch_size = retry_batch_size()
                 log(f"drain: {settings['drain_beacons']} beacons x 50 events queued during a TikTok outage, "
-                    f"RetryFunction batches of {batch_size} …")
+                    f"DeliveryFunction batches of {batch_size} …")
                 try:
                     drain = stack.run_child("drain.py", "--beacons", str(settings["drain_beacons"]),
                                             "--batch-size", str(batch_size))
@@ -627,11 +627,11 @@ def main() -> int:
 
 
 def retry_batch_size() -> int:
-    """The RetryFunction's SQS BatchSize, from template.yaml (as Lambda would use it)."""
+    """The DeliveryFunction's SQS BatchSize, from template.yaml (as Lambda would use it)."""
     sys.path.insert(0, str(ROOT))
     from local.template import Template
 
-    events = [e for e in Template(TEMPLATE).sqs_events() if e.function == "RetryFunction"]
+    events = [e for e in Template(TEMPLATE).sqs_events() if e.function == "DeliveryFunction"]
     return events[0].batch_size if events else 10
 
 

@@ -36,7 +36,7 @@ os.environ.update({
     "TIKTOK_API_BASE": "http://127.0.0.1:9/open_api/v1.3",
     # The functions refuse to start without their resources' names; none is reached here.
     **{name: f"bench-{name.lower()}" for name in (
-        "CAMPAIGNS_TABLE", "SESSIONS_TABLE", "SENT_EVENTS_TABLE", "HEALTH_TABLE", "RETRY_QUEUE_URL",
+        "CAMPAIGNS_TABLE", "SESSIONS_TABLE", "SENT_EVENTS_TABLE", "HEALTH_TABLE", "DELIVERY_QUEUE_URL",
         "DEAD_LETTER_QUEUE_URL", "SECRET_PREFIX", "STRIPE_SECRET_NAME")},
 })
 for name, value in {"POWERTOOLS_SERVICE_NAME": "zellify-tiktok", "POWERTOOLS_METRICS_NAMESPACE": "ZellifyTikTok",
@@ -53,8 +53,8 @@ from common import CAMPAIGN_ID, LambdaContext, beacon_apigw_event  # noqa: E402
 from zellify_tiktok.campaign import Campaign  # noqa: E402
 from zellify_tiktok.config import get_settings  # noqa: E402
 from zellify_tiktok.events import EVENT_TABLE  # noqa: E402
+from zellify_tiktok.records import SessionRecord  # noqa: E402
 from zellify_tiktok.repositories import aws as aws_clients  # noqa: E402
-from zellify_tiktok.repositories.sessions import SessionRecord  # noqa: E402
 from zellify_tiktok.runtime import Runtime  # noqa: E402
 from zellify_tiktok.server_event import UserData  # noqa: E402
 from zellify_tiktok.tiktok import TikTokClient  # noqa: E402
@@ -171,7 +171,7 @@ def make_runtime(transport: OkTikTok) -> Runtime:
                         access_token_last4=TOKEN[-4:], allowed_origins=None)
     return Runtime(
         settings=settings, campaigns=FakeCampaigns(campaign), secrets=FakeSecrets(), sessions=FakeSessions(),
-        ledger=FakeLedger(), health=FakeHealth(), retry_queue=FakeQueue(), dead_letter_queue=FakeQueue(),
+        ledger=FakeLedger(), health=FakeHealth(), delivery_queue=FakeQueue(), dead_letter_queue=FakeQueue(),
         tiktok=TikTokClient(settings.tiktok_api_base, connect_timeout=settings.tiktok_connect_timeout_s,
                             total_timeout=settings.tiktok_total_timeout_s, http=transport),
     )

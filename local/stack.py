@@ -97,7 +97,8 @@ class LocalStack:
         os.environ.update(self.handler_environment)
         if "STRIPE_SECRET_NAME" in self.handler_environment:
             create_stripe_secret(self.handler_environment["STRIPE_SECRET_NAME"], self.stripe_signing_secret)
-        self.functions = {spec.name: load_function(spec) for spec in specs}
+        served = {route.function for route in template.http_routes()}
+        self.functions = {spec.name: load_function(spec, own_environment=spec.name not in served) for spec in specs}
         # A function whose handler failed to import keeps its routes, as the deployed API would: they answer 500.
         self.routes = [Route(spec, self.functions[spec.function]) for spec in template.http_routes()]
         self._app = LocalApp(
@@ -228,7 +229,7 @@ class LocalStack:
         return {
             "tiktok_requests": self.tiktok.records(),
             "pixel_requests": self.pixel.records(),
-            "queued": peek_messages(self._queue_name("RETRY_QUEUE_URL")),
+            "queued": peek_messages(self._queue_name("DELIVERY_QUEUE_URL")),
             "dead_lettered": peek_messages(self._queue_name("DEAD_LETTER_QUEUE_URL")),
         }
 

@@ -2,7 +2,7 @@
 
 The `stack` fixture is shared by the whole session; `launch_stack` starts another one for tests
 that stop it themselves. Tests share its TikTok stand-in, fault queue and retry poller: `tiktok`
-gives a test them to itself (nothing left in the RetryQueue, no request or fault recorded).
+gives a test them to itself (nothing left in the DeliveryQueue, no request or fault recorded).
 """
 
 import os
@@ -139,21 +139,21 @@ class LocalStackProcess:
         return boto3.client(service, endpoint_url=self.aws_endpoint_url, region_name="us-east-1",
                             aws_access_key_id="testing", aws_secret_access_key="testing")
 
-    def retry_queue_depth(self) -> int:
-        """Messages in the RetryQueue: waiting, in a backoff, or being handled by the RetryFunction."""
+    def delivery_queue_depth(self) -> int:
+        """Messages in the DeliveryQueue: waiting, in a backoff, or being handled by the DeliveryFunction."""
         sqs = self.aws("sqs")
-        url = sqs.get_queue_url(QueueName="RetryQueue")["QueueUrl"]
+        url = sqs.get_queue_url(QueueName="DeliveryQueue")["QueueUrl"]
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
             "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
             "ApproximateNumberOfMessagesDelayed"])["Attributes"]
         return sum(int(value) for value in attributes.values())
 
-    def wait_for_empty_retry_queue(self) -> None:
+    def wait_for_empty_delivery_queue(self) -> None:
         deadline = time.monotonic() + RETRY_DRAIN_TIMEOUT_S
-        while (depth := self.retry_queue_depth()) and time.monotonic() < deadline:
+        while (depth := self.delivery_queue_depth()) and time.monotonic() < deadline:
             time.sleep(0.25)
         if depth:
-            pytest.fail(f"the RetryQueue still holds {depth} message(s) after {RETRY_DRAIN_TIMEOUT_S} s")
+            pytest.fail(f"the DeliveryQueue still holds {depth} message(s) after {RETRY_DRAIN_TIMEOUT_S} s")
 
 
 @pytest.fixture(scope="session")
@@ -185,7 +185,7 @@ def tiktok(stack):
     it too."""
     stack.clear_faults()
     stack.clear_token_marks()
-    stack.wait_for_empty_retry_queue()
+    stack.wait_for_empty_delivery_queue()
     stack.clear_tiktok()
     yield stack
     stack.clear_token_marks()

@@ -1,6 +1,6 @@
 """Every class of TikTok's answer through the local stack (`make dev`), over HTTP: the stand-in's fault queue
-(targeted at this test's own event ids, docs/tiktok.md), the real collector, the RetryFunction polling the
-local RetryQueue, the settings GET; what is queued or dead-lettered read from /_dev/state.
+(targeted at this test's own event ids, docs/tiktok.md), the real collector, the DeliveryFunction polling the
+local DeliveryQueue, the settings GET; what is queued or dead-lettered read from /_dev/state.
 
 Also the split under the budget: a 50-event beacon TikTok refuses event by event, each answer 150 ms late.
 """
@@ -136,17 +136,17 @@ TRANSIENT = {
 def test_a_transient_answer_is_queued_then_delivered_once_by_the_retry_function(fault, campaign):
     events = ids(f"transient-{fault}", 2)
     injected, (code, http_status) = TRANSIENT[fault]
-    # Twice: the collector's call, then the RetryFunction's first; the second retry finds TikTok back.
+    # Twice: the collector's call, then the DeliveryFunction's first; the second retry finds TikTok back.
     campaign.stack.add_fault({**injected, "event_ids": events, "times": 2})
     assert campaign.beacon(page_views(events)) == (202, {"accepted": events, "rejected": []})
-    queued = wait_for(lambda: holding(campaign.stack.state()["queued"], events), "the events in the RetryQueue")
+    queued = wait_for(lambda: holding(campaign.stack.state()["queued"], events), "the events in the DeliveryQueue")
     assert sorted(event_ids_in(queued, events)) == sorted(events)
     reason = queued[0]["reason"]
     assert (reason["kind"], reason.get("code"), reason.get("http_status")) == ("transient", code, http_status)
     assert campaign.token not in json.dumps(queued)
 
     wait_for(lambda: accepted_counts(campaign.calls()) == Counter(events), "the retried delivery")
-    wait_for(lambda: not holding(campaign.stack.state()["queued"], events), "the RetryQueue to let them go")
+    wait_for(lambda: not holding(campaign.stack.state()["queued"], events), "the DeliveryQueue to let them go")
     assert accepted_counts(campaign.calls()) == Counter(events), "delivered exactly once"
     assert holding(campaign.stack.state()["dead_lettered"], events) == []
 
@@ -200,7 +200,7 @@ def test_a_50_event_beacon_refused_event_by_event_is_answered_in_time_and_loses_
     assert {(m["reason"]["kind"], m["reason"]["code"]) for m in dead} <= {("refused", 40002)}
     waiting = sorted(event_ids_in(queued, events))
 
-    # The RetryFunction keeps halving what was queued until every event has its answer: all dead-lettered,
+    # The DeliveryFunction keeps halving what was queued until every event has its answer: all dead-lettered,
     # each once, none sent.
     def all_dead() -> list[dict] | None:
         state = campaign.stack.state()
@@ -213,7 +213,7 @@ def test_a_50_event_beacon_refused_event_by_event_is_answered_in_time_and_loses_
     assert {(m["reason"]["kind"], m["reason"]["code"]) for m in dead} == {("refused", 40002)}
     calls = campaign.calls()
     assert accepted_counts(calls) == Counter()
-    # The RetryFunction started from the whole queued batch, not from single events.
+    # The DeliveryFunction started from the whole queued batch, not from single events.
     assert any(sorted(e["event_id"] for e in c["body"]["data"]) == waiting for c in calls)
 
 

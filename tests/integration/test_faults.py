@@ -11,8 +11,8 @@ import urllib3
 from botocore.exceptions import ClientError, EndpointConnectionError
 from zellify_tiktok.repositories.aws import client
 
+from tests.integration.delivery_source import DeliveryEventSource
 from tests.integration.helpers import beacon_body, post_beacon, put_settings, settings_request
-from tests.integration.retry_source import RetryEventSource
 from tests.tiktok_fake import FakeTikTok
 
 
@@ -36,9 +36,9 @@ def throttled(operation: str) -> ClientError:
 
 
 def drain_until_empty(aws) -> None:
-    """Run the RetryFunction as its event source would until the RetryQueue is empty: handled records are
+    """Run the DeliveryFunction as its event source would until the DeliveryQueue is empty: handled records are
     deleted, failed ones shown again at once instead of after their backoff."""
-    source = RetryEventSource(aws)
+    source = DeliveryEventSource(aws)
     for _ in range(5):
         records = source.receive()
         if not records:
@@ -46,9 +46,9 @@ def drain_until_empty(aws) -> None:
         response = source.invoke(records)
         for failure in response["batchItemFailures"]:
             handle = next(r["receiptHandle"] for r in records if r["messageId"] == failure["itemIdentifier"])
-            source.sqs.change_message_visibility(QueueUrl=aws["RETRY_QUEUE_URL"], ReceiptHandle=handle,
+            source.sqs.change_message_visibility(QueueUrl=aws["DELIVERY_QUEUE_URL"], ReceiptHandle=handle,
                                                  VisibilityTimeout=0)
-    pytest.fail(f"the RetryQueue still holds {source.depth()} message(s) after 5 rounds")
+    pytest.fail(f"the DeliveryQueue still holds {source.depth()} message(s) after 5 rounds")
 
 
 def delivered_ids(tiktok: FakeTikTok) -> list[str]:

@@ -2,7 +2,7 @@
 
 The first-payment record (`first-payment:{subscription_id}`) is written only once the delivery is complete.
 A delivery TikTok refused is not: its dead-lettered copy carries the record in `ledger_records`, however
-it got there (refused by the Stripe function at once, by the RetryFunction after a transient failure, or
+it got there (refused by the Stripe function at once, by the DeliveryFunction after a transient failure, or
 again by a replay), and the replay that delivers it writes the record. From then on the subscription's
 next invoice is a renewal (`ignored`, `not_first_payment`), and the invoice itself, delivered again by
 Stripe, is a `duplicate` while its own ledger item lives (48 h) and a renewal after that.
@@ -17,8 +17,8 @@ import stripe_app
 from zellify_tiktok.repositories.ledger import ledger_key
 from zellify_tiktok.services.replay import ReplayFilter, replay_dead_letters
 
+from tests.integration.delivery_source import DeliveryEventSource, peek
 from tests.integration.helpers import ADMIN_SETTINGS, call, put_settings
-from tests.integration.retry_source import RetryEventSource, peek
 from tests.stripe_webhooks import signed_event, stripe_event
 
 SECRET = "whsec_first_payment"
@@ -93,7 +93,7 @@ def test_a_first_payment_the_retry_function_sees_refused_is_dead_lettered_with_i
     tiktok.add_fault({"http_status": 503})
     assert invoice_paid() == {"status": "queued", "reason": "transient_failure", "event_ids": [INVOICE]}
     tiktok.add_fault(REFUSED)
-    source = RetryEventSource(aws)
+    source = DeliveryEventSource(aws)
     assert source.poll() == {"batchItemFailures": []}
     assert source.depth() == 0
     [dead] = peek(aws["DEAD_LETTER_QUEUE_URL"])

@@ -1,6 +1,6 @@
-"""RetryQueue messages TikTok answered only in part (docs/design.md §7, §9, §11), over virtual time
-(tests/integration/virtual_time.py) with the RetryFunction invoked as its event source mapping would
-(tests/integration/retry_source.py).
+"""DeliveryQueue messages TikTok answered only in part (docs/design.md §7, §9, §11), over virtual time
+(tests/integration/virtual_time.py) with the DeliveryFunction invoked as its event source mapping would
+(tests/integration/delivery_source.py).
 
 A message some of whose events were answered (sent, or refused for good) while others got no answer is
 narrowed to the unanswered ones: a copy of those is queued, delayed by the message's backoff (SQS delays at
@@ -23,16 +23,16 @@ import pytest
 from botocore.exceptions import ReadTimeoutError
 from zellify_tiktok.repositories.aws import client
 from zellify_tiktok.repositories.queues import MAX_DELAY_S
+from zellify_tiktok.services.delivery import backoff_seconds
 from zellify_tiktok.services.health import health_view
-from zellify_tiktok.services.retry import backoff_seconds
 
 from local.template import Template
 from tests.integration.conftest import ROOT
+from tests.integration.delivery_source import DeliveryEventSource, peek, sent_batches, visibility_changes
 from tests.integration.helpers import beacon_body, health_totals, post_beacon, put_settings, run_health_function
-from tests.integration.retry_source import RetryEventSource, peek, sent_batches, visibility_changes
 from tests.integration.virtual_time import VirtualContext
 
-RETRY_TIMEOUT_S = next(f.timeout_s for f in Template(ROOT / "template.yaml").functions() if f.name == "RetryFunction")
+RETRY_TIMEOUT_S = next(f.timeout_s for f in Template(ROOT / "template.yaml").functions() if f.name == "DeliveryFunction")
 HOUR_S = 3600
 POLL_EVERY_S = 20
 # One beacon's page views: TikTok takes two, refuses one for good and answers the last one 50000 (SYS_ERROR).
@@ -46,24 +46,24 @@ def backoff(runtime, failures: int) -> int:
 
 
 def queue_beacon(tiktok, aws, event_ids: list[str]) -> dict:
-    """A beacon of page views TikTok answered 503: one RetryQueue message, whose body is returned."""
+    """A beacon of page views TikTok answered 503: one DeliveryQueue message, whose body is returned."""
     tiktok.add_fault({"http_status": 503})
     with sent_batches() as sent:  # read as sent: a receive would count in the message's receives
         status, _, body = post_beacon(beacon_body(events=[{"event": "page_view", "event_id": i} for i in event_ids]))
     assert status == 202 and body["accepted"] == event_ids, body
-    [[entry]] = [batch["Entries"] for batch in sent if batch["QueueUrl"] == aws["RETRY_QUEUE_URL"]]
+    [[entry]] = [batch["Entries"] for batch in sent if batch["QueueUrl"] == aws["DELIVERY_QUEUE_URL"]]
     message = json.loads(entry["MessageBody"])
     assert ids(message) == event_ids
     return message
 
 
 def with_attempts(aws, attempts: int) -> dict:
-    """The RetryQueue's one message put back as a copy that already failed `attempts` deliveries."""
+    """The DeliveryQueue's one message put back as a copy that already failed `attempts` deliveries."""
     sqs = boto3.client("sqs")
-    [raw] = sqs.receive_message(QueueUrl=aws["RETRY_QUEUE_URL"])["Messages"]
-    sqs.delete_message(QueueUrl=aws["RETRY_QUEUE_URL"], ReceiptHandle=raw["ReceiptHandle"])
+    [raw] = sqs.receive_message(QueueUrl=aws["DELIVERY_QUEUE_URL"])["Messages"]
+    sqs.delete_message(QueueUrl=aws["DELIVERY_QUEUE_URL"], ReceiptHandle=raw["ReceiptHandle"])
     message = {**json.loads(raw["Body"]), "attempts": attempts}
-    sqs.send_message(QueueUrl=aws["RETRY_QUEUE_URL"], MessageBody=json.dumps(message))
+    sqs.send_message(QueueUrl=aws["DELIVERY_QUEUE_URL"], MessageBody=json.dumps(message))
     return message
 
 
@@ -87,7 +87,7 @@ def ids(message: dict) -> list[str]:
 
 def delayed(aws) -> int:
     attributes = boto3.client("sqs").get_queue_attributes(
-        QueueUrl=aws["RETRY_QUEUE_URL"], AttributeNames=["ApproximateNumberOfMessagesDelayed"])["Attributes"]
+        QueueUrl=aws["DELIVERY_QUEUE_URL"], AttributeNames=["ApproximateNumberOfMessagesDelayed"])["Attributes"]
     return int(attributes["ApproximateNumberOfMessagesDelayed"])
 
 
@@ -101,13 +101,13 @@ def test_a_partly_answered_message_is_narrowed_until_its_pending_event_is_sent_e
     original = queue_beacon(tiktok, aws, ALL)
     answer_partly(tiktok)
     tiktok.calls.clear()
-    source = RetryEventSource(aws)
+    source = DeliveryEventSource(aws)
     with sent_batches() as sent, visibility_changes() as visibility:
         # The record is let go (no backoff set on it): a narrowed copy takes its place.
         assert source.poll(VirtualContext(clock, RETRY_TIMEOUT_S)) == {"batchItemFailures": []}
     assert visibility == []
     assert [(b["QueueUrl"], [ids(json.loads(e["MessageBody"])) for e in b["Entries"]]) for b in sent] == [
-        (aws["DEAD_LETTER_QUEUE_URL"], [REFUSED]), (aws["RETRY_QUEUE_URL"], [PENDING])]
+        (aws["DEAD_LETTER_QUEUE_URL"], [REFUSED]), (aws["DELIVERY_QUEUE_URL"], [PENDING])]
     [entry] = sent[1]["Entries"]
     assert entry["DelaySeconds"] == backoff(runtime, 1) == 30
     copy = json.loads(entry["MessageBody"])
@@ -160,7 +160,7 @@ def test_in_one_call_a_narrowed_message_is_requeued_and_an_unanswered_one_backs_
     queue_beacon(tiktok, aws, ["nar-e", "nar-f"])
     answer_partly(tiktok)
     tiktok.calls.clear()
-    source = RetryEventSource(aws)
+    source = DeliveryEventSource(aws)
     with sent_batches() as sent, visibility_changes() as visibility:
         response = source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))
     # One call for both, halved: [a b c] → a, [b c] → b, c refused; [d e f] has no answer (50000 for nar-d).
@@ -170,7 +170,7 @@ def test_in_one_call_a_narrowed_message_is_requeued_and_an_unanswered_one_backs_
     assert visibility == [backoff(runtime, 1)], "the unanswered message backs off whole"
     # In the queue: the unanswered message (in its backoff) and the narrowed copy (delayed).
     assert source.depth() == 2 and delayed(aws) == 1
-    requeued = [json.loads(e["MessageBody"]) for b in sent if b["QueueUrl"] == aws["RETRY_QUEUE_URL"]
+    requeued = [json.loads(e["MessageBody"]) for b in sent if b["QueueUrl"] == aws["DELIVERY_QUEUE_URL"]
                 for e in b["Entries"]]
     assert [ids(m) for m in requeued] == [PENDING]
 
@@ -191,10 +191,10 @@ def test_a_narrowed_copy_is_delayed_by_its_backoff_at_most_the_15_minutes_sqs_al
     queue_beacon(tiktok, aws, ALL)
     original = with_attempts(aws, attempts)
     answer_partly(tiktok)
-    source = RetryEventSource(aws)
+    source = DeliveryEventSource(aws)
     with sent_batches() as sent:
         assert source.poll(VirtualContext(clock, RETRY_TIMEOUT_S)) == {"batchItemFailures": []}
-    [entry] = [e for b in sent if b["QueueUrl"] == aws["RETRY_QUEUE_URL"] for e in b["Entries"]]
+    [entry] = [e for b in sent if b["QueueUrl"] == aws["DELIVERY_QUEUE_URL"] for e in b["Entries"]]
     failures = attempts + 1
     assert entry["DelaySeconds"] == min(backoff(runtime, failures), MAX_DELAY_S)
     assert {0: 30, 3: 240, 5: 900, 9: 900}[attempts] == entry["DelaySeconds"]
@@ -212,7 +212,7 @@ def test_a_narrowed_copy_failing_on_its_last_allowed_delivery_dead_letters_only_
     put_settings()
     queue_beacon(tiktok, aws, ALL)
     answer_partly(tiktok)
-    source = RetryEventSource(aws)
+    source = DeliveryEventSource(aws)
     assert source.poll(VirtualContext(clock, RETRY_TIMEOUT_S)) == {"batchItemFailures": []}
     clock.advance(backoff(runtime, 1) + 1)
     # The copy's first receive is the message's second failed delivery, the last one allowed.
@@ -242,7 +242,7 @@ def test_a_campaign_unreadable_on_the_last_allowed_delivery_dead_letters_the_mes
 
     events = client("dynamodb").meta.events
     events.register("provide-client-params.dynamodb.GetItem", campaign_read_times_out, unique_id="campaign-down")
-    source = RetryEventSource(aws)
+    source = DeliveryEventSource(aws)
     try:
         with visibility_changes() as visibility:
             response = source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))
@@ -269,7 +269,7 @@ def test_a_dead_letter_queue_down_keeps_the_refused_events_in_their_message_unti
     tiktok.calls.clear()
     dead_letter_url = runtime.dead_letter_queue.url
     runtime.dead_letter_queue.url = dead_letter_url.rsplit("/", 1)[0] + "/gone"
-    source = RetryEventSource(aws)
+    source = DeliveryEventSource(aws)
     # Not a failed invocation: dlq-a was sent, and dlq-b waits in a narrowed copy, as if TikTok had not answered.
     response = source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))
     assert response == {"batchItemFailures": []}
@@ -286,21 +286,21 @@ def test_a_dead_letter_queue_down_keeps_the_refused_events_in_their_message_unti
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "a narrowed copy the RetryQueue refuses leaves the record to come back whole: its refused event is "
+    "a narrowed copy the DeliveryQueue refuses leaves the record to come back whole: its refused event is "
     "dead-lettered a second time, its sent events count as duplicates, and `queued` is taken away twice "
     "(services/retry.py _requeue; the answered events' health was already taken away in _narrow)"))
-def test_a_narrowed_copy_the_retry_queue_refuses_still_answers_each_event_once(clock, runtime, tiktok, aws):
+def test_a_narrowed_copy_the_delivery_queue_refuses_still_answers_each_event_once(clock, runtime, tiktok, aws):
     put_settings()
     queue_beacon(tiktok, aws, ALL)
     answer_partly(tiktok)
-    source = RetryEventSource(aws)
+    source = DeliveryEventSource(aws)
 
-    def retry_queue_refuses(params, **_):
-        if params["QueueUrl"] == aws["RETRY_QUEUE_URL"]:
+    def delivery_queue_refuses(params, **_):
+        if params["QueueUrl"] == aws["DELIVERY_QUEUE_URL"]:
             raise ReadTimeoutError(endpoint_url=params["QueueUrl"])
 
     events = client("sqs").meta.events
-    events.register("provide-client-params.sqs.SendMessageBatch", retry_queue_refuses, unique_id="retry-queue-down")
+    events.register("provide-client-params.sqs.SendMessageBatch", delivery_queue_refuses, unique_id="retry-queue-down")
     try:
         # The record comes back after its backoff, whole: the copy could not take its place.
         assert len(source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))["batchItemFailures"]) == 1

@@ -4,8 +4,8 @@ and emits the metrics of the operations issue. Logs are Powertools' JSON lines o
 import json
 
 import boto3
+import delivery_app
 import pytest
-import retry_app
 import stripe_app
 
 from tests.integration.conftest import LambdaContext
@@ -42,7 +42,7 @@ def funnel_run(runtime, tiktok, aws, capsys, service_logs):
     assert post_beacon(beacon_body(events=events[:2], **session))[0] == 202  # deduplicated
     tiktok.script = [503]
     assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "o-3"}], **session))[0] == 202
-    retry_app.lambda_handler(sqs_event("RETRY_QUEUE_URL", aws), LambdaContext())
+    delivery_app.lambda_handler(sqs_event("DELIVERY_QUEUE_URL", aws), LambdaContext())
     tiktok.script = [{"code": 40001, "message": "No permission"}]
     assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "o-4"}], **session))[0] == 202
     payment = stripe_event("stripe_payment_intent_succeeded.json")

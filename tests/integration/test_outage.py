@@ -1,9 +1,9 @@
-"""The RetryQueue over hours of virtual time (tests/integration/virtual_time.py): moto's SQS, the budgets and
-TikTok's latency on one clock, the RetryFunction invoked as its event source mapping would
-(tests/integration/retry_source.py), so visibility, backoff, receive counts and SQS's redrive all apply.
+"""The DeliveryQueue over hours of virtual time (tests/integration/virtual_time.py): moto's SQS, the budgets and
+TikTok's latency on one clock, the DeliveryFunction invoked as its event source mapping would
+(tests/integration/delivery_source.py), so visibility, backoff, receive counts and SQS's redrive all apply.
 
 - a 6-hour TikTok outage: every event queued meanwhile is delivered once TikTok is back, exactly once,
-  none dead-lettered, each retry after the backoff the RetryFunction set (docs/design.md §7, issue 11);
+  none dead-lettered, each retry after the backoff the DeliveryFunction set (docs/design.md §7, issue 11);
 - a backlog ten times what one invocation can deliver drains with nothing dead-lettered, although it
   takes more receives than SQS allows one message: the deferred are copies, not receives (issue 10);
 - a deferred copy keeps the failed deliveries of its original, so its backoff and its end stay right.
@@ -14,15 +14,15 @@ from dataclasses import replace
 
 import boto3
 import pytest
-from zellify_tiktok.services.retry import backoff_seconds
+from zellify_tiktok.services.delivery import backoff_seconds
 
 from local.template import Template
 from tests.integration.conftest import ROOT
+from tests.integration.delivery_source import DeliveryEventSource, visibility_changes
 from tests.integration.helpers import beacon_body, post_beacon, put_settings
-from tests.integration.retry_source import RetryEventSource, visibility_changes
 from tests.integration.virtual_time import VirtualContext
 
-RETRY_TIMEOUT_S = next(f.timeout_s for f in Template(ROOT / "template.yaml").functions() if f.name == "RetryFunction")
+RETRY_TIMEOUT_S = next(f.timeout_s for f in Template(ROOT / "template.yaml").functions() if f.name == "DeliveryFunction")
 HOUR_S = 3600
 OUTAGE_S = 6 * HOUR_S
 # Lambda polls the queue without pause; here a visible message waits at most this long for its receive.
@@ -45,7 +45,7 @@ OUTAGES = {
 def test_a_6_hour_tiktok_outage_is_outlasted_each_event_delivered_once_none_dead_lettered(outage, clock, runtime,
                                                                                           tiktok, aws):
     put_settings()
-    source = RetryEventSource(aws)
+    source = DeliveryEventSource(aws)
     start = clock()
     tiktok.add_fault({**OUTAGES[outage], "times": 1_000_000})
     accepted: list[str] = []
@@ -85,13 +85,13 @@ def test_a_6_hour_tiktok_outage_is_outlasted_each_event_delivered_once_none_dead
 
 def test_a_backlog_ten_times_one_invocations_capacity_drains_with_nothing_dead_lettered(clock, runtime, tiktok,
                                                                                        aws):
-    # SQS dead-letters a message on its 4th receive here, and so does the RetryFunction on a 3rd failure.
+    # SQS dead-letters a message on its 4th receive here, and so does the DeliveryFunction on a 3rd failure.
     max_receives = 3
     runtime.settings = replace(runtime.settings, retry_max_receives=max_receives)
     sqs = boto3.client("sqs")
     dead_letter_arn = sqs.get_queue_attributes(QueueUrl=aws["DEAD_LETTER_QUEUE_URL"], AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
-    sqs.set_queue_attributes(QueueUrl=aws["RETRY_QUEUE_URL"], Attributes={"RedrivePolicy": (
+    sqs.set_queue_attributes(QueueUrl=aws["DELIVERY_QUEUE_URL"], Attributes={"RedrivePolicy": (
         f'{{"deadLetterTargetArn": "{dead_letter_arn}", "maxReceiveCount": "{max_receives}"}}')})
     # Ten campaigns (ten groups, one TikTok call each), two queued messages each.
     groups = 10
@@ -106,7 +106,7 @@ def test_a_backlog_ten_times_one_invocations_capacity_drains_with_nothing_dead_l
             assert status == 202
             accepted += body["accepted"]
     tiktok.calls.clear()
-    source = RetryEventSource(aws)
+    source = DeliveryEventSource(aws)
     assert source.depth() == 2 * groups
     # A 10 s invocation has 5 s for TikTok; a call takes 1 s and the core starts a group only with
     # time for its AWS calls after it: one group per invocation.
@@ -126,7 +126,7 @@ def test_a_deferred_copy_keeps_the_failed_deliveries_of_its_original(clock, runt
     put_settings()
     tiktok.add_fault({"http_status": 503})
     assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "kept-1"}]))[0] == 202
-    source = RetryEventSource(aws)
+    source = DeliveryEventSource(aws)
     settings = runtime.settings
 
     def backoff(failures: int) -> int:
@@ -160,7 +160,7 @@ def test_a_message_failing_on_its_last_allowed_delivery_is_dead_lettered_by_the_
     put_settings()
     tiktok.add_fault({"http_status": 503, "times": 3})
     assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "last-1"}]))[0] == 202
-    source = RetryEventSource(aws)
+    source = DeliveryEventSource(aws)
     assert len(source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))["batchItemFailures"]) == 1
     clock.advance(HOUR_S)
     # The second failure is the last allowed: parked in the DeadLetterQueue with its reason, not left to SQS.
@@ -178,7 +178,7 @@ def test_a_queued_batch_needing_several_invocations_to_isolate_its_refusals_dead
     assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": i} for i in ids]))[0] == 202
     # TikTok refuses each of them, alone or in company, 400 ms an answer: 99 calls, more than one invocation.
     tiktok.add_fault({"code": 40002, "event_ids": ids, "times": 100_000, "delay_ms": 400})
-    source = RetryEventSource(aws)
+    source = DeliveryEventSource(aws)
     while source.depth() and source.invocations < 2 * runtime.settings.retry_max_receives:
         source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))
         clock.advance(HOUR_S)  # past any backoff

@@ -1,7 +1,7 @@
 """The faults issue 10 found in review, one test each, through the real handlers under moto.
 
-(The RetryQueue backlog that must drain without a dead letter is in test_outage.py, with the other tests
-that run the RetryQueue on virtual time.)
+(The DeliveryQueue backlog that must drain without a dead letter is in test_outage.py, with the other tests
+that run the DeliveryQueue on virtual time.)
 """
 
 import json
@@ -10,8 +10,8 @@ import collect_app
 import pytest
 
 from tests.integration.conftest import load_event
+from tests.integration.delivery_source import DeliveryEventSource
 from tests.integration.helpers import beacon_body, call, post_beacon, put_settings, settings_request
-from tests.integration.retry_source import RetryEventSource
 
 PIXEL_A = "CPIXELAAAAAAAAAAAAAA"
 PIXEL_B = "CPIXELBBBBBBBBBBBBBB"
@@ -59,7 +59,7 @@ def test_a_retry_for_the_campaigns_old_pixel_leaves_its_current_pixel_in_the_cac
     put_settings(pixel_id=PIXEL_A)
     tiktok.calls.clear()
     # Within the cache's 60 s: the retry (to B, as built) records TikTok's answer on the campaign,
-    assert RetryEventSource(aws).poll() == {"batchItemFailures": []}
+    assert DeliveryEventSource(aws).poll() == {"batchItemFailures": []}
     assert [(c["body"]["event_source_id"], c["answer"]) for c in tiktok.calls] == [(PIXEL_B, 0)]
     # and the next beacon still goes to the campaign's pixel, A.
     assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "for-a"}]))[0] == 202

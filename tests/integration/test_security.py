@@ -13,8 +13,8 @@ import logging
 
 import boto3
 import collect_app
+import delivery_app
 import pytest
-import retry_app
 import settings_app
 import stripe_app
 
@@ -101,7 +101,7 @@ def test_retried_events_go_to_the_pixel_and_token_they_were_built_for(two_campai
     assert post_beacon(beacon_body(campaign_id="cmp-b", session_id=SESSION,
                                    events=[{"event": "page_view", "event_id": "b-retried"}]), origin=None)[0] == 202
     tiktok.calls.clear()
-    assert retry_app.lambda_handler(sqs_event("RETRY_QUEUE_URL", aws), LambdaContext()) == {"batchItemFailures": []}
+    assert delivery_app.lambda_handler(sqs_event("DELIVERY_QUEUE_URL", aws), LambdaContext()) == {"batchItemFailures": []}
     [(event, headers)] = events_of(tiktok, PIXEL_B)
     assert event["event_id"] == "b-retried" and headers["Access-Token"] == TOKEN_B
     assert events_of(tiktok, PIXEL_A) == []
@@ -180,9 +180,9 @@ def test_token_and_signing_secret_never_leave_where_they_are_kept(two_campaigns,
     tiktok.script = [503, {"code": 40105, "message": "Access token is invalid"}]
     keep(*post_beacon(beacon_body(campaign_id="cmp-a", events=view[1:2]), origin=None))
     keep(*post_beacon(beacon_body(campaign_id="cmp-b", events=view[2:]), origin=None))
-    queued = sqs_event("RETRY_QUEUE_URL", aws)
+    queued = sqs_event("DELIVERY_QUEUE_URL", aws)
     messages = [record["body"] for record in queued["Records"]]
-    retry_app.lambda_handler(queued, LambdaContext())
+    delivery_app.lambda_handler(queued, LambdaContext())
     messages += [json.dumps(m) for m in sqs_messages("DEAD_LETTER_QUEUE_URL")]
     assert len(messages) == 2, messages
     # Stripe: verified, refused (wrong secret, stale, tampered), and answered from the webhook.

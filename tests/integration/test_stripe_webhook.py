@@ -246,7 +246,7 @@ def test_bad_signatures_are_refused_and_nothing_is_processed(demo, tiktok, sqs_m
     assert isinstance(body["error"]["details"], list)
     assert SECRET not in json.dumps(body)
     assert tiktok.calls == []
-    assert sqs_messages("RETRY_QUEUE_URL") == [] and sqs_messages("DEAD_LETTER_QUEUE_URL") == []
+    assert sqs_messages("DELIVERY_QUEUE_URL") == [] and sqs_messages("DEAD_LETTER_QUEUE_URL") == []
 
 
 @pytest.mark.parametrize("case", ["future", "ten years ahead"])
@@ -453,7 +453,7 @@ def test_transient_failure_is_queued_without_token_or_raw_email(demo, tiktok, sq
     tiktok.script = [503]
     assert webhook("stripe_invoice_paid_subscription_create.json")[1] == {
         "status": "queued", "reason": "transient_failure", "event_ids": [INVOICE]}
-    [message] = sqs_messages("RETRY_QUEUE_URL")
+    [message] = sqs_messages("DELIVERY_QUEUE_URL")
     assert [e["event_id"] for e in message["events"]] == [INVOICE]
     assert message["source"] == "stripe"
     # The retry writes the first-payment record once TikTok confirms.
@@ -472,11 +472,11 @@ def test_permanent_failure_is_dead_lettered(demo, tiktok, sqs_messages):
 
 def test_queue_down_on_a_transient_failure_answers_500(demo, tiktok, runtime):
     tiktok.script = [503]
-    runtime.retry_queue.url = "https://sqs.us-east-1.amazonaws.com/123456789012/gone"
+    runtime.delivery_queue.url = "https://sqs.us-east-1.amazonaws.com/123456789012/gone"
     status, body = webhook("stripe_payment_intent_succeeded.json")
     assert status == 500 and body["error"]["code"] == "retry_later"
     # Nothing was recorded: Stripe's redelivery is sent, not taken for a duplicate.
-    runtime.retry_queue.url = os.environ["RETRY_QUEUE_URL"]
+    runtime.delivery_queue.url = os.environ["DELIVERY_QUEUE_URL"]
     assert webhook("stripe_payment_intent_succeeded.json")[1]["status"] == "sent"
 
 

@@ -29,7 +29,7 @@ def tiktok_never_answering_in_time(tiktok) -> None:
 
 
 def queued_ids(sqs_messages) -> list[str]:
-    return sorted(e["event_id"] for m in sqs_messages("RETRY_QUEUE_URL") for e in m["events"])
+    return sorted(e["event_id"] for m in sqs_messages("DELIVERY_QUEUE_URL") for e in m["events"])
 
 
 def ledger_items(aws) -> list[dict]:
@@ -55,7 +55,7 @@ def test_every_aws_call_and_tiktok_taking_their_full_timeouts_still_answer_202_i
     assert status == 202, body
     assert elapsed <= ANSWER_BY_S, (f"answered after {elapsed:.1f} s of the function's {COLLECT_TIMEOUT_S} s "
                                     f"(AWS calls, {CALL_WORST_CASE_S} s each: {called})")
-    # Nothing lost: TikTok confirmed nothing, so every accepted event waits in the RetryQueue.
+    # Nothing lost: TikTok confirmed nothing, so every accepted event waits in the DeliveryQueue.
     assert tiktok.accepted_ids() == []
     assert queued_ids(sqs_messages) == sorted(body["accepted"])
 

@@ -4,7 +4,7 @@ import json
 from html.parser import HTMLParser
 
 from zellify_tiktok.answers import Answer, Outcome
-from zellify_tiktok.messages import QueueReason, RetryMessage
+from zellify_tiktok.messages import DeliveryMessage, QueueReason
 from zellify_tiktok.reasons import ReasonKind
 from zellify_tiktok.server_event import ServerEvent, UserData
 
@@ -157,7 +157,7 @@ def queue_message(name: str, event_id: str, *, source: str, kind: ReasonKind, an
     """A message as the layer queues it (the page reads what the queues really hold)."""
     event = ServerEvent(funnel_event="page_view", name=name, event_id=event_id, event_time=1764064800,
                         user=UserData(external_id=HASH))
-    message = RetryMessage(campaign_id="demo", pixel_id=PIXEL, source=source, reason=QueueReason.of(kind, answer),
+    message = DeliveryMessage(campaign_id="demo", pixel_id=PIXEL, source=source, reason=QueueReason.of(kind, answer),
                            events=(event,))
     return json.loads(message.to_json())
 

@@ -1,4 +1,4 @@
-"""POST /v1/webhooks/stripe (docs/design.md §6.3): verify, map, guard, join the session, deliver, answer.
+"""POST /v1/webhooks/stripe (docs/design.md §6.3): verify, map, guard, join the session, queue, answer.
 
 Only signature problems and oversize bodies are refused (400): every correctly signed event is
 answered 200, because Stripe redelivers anything else for three days. 500 means "redeliver
@@ -16,15 +16,14 @@ from aws_lambda_powertools import Logger
 
 from ..budget import Budget, Clock
 from ..campaign import Campaign, test_code_to_send
-from ..delivery import Delivery, DeliveryCore, DeliveryReport, ServeRequest
 from ..errors import ApiError, BadRequest
 from ..observability import count
+from ..records import LedgerRecord, ledger_key
 from ..repositories import INFRASTRUCTURE_ERRORS
-from ..repositories.ledger import LedgerRecord, ledger_key
 from ..repositories.queues import QueueUnavailable
 from ..runtime import Runtime, get_runtime
-from ..server_event import ServerEvent
 from ..stripe_mapping import Conversion, Ignored, SubscriptionCheck, conversion_event, first_payment_key, map_event
+from .delivery import submit
 
 logger = Logger(child=True)
 
@@ -41,7 +40,7 @@ class RetryLater(ApiError):
 
 @dataclass(frozen=True)
 class WebhookAnswer:
-    status: str  # sent | duplicate | ignored | queued
+    status: str  # queued | duplicate | ignored
     reason: str
     event_ids: list[str] = field(default_factory=list)
 
@@ -131,12 +130,12 @@ def process_event(event: Any, runtime: Runtime, budget: Budget, clock: Clock = t
     if isinstance(conversion, Ignored):
         return _ignored(conversion.reason, conversion.event_id)
     try:
-        return _deliver(conversion, runtime, budget, clock)
+        return _deliver(conversion, runtime, clock)
     except INFRASTRUCTURE_ERRORS as exc:
         raise RetryLater("campaign, session or ledger could not be read; Stripe will redeliver") from exc
 
 
-def _deliver(conversion: Conversion, runtime: Runtime, budget: Budget, clock: Clock) -> WebhookAnswer:
+def _deliver(conversion: Conversion, runtime: Runtime, clock: Clock) -> WebhookAnswer:
     campaign = runtime.campaigns.get(conversion.campaign_id)
     if campaign is None:
         return _ignored("unknown_campaign", conversion.event_id)
@@ -154,35 +153,35 @@ def _deliver(conversion: Conversion, runtime: Runtime, budget: Budget, clock: Cl
     if consent is False or (campaign.require_consent and consent is not True):
         return _ignored("no_consent", conversion.event_id)
     event = conversion_event(conversion, campaign, session)
-    records = _first_payment_records(conversion, campaign, event, runtime)
+    own_key = ledger_key(campaign.pixel_id, event.name, event.event_id)
+    subscription_keys = ([first_payment_key(conversion.subscription_id)] if conversion.subscription_id and
+                         conversion.subscription_check is not SubscriptionCheck.NONE else [])
+    held = runtime.ledger.already_sent([own_key, *subscription_keys])  # one BatchGetItem
+    if own_key in held:
+        return WebhookAnswer("duplicate", "already_sent", [conversion.event_id])
+    records = _first_payment_records(conversion, campaign, held, runtime)
     if records is None:
         return _ignored("not_first_payment", conversion.event_id)
-    delivery = Delivery(campaign=campaign, pixel_id=campaign.pixel_id, events=[event], source="stripe",
-                        ledger_records=records,
-                        test_event_code=test_code_to_send(campaign, clock()))
     try:
-        core = DeliveryCore(runtime, ServeRequest(runtime.settings.tiktok_total_timeout_s), budget, clock)
-        report = core.deliver(delivery)
+        submit(runtime.delivery_queue, campaign_id=campaign.campaign_id, pixel_id=campaign.pixel_id,
+               test_event_code=test_code_to_send(campaign, clock()), events=[event], source="stripe",
+               ledger_records=records, now=clock())
     except QueueUnavailable as exc:
-        raise RetryLater("TikTok failed and the retry queue is unavailable; Stripe will redeliver") from exc
-    return _answer(report, conversion)
+        raise RetryLater("the delivery queue is unavailable; Stripe will redeliver") from exc
+    return WebhookAnswer("queued", conversion.funnel_event, [conversion.event_id])
 
 
-def _first_payment_records(conversion: Conversion, campaign: Campaign, event: ServerEvent,
+def _first_payment_records(conversion: Conversion, campaign: Campaign, held: set[str],
                            runtime: Runtime) -> list[LedgerRecord] | None:
     """Ledger records to write once the event is confirmed; None when the event is not reported.
 
-    A subscription's first paid invoice is found by the absence of its first-payment record, not by
-    billing_reason: a trial's first real payment arrives as `subscription_cycle`.
+    A subscription's first paid invoice is found by the absence of its first-payment record (in `held`, what
+    the ledger holds), not by billing_reason: a trial's first real payment arrives as `subscription_cycle`.
     """
     if conversion.subscription_check is SubscriptionCheck.NONE or not conversion.subscription_id:
         return []
     key = first_payment_key(conversion.subscription_id)
-    own_key = ledger_key(campaign.pixel_id, event.name, event.event_id)
-    found = runtime.ledger.already_sent([key, own_key])
-    if own_key in found:
-        return []  # this very event was sent: the delivery answers "duplicate"
-    if key in found:
+    if key in held:
         if conversion.subscription_check is SubscriptionCheck.FIRST_PAYMENT and campaign.report_renewals:
             return []
         return None
@@ -190,18 +189,6 @@ def _first_payment_records(conversion: Conversion, campaign: Campaign, event: Se
         # 400 days, not the 48 h of the ledger, or next month's renewal would pass for a first payment.
         return [LedgerRecord(key=key, ttl_s=runtime.settings.first_payment_ttl_days * 86400)]
     return []
-
-
-def _answer(report: DeliveryReport, conversion: Conversion) -> WebhookAnswer:
-    ids = [conversion.event_id]
-    if report.sent:
-        return WebhookAnswer("sent", conversion.funnel_event, ids)
-    if report.queued:
-        return WebhookAnswer("queued", "transient_failure", ids)
-    if report.dead_lettered:
-        # Refused by TikTok for good (e.g. a revoked token): parked in the DeadLetterQueue for replay.
-        return WebhookAnswer("queued", "dead_lettered", ids)
-    return WebhookAnswer("duplicate", "already_sent", ids)
 
 
 def _ignored(reason: str, event_id: str | None) -> WebhookAnswer:
