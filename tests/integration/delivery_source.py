@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
+from botocore.exceptions import ReadTimeoutError
 import delivery_app
 from zellify_tiktok.repositories.aws import client
 
@@ -92,12 +93,12 @@ def _hooked(handler, *event_names: str) -> Iterator[None]:
     """`handler` registered on the layer's SQS client for these botocore events inside the block."""
     events = client("sqs").meta.events
     for name in event_names:
-        events.register(name, handler, unique_id=f"retry-source-{name}")
+        events.register(name, handler, unique_id=f"delivery-source-{name}-{id(handler)}")
     try:
         yield
     finally:
         for name in event_names:
-            events.unregister(name, unique_id=f"retry-source-{name}")
+            events.unregister(name, unique_id=f"delivery-source-{name}-{id(handler)}")
 
 
 @contextlib.contextmanager
@@ -124,14 +125,28 @@ def visibility_changes() -> Iterator[list[int]]:
 
 @contextlib.contextmanager
 def sent_batches() -> Iterator[list[dict[str, Any]]]:
-    """The parameters (QueueUrl, Entries) of every SendMessageBatch the layer makes inside the block, in order."""
+    """The parameters (QueueUrl, Entries) of every SendMessage and SendMessageBatch the layer makes inside the
+    block, in order (a SendMessage as a batch of one)."""
     sent: list[dict[str, Any]] = []
 
     def record(params, **_):
-        sent.append({"QueueUrl": params["QueueUrl"], "Entries": [dict(entry) for entry in params["Entries"]]})
+        entries = params.get("Entries") or [{"Id": "0", "MessageBody": params["MessageBody"],
+                                             "DelaySeconds": params.get("DelaySeconds", 0)}]
+        sent.append({"QueueUrl": params["QueueUrl"], "Entries": [dict(entry) for entry in entries]})
 
-    with _hooked(record, "before-parameter-build.sqs.SendMessageBatch"):
+    with _hooked(record, "before-parameter-build.sqs.SendMessageBatch", "before-parameter-build.sqs.SendMessage"):
         yield sent
+
+
+@contextlib.contextmanager
+def queue_refusing(url: str) -> Iterator[None]:
+    """Inside the block every SendMessage and SendMessageBatch to `url` times out."""
+    def refuse(params, **_):
+        if params["QueueUrl"] == url:
+            raise ReadTimeoutError(endpoint_url=url)
+
+    with _hooked(refuse, "provide-client-params.sqs.SendMessageBatch", "provide-client-params.sqs.SendMessage"):
+        yield
 
 
 def peek(url: str) -> list[dict[str, Any]]:

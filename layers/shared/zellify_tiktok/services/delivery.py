@@ -9,11 +9,14 @@ what is left of the invocation. Then each message is settled on its own, from it
 - DELIVERED: every event sent, or found already sent;
 - DEAD_LETTERED: its events refused by TikTok (or retried for more than a day) are in the DeadLetterQueue,
   with TikTok's code and message; the others were delivered;
-- REQUEUED: some events still have no answer and the others do: a copy holding only the unanswered ones
-  is queued (delayed by its backoff), so what comes back never sends or dead-letters an answered event
-  again; also a message the invocation had no time for (a copy, so a backlog spends no receive);
-- RETRY: no event of it was answered: SQS shows the record again after its backoff (30 s doubling per
-  failed delivery, capped at an hour; dead-lettered after `max_deliveries`, more than a day in all);
+- REQUEUED: some events still have no answer: a copy holding only those is queued, delayed by its backoff,
+  with its failed deliveries in its body (`attempts`), so what comes back never sends or dead-letters an
+  answered event again; also a message the invocation had no time for (a copy, so a backlog spends no
+  receive). A first delivery that failed always leaves as such a copy: its body then says that its events
+  wait for a retry (health's `queued`), which SQS's receive count could not;
+- RETRY: a copy that failed again with no event answered: SQS shows the record again after its backoff
+  (30 s doubling per failed delivery, capped at an hour; dead-lettered after `max_deliveries`, more than a
+  day in all);
 - UNREADABLE: not a message we can read; dead-lettered with its reason.
 
 Replay (services/replay.py) drains the DeadLetterQueue through the same class.
@@ -152,8 +155,10 @@ class Drain:
         return settled
 
     def _counted(self, queued: Queued) -> bool:
-        """Whether the message's events count in the `waiting` figure already."""
-        return self.max_deliveries is None or queued.earlier_failures > 0
+        """Whether the message's events count in the `waiting` figure already: a copy made after a failed
+        delivery says so in its body (`attempts`), which SQS's receive count (crashes, duplicate receives) could
+        not; in the DeadLetterQueue (replay) they always do."""
+        return self.max_deliveries is None or queued.message.attempts > 0
 
     def _deliver_group(self, group: list[Queued]) -> dict[str, Settlement]:
         first = group[0].message
@@ -186,8 +191,9 @@ class Drain:
         return settled
 
     def _count_duplicates(self, group: Sequence[Queued], delivery: Delivery, report: DeliveryReport) -> None:
-        """Repeats the ledger dropped, and repeats inside the batch of an event sent once."""
-        dropped = [event for q in group for event in q.message.events
+        """Repeats the ledger dropped, and repeats inside the batch of an event sent once. Only on a message's
+        first delivery: a retry finding what its own earlier delivery sent is no repeat of the funnel's."""
+        dropped = [event for q in group if not self._counted(q) for event in q.message.events
                    if report.outcomes[delivery.key(event)].fate is Fate.DUPLICATE]
         dropped += [event for event in report.repeats if report.outcomes[delivery.key(event)].fate is Fate.SENT]
         if dropped:
@@ -210,23 +216,26 @@ class Drain:
         settlement = Settlement(Settled.DEAD_LETTERED if refused else Settled.DELIVERED)
         if unanswered:
             why = unanswered[0][1].message
-            if len(unanswered) == len(message.events) and not deferred:
-                # Nothing of it answered: the record itself comes back after its backoff.
+            whole = len(unanswered) == len(message.events)
+            if whole and not deferred and self._counted(queued):
+                # Nothing of it answered, and its body already counts as waiting: the record itself comes back
+                # after its backoff.
                 self._figure(message, before, list(message.events))
                 return Settlement(Settled.RETRY, why, backoff)
+            # A copy takes the record's place: its unanswered events only, and its failed deliveries in its body.
             kind = ReasonKind.BUDGET_SPENT if deferred else ReasonKind.TRANSIENT
             copy = message.model_copy(update={
                 "events": tuple(event for event, _ in unanswered),
                 "reason": QueueReason.of(kind, unanswered[0][1]),
                 # A copy the invocation had no time for keeps the failures of the original, not this receive.
-                "attempts": failed - 1 if deferred else failed})
+                "attempts": message.attempts if deferred else failed})
             try:
                 self.requeue.send([copy], delay_s=0 if deferred else min(backoff, MAX_DELAY_S))
             except QueueUnavailable:
                 # The record comes back whole; its answered events are then found in the ledger (or refused
                 # again, and dead-lettered then, once).
-                self._figure(message, before, list(message.events))
-                return Settlement(Settled.RETRY, f"{why}; no narrowed copy could be queued", 0 if deferred else backoff)
+                self._figure(message, before, before)
+                return Settlement(Settled.RETRY, f"{why}; no copy could be queued", 0 if deferred else backoff)
             if self.max_deliveries is None or copy.attempts > 0:
                 waiting = list(copy.events)
             settlement = Settlement(Settled.REQUEUED, why)
@@ -236,7 +245,7 @@ class Drain:
             except QueueUnavailable:
                 # Comes back whole: refused again then. A narrowed copy already queued finds its events sent
                 # or sends them once (the ledger).
-                self._figure(message, before, waiting + list(message.events))
+                self._figure(message, before, waiting + before)
                 return Settlement(Settled.RETRY, "DeadLetterQueue unavailable", backoff)
         self._figure(message, before, waiting)
         return settlement
