@@ -25,7 +25,7 @@ def lambda_handler(event, context):
     runtime = get_runtime()
 
     def deliver(records: Sequence[SQSRecord]) -> Mapping[str, Exception]:
-        queued = [QueuedRecord(r.message_id, r.receipt_handle, int(r.attributes.approximate_receive_count or 1),
+        queued = [QueuedRecord(r.message_id, r.receipt_handle, int(r.attributes.get("ApproximateReceiveCount") or 1),
                                r.body) for r in records]
         return deliver_batch(queued, runtime, budget)
 

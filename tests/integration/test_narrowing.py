@@ -52,10 +52,10 @@ def backoff(runtime, failures: int) -> int:
 
 
 def queue_beacon(tiktok, aws, event_ids: list[str]) -> dict:
-    """A beacon of page views TikTok answered 503: one DeliveryQueue message, whose body is returned."""
-    tiktok.add_fault({"http_status": 503})
+    """A beacon of page views: one DeliveryQueue message, not delivered yet, whose body is returned."""
     with sent_batches() as sent:  # read as sent: a receive would count in the message's receives
-        status, _, body = post_beacon(beacon_body(events=[{"event": "page_view", "event_id": i} for i in event_ids]))
+        status, _, body = post_beacon(beacon_body(events=[{"event": "page_view", "event_id": i} for i in event_ids]),
+                                      deliver=False)
     assert status == 202 and body["accepted"] == event_ids, body
     [[entry]] = [batch["Entries"] for batch in sent if batch["QueueUrl"] == aws["DELIVERY_QUEUE_URL"]]
     message = json.loads(entry["MessageBody"])
@@ -112,14 +112,15 @@ def test_a_partly_answered_message_is_narrowed_until_its_pending_event_is_sent_e
         # The record is let go (no backoff set on it): a narrowed copy takes its place.
         assert source.poll(VirtualContext(clock, RETRY_TIMEOUT_S)) == {"batchItemFailures": []}
     assert visibility == []
+    # The narrowed copy first: were it refused, nothing of the record would be dead-lettered yet.
     assert [(b["QueueUrl"], [ids(json.loads(e["MessageBody"])) for e in b["Entries"]]) for b in sent] == [
-        (aws["DEAD_LETTER_QUEUE_URL"], [REFUSED]), (aws["DELIVERY_QUEUE_URL"], [PENDING])]
-    [entry] = sent[1]["Entries"]
+        (aws["DELIVERY_QUEUE_URL"], [PENDING]), (aws["DEAD_LETTER_QUEUE_URL"], [REFUSED])]
+    [entry] = sent[0]["Entries"]
     assert entry["DelaySeconds"] == backoff(runtime, 1) == 30
     copy = json.loads(entry["MessageBody"])
     assert copy["attempts"] == 1, "the failed delivery the copy's receive count no longer shows"
-    assert (copy["message_id"], copy["queued_at"], copy["reason"]) == (
-        original["message_id"], original["queued_at"], original["reason"])
+    assert (copy["message_id"], copy["queued_at"]) == (original["message_id"], original["queued_at"])
+    assert copy["reason"]["kind"] == "transient" and copy["reason"]["code"] == 50000
 
     # SQS holds the copy back for its delay.
     assert source.depth() == delayed(aws) == 1 and source.receive() == []
@@ -172,13 +173,12 @@ def test_in_one_call_a_narrowed_message_is_requeued_and_an_unanswered_one_backs_
     # One call for both, halved: [a b c] → a, [b c] → b, c refused; [d e f] has no answer (50000 for nar-d).
     assert [[e["event_id"] for e in call["body"]["data"]] for call in tiktok.calls][0] == ALL + ["nar-e", "nar-f"]
     assert tiktok.accepted_ids() == SENT
-    assert len(response["batchItemFailures"]) == 1
-    assert visibility == [backoff(runtime, 1)], "the unanswered message backs off whole"
-    # In the queue: the unanswered message (in its backoff) and the narrowed copy (delayed).
-    assert source.depth() == 2 and delayed(aws) == 1
+    # A first delivery leaves as a copy either way: narrowed to nar-d, or whole ([e f]), each delayed.
+    assert response == {"batchItemFailures": []} and visibility == []
+    assert source.depth() == 2 and delayed(aws) == 2
     requeued = [json.loads(e["MessageBody"]) for b in sent if b["QueueUrl"] == aws["DELIVERY_QUEUE_URL"]
                 for e in b["Entries"]]
-    assert [ids(m) for m in requeued] == [PENDING]
+    assert [ids(m) for m in requeued] == [PENDING, ["nar-e", "nar-f"]]
 
     clock.advance(backoff(runtime, 1) + 1)
     tiktok_back_for_the_pending(tiktok)
@@ -252,8 +252,8 @@ def test_a_campaign_unreadable_on_the_last_allowed_delivery_dead_letters_the_mes
     try:
         with visibility_changes() as visibility:
             response = source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))
-        assert response is not None and len(response["batchItemFailures"]) == 1
-        assert visibility == [backoff(runtime, 1)]
+        # The first failed delivery leaves a copy, delayed by its backoff; the second is the last allowed.
+        assert response == {"batchItemFailures": []} and visibility == []
         clock.advance(backoff(runtime, 1) + 1)
         assert source.poll(VirtualContext(clock, RETRY_TIMEOUT_S)) == {"batchItemFailures": []}
     finally:
@@ -276,9 +276,10 @@ def test_a_dead_letter_queue_down_keeps_the_refused_events_in_their_message_unti
     dead_letter_url = runtime.dead_letter_queue.url
     runtime.dead_letter_queue.url = dead_letter_url.rsplit("/", 1)[0] + "/gone"
     source = DeliveryEventSource(aws)
-    # Not a failed invocation: dlq-a was sent, and dlq-b waits in a narrowed copy, as if TikTok had not answered.
+    # Not a failed invocation: dlq-a was sent, and the record comes back whole after its backoff (dlq-a is then
+    # found in the ledger, dlq-b refused again).
     response = source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))
-    assert response == {"batchItemFailures": []}
+    assert len(response["batchItemFailures"]) == 1
     assert tiktok.accepted_ids() == ["dlq-a"]
     assert source.dead_letter_depth() == 0
     runtime.dead_letter_queue.url = dead_letter_url

@@ -1,4 +1,5 @@
 import json
+import os
 
 import boto3
 import delivery_app
@@ -26,11 +27,18 @@ def sqs_event(queue_env: str, aws: dict) -> dict:
     return {"Records": records}
 
 
-def queue_beacons(tiktok, count: int, events_per_beacon: int = 3) -> None:
-    tiktok.script = [503] * count
+def queue_beacons(tiktok, count: int, events_per_beacon: int = 3, *, retried: bool = False) -> None:
+    """`count` beacons' messages on the DeliveryQueue, not delivered yet; with `retried`, as the copies a first
+    failed delivery leaves (attempts 1: their events wait for a retry)."""
     for b in range(count):
         events = [{"event": "page_view", "event_id": f"b{b}-e{i}"} for i in range(events_per_beacon)]
-        assert post_beacon(beacon_body(events=events, session_id=f"s{b}"))[0] == 202
+        assert post_beacon(beacon_body(events=events, session_id=f"s{b}"), deliver=False)[0] == 202
+    if retried:
+        sqs = boto3.client("sqs")
+        url = os.environ["DELIVERY_QUEUE_URL"]
+        for record in sqs_event("DELIVERY_QUEUE_URL", os.environ)["Records"]:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=record["receiptHandle"])
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps({**json.loads(record["body"]), "attempts": 1}))
 
 
 def test_queued_events_are_delivered_in_one_grouped_call(runtime, tiktok, aws):
@@ -49,20 +57,21 @@ def test_queued_events_are_delivered_in_one_grouped_call(runtime, tiktok, aws):
 
 def test_transient_failure_reports_the_records_and_backs_off(runtime, tiktok, aws):
     put_settings()
-    queue_beacons(tiktok, 2)
+    queue_beacons(tiktok, 2, retried=True)
     settings = runtime.settings
     sqs = boto3.client("sqs")
-    for failures in (1, 2):
+    for receives in (1, 2):
         event = sqs_event("DELIVERY_QUEUE_URL", aws)
-        assert {r["attributes"]["ApproximateReceiveCount"] for r in event["Records"]} == {str(failures)}
+        assert {r["attributes"]["ApproximateReceiveCount"] for r in event["Records"]} == {str(receives)}
         tiktok.script = [{"code": 40100, "message": "Too many requests"}]
         with visibility_changes() as visibility:
             response = delivery_app.lambda_handler(event, LambdaContext())
         assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == sorted(
             r["messageId"] for r in event["Records"])
-        # Each record hidden for exactly its backoff: 30 s after its first failure, 60 s after its second.
+        # Each record hidden for exactly its backoff: 60 s after its second failed delivery, 120 s after its third.
+        failures = 1 + receives
         backoff = backoff_seconds(failures, base_s=settings.retry_backoff_base_s, cap_s=settings.retry_backoff_cap_s)
-        assert backoff == 30 * failures
+        assert backoff == 30 * 2 ** receives
         assert visibility == [backoff, backoff]
         assert sqs.receive_message(QueueUrl=aws["DELIVERY_QUEUE_URL"]).get("Messages") is None
         for record in event["Records"]:  # the backoff waited out
@@ -73,19 +82,19 @@ def test_transient_failure_reports_the_records_and_backs_off(runtime, tiktok, aw
 def test_a_failed_batch_backs_off_ten_records_a_call(runtime, tiktok, aws):
     # After an outage a batch holds up to 1000 records: one call per record could outlast the function.
     put_settings()
-    queue_beacons(tiktok, 25, events_per_beacon=1)
+    queue_beacons(tiktok, 25, events_per_beacon=1, retried=True)
     event = sqs_event("DELIVERY_QUEUE_URL", aws)
     tiktok.script = [503]
     with sqs_operations() as calls, visibility_changes() as visibility:
         response = delivery_app.lambda_handler(event, LambdaContext())
     assert len(response["batchItemFailures"]) == 25
     assert calls == ["ChangeMessageVisibilityBatch"] * 3
-    assert visibility == [30] * 25
+    assert visibility == [60] * 25
 
 
 def test_a_refused_backoff_still_reports_the_records(runtime, tiktok, aws, service_logs):
     put_settings()
-    queue_beacons(tiktok, 2, events_per_beacon=1)
+    queue_beacons(tiktok, 2, events_per_beacon=1, retried=True)
     event = sqs_event("DELIVERY_QUEUE_URL", aws)
     event["Records"][0]["receiptHandle"] = "no-such-receipt"  # SQS refuses this entry of the batch
     tiktok.script = [503]

@@ -193,7 +193,8 @@ class Drain:
     def _count_duplicates(self, group: Sequence[Queued], delivery: Delivery, report: DeliveryReport) -> None:
         """Repeats the ledger dropped, and repeats inside the batch of an event sent once. Only on a message's
         first delivery: a retry finding what its own earlier delivery sent is no repeat of the funnel's."""
-        dropped = [event for q in group if not self._counted(q) for event in q.message.events
+        first = [q for q in group if self.max_deliveries is not None and q.earlier_failures == 0]
+        dropped = [event for q in first for event in q.message.events
                    if report.outcomes[delivery.key(event)].fate is Fate.DUPLICATE]
         dropped += [event for event in report.repeats if report.outcomes[delivery.key(event)].fate is Fate.SENT]
         if dropped:
