@@ -77,9 +77,10 @@ def test_a_6_hour_tiktok_outage_is_outlasted_each_event_delivered_once_none_dead
     settings = runtime.settings
     # Calls are timed at their start; the backoff runs from their failure, a TikTok timeout later at most.
     slack = POLL_EVERY_S + settings.tiktok_total_timeout_s
-    for receive, (earlier, later) in enumerate(zip(first[1:], first[2:], strict=False), start=1):
-        wait = backoff_seconds(receive, base_s=settings.retry_backoff_base_s, cap_s=settings.retry_backoff_cap_s)
-        assert wait <= later - earlier <= wait + slack, (receive, later - earlier, wait)
+    # The first delivery's failure leaves a copy delayed by the first backoff; later ones back off in place.
+    for failures, (earlier, later) in enumerate(zip(first, first[1:], strict=False), start=1):
+        wait = backoff_seconds(failures, base_s=settings.retry_backoff_base_s, cap_s=settings.retry_backoff_cap_s)
+        assert wait <= later - earlier <= wait + slack, (failures, later - earlier, wait)
     assert max(source.receives.values()) < settings.retry_max_receives
 
 
@@ -108,8 +109,8 @@ def test_a_backlog_ten_times_one_invocations_capacity_drains_with_nothing_dead_l
     tiktok.calls.clear()
     source = DeliveryEventSource(aws)
     assert source.depth() == 2 * groups
-    # A 10 s invocation has 5 s for TikTok; a call takes 1 s and the core starts a group only with
-    # time for its AWS calls after it: one group per invocation.
+    # A 10 s invocation has 5 s of budget, of which 3 s are kept for the ledger and the settling; a call
+    # takes 1 s.
     tiktok.latency_s = 1.0
     while source.depth() and source.invocations < 5 * groups:
         source.poll(VirtualContext(clock, 10))
@@ -118,8 +119,10 @@ def test_a_backlog_ten_times_one_invocations_capacity_drains_with_nothing_dead_l
     assert source.dead_letter_depth() == 0 and source.depth() == 0
     assert Counter(tiktok.accepted_ids()) == Counter(accepted)
     assert [len({call["body"]["event_source_id"]}) for call in tiktok.calls] == [1] * groups
-    assert source.invocations == groups, "one group per invocation: the backlog is ten times the capacity"
-    assert max(source.receives.values()) == groups > max_receives
+    # A 10 s invocation (5 s of budget) delivers a group or two: the backlog takes several invocations, and
+    # the last message is received more often than SQS or the DeliveryFunction allows a failing one.
+    assert groups // 2 <= source.invocations < groups + 1
+    assert max(source.receives.values()) > max_receives
 
 
 def test_a_deferred_copy_keeps_the_failed_deliveries_of_its_original(clock, runtime, tiktok, aws):
@@ -132,13 +135,14 @@ def test_a_deferred_copy_keeps_the_failed_deliveries_of_its_original(clock, runt
     def backoff(failures: int) -> int:
         return backoff_seconds(failures, base_s=settings.retry_backoff_base_s, cap_s=settings.retry_backoff_cap_s)
 
-    tiktok.add_fault({"http_status": 503, "times": 2})
+    # The first delivery failed: a copy (attempts 1) waits out the first backoff.
+    clock.advance(backoff(1) + 1)
+    tiktok.add_fault({"http_status": 503})
     with visibility_changes() as visibility:
-        for failures in (1, 2):
-            response = source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))
-            assert response is not None and len(response["batchItemFailures"]) == 1
-            clock.advance(backoff(failures) + 1)
-        # The third receive comes to an invocation without time for it: let go, a copy queued.
+        response = source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))
+        assert response is not None and len(response["batchItemFailures"]) == 1
+        clock.advance(backoff(2) + 1)
+        # The next receive comes to an invocation without time for it: let go, a copy queued.
         assert source.poll(VirtualContext(clock, 5.2)) == {"batchItemFailures": []}
         [copy] = source.receive()
         assert copy["attributes"]["ApproximateReceiveCount"] == "1"
@@ -147,21 +151,21 @@ def test_a_deferred_copy_keeps_the_failed_deliveries_of_its_original(clock, runt
         tiktok.add_fault({"http_status": 503})
         assert len(source.invoke([copy], VirtualContext(clock, RETRY_TIMEOUT_S))["batchItemFailures"]) == 1
     # 30 s doubling per failed delivery (the settings' base): the copy's first failure is the third.
-    assert visibility == [backoff(1), backoff(2), backoff(3)] == [30, 60, 120]
+    assert visibility == [backoff(2), backoff(3)] == [60, 120]
     assert source.dead_letter_depth() == 0
     clock.advance(backoff(3) + 1)
     assert source.poll(VirtualContext(clock, RETRY_TIMEOUT_S)) == {"batchItemFailures": []}
     assert tiktok.accepted_ids() == ["kept-1"]
 
 
-def test_a_message_failing_on_its_last_allowed_delivery_is_dead_lettered_by_the_retry_function(clock, runtime,
+def test_a_message_failing_on_its_last_allowed_delivery_is_dead_lettered_by_the_delivery_function(clock, runtime,
                                                                                                tiktok, aws):
     runtime.settings = replace(runtime.settings, retry_max_receives=2)
     put_settings()
     tiktok.add_fault({"http_status": 503, "times": 3})
     assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "last-1"}]))[0] == 202
     source = DeliveryEventSource(aws)
-    assert len(source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))["batchItemFailures"]) == 1
+    # The first delivery failed (a copy waits out its backoff).
     clock.advance(HOUR_S)
     # The second failure is the last allowed: parked in the DeadLetterQueue with its reason, not left to SQS.
     assert source.poll(VirtualContext(clock, RETRY_TIMEOUT_S)) == {"batchItemFailures": []}

@@ -228,8 +228,9 @@ class Drain:
             copy = message.model_copy(update={
                 "events": tuple(event for event, _ in unanswered),
                 "reason": QueueReason.of(kind, unanswered[0][1]),
-                # A copy the invocation had no time for keeps the failures of the original, not this receive.
-                "attempts": message.attempts if deferred else failed})
+                # A copy the invocation had no time for keeps the failures of the original, not this receive (and
+                # one of a first delivery stays one: its events do not count as waiting).
+                "attempts": (queued.earlier_failures if message.attempts else 0) if deferred else failed})
             try:
                 self.requeue.send([copy], delay_s=0 if deferred else min(backoff, MAX_DELAY_S))
             except QueueUnavailable:
