@@ -71,14 +71,14 @@ class DeliveryContext(LambdaContext):
         return 30_000
 
 
-def deliver_queued(context: LambdaContext | None = None) -> list[dict]:
+def deliver_queued(context: LambdaContext | None = None, *, rounds: int = 10) -> list[dict]:
     """The DeliveryFunction over what waits visibly in the DeliveryQueue, as its event source mapping would
-    hand it over, until nothing visible is left; its answers."""
+    hand it over, until nothing visible is left (at most `rounds` invocations); its answers."""
     from tests.integration.delivery_source import DeliveryEventSource
 
     source = DeliveryEventSource(dict(os.environ))
     answers = []
-    while (answer := source.poll(context or DeliveryContext())) is not None:
+    while len(answers) < rounds and (answer := source.poll(context or DeliveryContext())) is not None:
         answers.append(answer)
     return answers
 

@@ -225,14 +225,16 @@ class Drain:
                 return Settlement(Settled.RETRY, why, backoff)
             # A copy takes the record's place: its unanswered events only, and its failed deliveries in its body.
             kind = ReasonKind.BUDGET_SPENT if deferred else ReasonKind.TRANSIENT
-            copy = message.model_copy(update={
-                "events": tuple(event for event, _ in unanswered),
-                "reason": QueueReason.of(kind, unanswered[0][1]),
-                # A copy the invocation had no time for keeps the failures of the original, not this receive (and
-                # one of a first delivery stays one: its events do not count as waiting).
-                "attempts": (queued.earlier_failures if message.attempts else 0) if deferred else failed})
+            update: dict[str, object] = {"events": tuple(event for event, _ in unanswered)}
+            if self.max_deliveries is not None:  # replay keeps a dead letter's reason and count as they were
+                update |= {"reason": QueueReason.of(kind, unanswered[0][1]),
+                           # A copy the invocation had no time for keeps the failures of the original, not this
+                           # receive (and one of a first delivery stays one: its events do not wait for a retry).
+                           "attempts": (queued.earlier_failures if message.attempts else 0) if deferred else failed}
+            copy = message.model_copy(update=update)
+            delay = 0 if deferred or self.max_deliveries is None else min(backoff, MAX_DELAY_S)
             try:
-                self.requeue.send([copy], delay_s=0 if deferred else min(backoff, MAX_DELAY_S))
+                self.requeue.send([copy], delay_s=delay)
             except QueueUnavailable:
                 # The record comes back whole; its answered events are then found in the ledger (or refused
                 # again, and dead-lettered then, once).
