@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
-from botocore.exceptions import ReadTimeoutError
 import delivery_app
+from botocore.exceptions import ReadTimeoutError
 from zellify_tiktok.repositories.aws import client
 
 from tests.integration.conftest import LambdaContext

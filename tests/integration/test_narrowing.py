@@ -38,7 +38,8 @@ from tests.integration.delivery_source import (
 from tests.integration.helpers import beacon_body, health_totals, post_beacon, put_settings, run_health_function
 from tests.integration.virtual_time import VirtualContext
 
-RETRY_TIMEOUT_S = next(f.timeout_s for f in Template(ROOT / "template.yaml").functions() if f.name == "DeliveryFunction")
+DELIVERY_TIMEOUT_S = next(f.timeout_s for f in Template(ROOT / "template.yaml").functions()
+                          if f.name == "DeliveryFunction")
 HOUR_S = 3600
 POLL_EVERY_S = 20
 # One beacon's page views: TikTok takes two, refuses one for good and answers the last one 50000 (SYS_ERROR).
@@ -110,7 +111,7 @@ def test_a_partly_answered_message_is_narrowed_until_its_pending_event_is_sent_e
     source = DeliveryEventSource(aws)
     with sent_batches() as sent, visibility_changes() as visibility:
         # The record is let go (no backoff set on it): a narrowed copy takes its place.
-        assert source.poll(VirtualContext(clock, RETRY_TIMEOUT_S)) == {"batchItemFailures": []}
+        assert source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S)) == {"batchItemFailures": []}
     assert visibility == []
     # The narrowed copy first: were it refused, nothing of the record would be dead-lettered yet.
     assert [(b["QueueUrl"], [ids(json.loads(e["MessageBody"])) for e in b["Entries"]]) for b in sent] == [
@@ -131,7 +132,7 @@ def test_a_partly_answered_message_is_narrowed_until_its_pending_event_is_sent_e
     assert record["attributes"]["ApproximateReceiveCount"] == "1" and json.loads(record["body"]) == copy
     # The copy fails as a whole: its record backs off by the second failed delivery's backoff.
     with visibility_changes() as visibility:
-        assert len(source.invoke([record], VirtualContext(clock, RETRY_TIMEOUT_S))["batchItemFailures"]) == 1
+        assert len(source.invoke([record], VirtualContext(clock, DELIVERY_TIMEOUT_S))["batchItemFailures"]) == 1
     assert visibility == [backoff(runtime, 2)]
     # (Sent events are counted from the ledger's stream, by the HealthFunction run at the end.)
     assert health_totals(runtime, "demo", clock()) == {"sent": 0, "duplicates": 0, "queued": 1, "dead_lettered": 1}
@@ -139,12 +140,12 @@ def test_a_partly_answered_message_is_narrowed_until_its_pending_event_is_sent_e
     # The outage goes on for hours, then TikTok takes nar-d.
     outage_ends = clock() + 3 * HOUR_S
     while clock() < outage_ends:
-        source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))
+        source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S))
         clock.advance(POLL_EVERY_S)
     assert tiktok.accepted_ids() == SENT and calls_carrying(tiktok, "nar-d") > 5
     tiktok_back_for_the_pending(tiktok)
     while source.depth() and clock() < outage_ends + 2 * HOUR_S:
-        source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))
+        source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S))
         clock.advance(POLL_EVERY_S)
 
     assert source.depth() == 0
@@ -169,7 +170,7 @@ def test_in_one_call_a_narrowed_message_is_requeued_and_an_unanswered_one_backs_
     tiktok.calls.clear()
     source = DeliveryEventSource(aws)
     with sent_batches() as sent, visibility_changes() as visibility:
-        response = source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))
+        response = source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S))
     # One call for both, halved: [a b c] → a, [b c] → b, c refused; [d e f] has no answer (50000 for nar-d).
     assert [[e["event_id"] for e in call["body"]["data"]] for call in tiktok.calls][0] == ALL + ["nar-e", "nar-f"]
     assert tiktok.accepted_ids() == SENT
@@ -182,7 +183,7 @@ def test_in_one_call_a_narrowed_message_is_requeued_and_an_unanswered_one_backs_
 
     clock.advance(backoff(runtime, 1) + 1)
     tiktok_back_for_the_pending(tiktok)
-    assert source.poll(VirtualContext(clock, RETRY_TIMEOUT_S)) == {"batchItemFailures": []}
+    assert source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S)) == {"batchItemFailures": []}
     assert source.depth() == 0
     assert Counter(tiktok.accepted_ids()) == Counter(SENT + PENDING + ["nar-e", "nar-f"])
     assert [ids(m) for m in peek(aws["DEAD_LETTER_QUEUE_URL"])] == [REFUSED]
@@ -199,7 +200,7 @@ def test_a_narrowed_copy_is_delayed_by_its_backoff_at_most_the_15_minutes_sqs_al
     answer_partly(tiktok)
     source = DeliveryEventSource(aws)
     with sent_batches() as sent:
-        assert source.poll(VirtualContext(clock, RETRY_TIMEOUT_S)) == {"batchItemFailures": []}
+        assert source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S)) == {"batchItemFailures": []}
     [entry] = [e for b in sent if b["QueueUrl"] == aws["DELIVERY_QUEUE_URL"] for e in b["Entries"]]
     failures = attempts + 1
     assert entry["DelaySeconds"] == min(backoff(runtime, failures), MAX_DELAY_S)
@@ -219,10 +220,10 @@ def test_a_narrowed_copy_failing_on_its_last_allowed_delivery_dead_letters_only_
     queue_beacon(tiktok, aws, ALL)
     answer_partly(tiktok)
     source = DeliveryEventSource(aws)
-    assert source.poll(VirtualContext(clock, RETRY_TIMEOUT_S)) == {"batchItemFailures": []}
+    assert source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S)) == {"batchItemFailures": []}
     clock.advance(backoff(runtime, 1) + 1)
     # The copy's first receive is the message's second failed delivery, the last one allowed.
-    assert source.poll(VirtualContext(clock, RETRY_TIMEOUT_S)) == {"batchItemFailures": []}
+    assert source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S)) == {"batchItemFailures": []}
     assert source.depth() == 0
     dead = sorted(peek(aws["DEAD_LETTER_QUEUE_URL"]), key=lambda m: m["reason"]["kind"])
     assert [(m["reason"]["kind"], ids(m)) for m in dead] == [("refused", REFUSED), ("retries_exhausted", PENDING)]
@@ -251,11 +252,11 @@ def test_a_campaign_unreadable_on_the_last_allowed_delivery_dead_letters_the_mes
     source = DeliveryEventSource(aws)
     try:
         with visibility_changes() as visibility:
-            response = source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))
+            response = source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S))
         # The first failed delivery leaves a copy, delayed by its backoff; the second is the last allowed.
         assert response == {"batchItemFailures": []} and visibility == []
         clock.advance(backoff(runtime, 1) + 1)
-        assert source.poll(VirtualContext(clock, RETRY_TIMEOUT_S)) == {"batchItemFailures": []}
+        assert source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S)) == {"batchItemFailures": []}
     finally:
         events.unregister("provide-client-params.dynamodb.GetItem", unique_id="campaign-down")
 
@@ -278,13 +279,13 @@ def test_a_dead_letter_queue_down_keeps_the_refused_events_in_their_message_unti
     source = DeliveryEventSource(aws)
     # Not a failed invocation: dlq-a was sent, and the record comes back whole after its backoff (dlq-a is then
     # found in the ledger, dlq-b refused again).
-    response = source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))
+    response = source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S))
     assert len(response["batchItemFailures"]) == 1
     assert tiktok.accepted_ids() == ["dlq-a"]
     assert source.dead_letter_depth() == 0
     runtime.dead_letter_queue.url = dead_letter_url
     clock.advance(backoff(runtime, 1) + 1)
-    assert source.poll(VirtualContext(clock, RETRY_TIMEOUT_S)) == {"batchItemFailures": []}
+    assert source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S)) == {"batchItemFailures": []}
     assert source.depth() == 0 and tiktok.accepted_ids() == ["dlq-a"]
     [dead] = peek(aws["DEAD_LETTER_QUEUE_URL"])
     assert ids(dead) == ["dlq-b"] and dead["reason"]["code"] == 40002
@@ -301,11 +302,11 @@ def test_a_narrowed_copy_the_delivery_queue_refuses_still_answers_each_event_onc
     source = DeliveryEventSource(aws)
     with queue_refusing(aws["DELIVERY_QUEUE_URL"]):
         # The record comes back after its backoff, whole: the copy could not take its place.
-        assert len(source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))["batchItemFailures"]) == 1
+        assert len(source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S))["batchItemFailures"]) == 1
     assert peek(aws["DEAD_LETTER_QUEUE_URL"]) == []
     tiktok_back_for_the_pending(tiktok)
     clock.advance(backoff(runtime, 1) + 1)
-    assert source.poll(VirtualContext(clock, RETRY_TIMEOUT_S)) == {"batchItemFailures": []}
+    assert source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S)) == {"batchItemFailures": []}
 
     assert source.depth() == 0
     assert Counter(tiktok.accepted_ids()) == Counter(SENT + PENDING)

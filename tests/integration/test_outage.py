@@ -22,7 +22,8 @@ from tests.integration.delivery_source import DeliveryEventSource, visibility_ch
 from tests.integration.helpers import beacon_body, post_beacon, put_settings
 from tests.integration.virtual_time import VirtualContext
 
-RETRY_TIMEOUT_S = next(f.timeout_s for f in Template(ROOT / "template.yaml").functions() if f.name == "DeliveryFunction")
+DELIVERY_TIMEOUT_S = next(f.timeout_s for f in Template(ROOT / "template.yaml").functions()
+                          if f.name == "DeliveryFunction")
 HOUR_S = 3600
 OUTAGE_S = 6 * HOUR_S
 # Lambda polls the queue without pause; here a visible message waits at most this long for its receive.
@@ -62,7 +63,7 @@ def test_a_6_hour_tiktok_outage_is_outlasted_each_event_delivered_once_none_dead
             assert status == 202
             accepted += body["accepted"]
             beacons += 1
-        source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))
+        source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S))
         clock.advance(POLL_EVERY_S)
 
     assert beacons == OUTAGE_S // BEACON_EVERY_S and clock() - start >= OUTAGE_S
@@ -139,7 +140,7 @@ def test_a_deferred_copy_keeps_the_failed_deliveries_of_its_original(clock, runt
     clock.advance(backoff(1) + 1)
     tiktok.add_fault({"http_status": 503})
     with visibility_changes() as visibility:
-        response = source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))
+        response = source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S))
         assert response is not None and len(response["batchItemFailures"]) == 1
         clock.advance(backoff(2) + 1)
         # The next receive comes to an invocation without time for it: let go, a copy queued.
@@ -149,12 +150,12 @@ def test_a_deferred_copy_keeps_the_failed_deliveries_of_its_original(clock, runt
         assert '"attempts":2' in copy["body"]
         # The copy fails: its backoff is the third failure's.
         tiktok.add_fault({"http_status": 503})
-        assert len(source.invoke([copy], VirtualContext(clock, RETRY_TIMEOUT_S))["batchItemFailures"]) == 1
+        assert len(source.invoke([copy], VirtualContext(clock, DELIVERY_TIMEOUT_S))["batchItemFailures"]) == 1
     # 30 s doubling per failed delivery (the settings' base): the copy's first failure is the third.
     assert visibility == [backoff(2), backoff(3)] == [60, 120]
     assert source.dead_letter_depth() == 0
     clock.advance(backoff(3) + 1)
-    assert source.poll(VirtualContext(clock, RETRY_TIMEOUT_S)) == {"batchItemFailures": []}
+    assert source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S)) == {"batchItemFailures": []}
     assert tiktok.accepted_ids() == ["kept-1"]
 
 
@@ -168,7 +169,7 @@ def test_a_message_failing_on_its_last_allowed_delivery_is_dead_lettered_by_the_
     # The first delivery failed (a copy waits out its backoff).
     clock.advance(HOUR_S)
     # The second failure is the last allowed: parked in the DeadLetterQueue with its reason, not left to SQS.
-    assert source.poll(VirtualContext(clock, RETRY_TIMEOUT_S)) == {"batchItemFailures": []}
+    assert source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S)) == {"batchItemFailures": []}
     assert source.depth() == 0
     [parked] = source.sqs.receive_message(QueueUrl=source.dead_letter_url).get("Messages", [])
     assert '"kind":"retries_exhausted"' in parked["Body"] and "last-1" in parked["Body"]
@@ -184,7 +185,7 @@ def test_a_queued_batch_needing_several_invocations_to_isolate_its_refusals_dead
     tiktok.add_fault({"code": 40002, "event_ids": ids, "times": 100_000, "delay_ms": 400})
     source = DeliveryEventSource(aws)
     while source.depth() and source.invocations < 2 * runtime.settings.retry_max_receives:
-        source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))
+        source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S))
         clock.advance(HOUR_S)  # past any backoff
     assert source.invocations > 1 and source.depth() == 0
     dead = sqs_messages("DEAD_LETTER_QUEUE_URL")

@@ -22,7 +22,8 @@ def sqs_event(queue_env: str, aws: dict) -> dict:
         for m in got:
             records.append({"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
                             "attributes": m["Attributes"], "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
-                            "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:DeliveryQueue",
+                            "eventSource": "aws:sqs",
+                            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:DeliveryQueue",
                             "awsRegion": "us-east-1"})
     return {"Records": records}
 

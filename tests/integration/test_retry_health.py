@@ -20,7 +20,8 @@ from tests.integration.delivery_source import DeliveryEventSource, sent_batches
 from tests.integration.helpers import beacon_body, health_totals, post_beacon, put_settings
 from tests.integration.virtual_time import VirtualClock, VirtualContext, aws_taking, on_virtual_time
 
-RETRY_TIMEOUT_S = next(f.timeout_s for f in Template(ROOT / "template.yaml").functions() if f.name == "DeliveryFunction")
+DELIVERY_TIMEOUT_S = next(f.timeout_s for f in Template(ROOT / "template.yaml").functions()
+                          if f.name == "DeliveryFunction")
 BEACONS = 200
 SLOW_DYNAMODB_S = 0.1
 
@@ -46,7 +47,7 @@ def test_a_drained_backlog_takes_every_event_out_of_queued_within_the_invocation
 
     clock.advance(31)  # the first failed deliveries' copies wait out their backoff
     source = DeliveryEventSource(aws)
-    context = VirtualContext(clock, RETRY_TIMEOUT_S)
+    context = VirtualContext(clock, DELIVERY_TIMEOUT_S)
     with aws_taking(clock, SLOW_DYNAMODB_S) as called:
         assert source.poll(context) == {"batchItemFailures": []}
     assert context.get_remaining_time_in_millis() > 0, "answered within the function's timeout"

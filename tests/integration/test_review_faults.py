@@ -35,7 +35,7 @@ def test_the_campaign_id_in_the_logs_does_not_outlive_its_invocation(runtime, ti
     assert call(collect_app, with_request_id(beacon, "req-campaign-a"))[0] == 202
     assert records_of(service_logs, "req-campaign-a")
     assert all(r.get("campaign_id") == "cmp-a" for r in records_of(service_logs, "req-campaign-a")
-               if r["message"] == "beacon delivered")
+               if r["message"] == "beacon queued")
 
     unknown = load_event("post_events.json")
     unknown["body"] = json.dumps(beacon_body(campaign_id="cmp-unknown"))
