@@ -2,8 +2,8 @@
 
     python bench/drain.py RESULT_FILE --beacons N --batch-size B   (environment: the local stack's)
 
-1. TikTok (the local stand-in) answers 503 to the next N calls; N beacons of 50 events go through the
-   local stack's collector over HTTP, which queues each beacon's events on the DeliveryQueue, as in an outage.
+1. N beacons of 50 events go through the local stack's collector over HTTP, which queues each beacon's
+   events on the DeliveryQueue (the stack's poller is stopped: a backlog, as after an outage).
 2. The DeliveryQueue is then drained the way Lambda's SQS event source does it: batches of up to
    BatchSize records (template.yaml) and 6 MB, handed to the DeliveryFunction's handler (in this process),
    successful records deleted, failed ones left for a later batch.
@@ -21,7 +21,7 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
-sys.path[:0] = [str(ROOT / "functions" / "retry"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "functions" / "delivery"), str(ROOT)]
 
 import boto3  # noqa: E402
 import delivery_app  # noqa: E402

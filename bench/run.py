@@ -67,7 +67,7 @@ KEYS = (
     "cold_start_ms", "baseline_cold_start_ms", "cold_start_ratio", "stripe_cold_start_ms", "stripe_cold_start_ratio",
     "warm_us_per_event_1", "warm_us_per_event_50", "floor_us_per_event", "warm_ratio_to_floor",
     "warm_us_per_beacon_1", "baseline_us_per_beacon_1", "warm_ratio_1",
-    "aws_calls_per_beacon_1", "aws_calls_per_beacon_50", "tiktok_calls_per_beacon_50",
+    "aws_calls_per_beacon_1", "aws_calls_per_beacon_50",
     "events_per_tiktok_call_drain", "layer_mb", "function_mb", "peak_rss_mb", "local_beacons_per_s",
     "tracker_bytes_readable", "tracker_bytes", "tracker_bytes_compressed", "health_lag_s",
 )
@@ -76,9 +76,9 @@ TARGETS = (
     ("cold_start_ratio", "<=", 1.25),
     ("stripe_cold_start_ratio", "<=", 1.5),
     ("warm_ratio_to_floor", "<=", 3),
-    ("warm_ratio_1", "<=", 2.5),
-    ("aws_calls_per_beacon_50", "<=", 4),
-    ("tiktok_calls_per_beacon_50", "==", 1),
+    ("warm_ratio_1", "<=", 3),  # issue 20: a guard rail, relaxed from 2.5
+    ("aws_calls_per_beacon_1", "<=", 2),  # issue 20: the request path only reads, remembers and queues
+    ("aws_calls_per_beacon_50", "<=", 2),
     ("events_per_tiktok_call_drain", ">=", 500),
     ("layer_mb", "<=", 20),
     ("peak_rss_mb", "<=", 128),
@@ -211,7 +211,7 @@ def cold_once(stack: Stack, name: str, folder: Path, module: str, event: dict) -
                            f"{completed.stdout[-1000:]}")
     result = json.loads(lines[-1].removeprefix("BENCH_RESULT "))
     expected = 200 if name == "stripe" else 202
-    if result["status"] != expected or (name == "stripe" and result["outcome"] != "sent") or (
+    if result["status"] != expected or (name == "stripe" and result["outcome"] != "queued") or (
             name.startswith("collect") and (result["rejected"] or not result["accepted"])):
         raise RuntimeError(f"{module} answered {result['status']}: {result['body']}")
     return result
@@ -550,7 +550,7 @@ def main() -> int:
                 try:
                     calls = stack.run_child("aws_calls.py")
                     details["aws_calls"] = calls
-                    for key in ("aws_calls_per_beacon_1", "aws_calls_per_beacon_50", "tiktok_calls_per_beacon_50"):
+                    for key in ("aws_calls_per_beacon_1", "aws_calls_per_beacon_50"):
                         values[key] = calls[key]
                 except (RuntimeError, subprocess.SubprocessError) as exc:
                     notes.add(f"AWS call count failed: {exc}")
