@@ -309,9 +309,10 @@ def main() -> int:
             collect_app.lambda_handler(beacon_apigw_event(size), LambdaContext())
 
     result: dict = {}
+    queue = runtime.delivery_queue
     for size, iterations, reference in ((1, args.iterations_1, run_baseline), (50, args.iterations_50, run_floor)):
         times, reference_times, problems = side_by_side(
-            size, iterations, lambda events, size=size: run_handler(events, transport, runtime.delivery_queue, size), reference)
+            size, iterations, lambda events, size=size: run_handler(events, transport, queue, size), reference)
         result[f"warm_us_per_event_{size}"] = median(times) / size * 1e6
         result[f"warm_us_per_beacon_{size}"] = median(times) * 1e6
         calls = problems.pop("tiktok_calls")

@@ -22,6 +22,9 @@ STARTUP_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 10
 # A leftover retry of an earlier test waits out its backoff (seconds locally) before it is delivered.
 RETRY_DRAIN_TIMEOUT_S = 120
+# How long reading the stand-in waits for the DeliveryQueue to empty: a first delivery takes the batching
+# window (2 s) and a TikTok call; a retry after a transient fault 2 s, 4 s … (the local backoff).
+SETTLE_S = 15
 # The user's own settings must not leak in: the tests expect the stack's defaults.
 _SCRUBBED = ("TIKTOK_API_BASE", "TIKTOK_PIXEL_SDK_URL", "DEV_ADMIN_TOKEN", "STRIPE_WEBHOOK_SECRET", "PORT")
 
@@ -101,8 +104,18 @@ class LocalStackProcess:
     def function_loaded(self, name: str) -> bool:
         return self.get("/healthz").json()["functions"].get(name) == "loaded"
 
-    def tiktok_requests(self) -> list[dict]:
+    def tiktok_requests(self, *, settle: bool = True) -> list[dict]:
+        """What the TikTok stand-in received; with `settle`, once the DeliveryFunction has taken what the
+        DeliveryQueue holds (delivered, dead-lettered; what still waits for a retry after SETTLE_S stays)."""
+        if settle:
+            self.settle()
         return self.get("/_dev/tiktok/requests").json()
+
+    def settle(self, timeout_s: float = 0.0) -> None:
+        """Wait, without failing, until the DeliveryQueue is empty: the request path only queues (§7)."""
+        deadline = time.monotonic() + (timeout_s or SETTLE_S)
+        while self.delivery_queue_depth() and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def clear_tiktok(self) -> None:
         self.request("DELETE", "/_dev/tiktok/requests").raise_for_status()
@@ -132,7 +145,9 @@ class LocalStackProcess:
     def clear_pixel(self) -> None:
         self.request("DELETE", "/_dev/pixel/requests").raise_for_status()
 
-    def state(self) -> dict:
+    def state(self, *, settle: bool = True) -> dict:
+        if settle:
+            self.settle()
         return self.get("/_dev/state").json()
 
     def aws(self, service: str):

@@ -173,9 +173,9 @@ def test_queued_and_dead_lettered_messages():
     ))
     page = Page(text)
     assert page.testids.count("queued") == 2 and page.testids.count("dead-lettered") == 1
-    assert "Queued for retry (2)" in text and "Dead-lettered (1)" in text
+    assert "Queued (2)" in text and "Dead-lettered (1)" in text
     assert "not json at all" in text and "Invalid parameter: currency" in text and "pi_3Qdead" in text
-    assert "server copy queued for retry" in page.row("PageView", "e-7")["text"]
+    assert "server copy queued" in page.row("PageView", "e-7")["text"]
     assert "server copy dead-lettered" in page.row("CompletePayment", "pi_3Qdead")["text"]
 
 
