@@ -5,12 +5,15 @@ Handlers under moto; the DeliveryFunction is invoked as its SQS event source map
 """
 
 import json
+import time
+from dataclasses import replace
 
 import boto3
 from zellify_tiktok.messages import DeliveryMessage
 
 from tests.integration.delivery_source import DeliveryEventSource, peek, sent_batches, visibility_changes
 from tests.integration.helpers import (
+    DeliveryContext,
     beacon_body,
     deliver_queued,
     health_totals,
@@ -125,3 +128,53 @@ def test_a_refusal_is_dead_lettered_with_tiktoks_code_and_message(runtime, tikto
     assert dead["reason"]["kind"] == "refused" and dead["reason"]["code"] == 40001
     assert dead["reason"]["message"] == "no permission"
     assert "tt-access-token" not in json.dumps(dead)
+
+
+def test_a_first_payment_record_dynamodb_leaves_unprocessed_is_never_counted_as_written(runtime, tiktok, aws,
+                                                                                         monkeypatch):
+    """The event stays unanswered (its message is retried); the next delivery finds the event in the ledger and
+    writes the record alone, without a second TikTok call."""
+    from zellify_tiktok.records import LedgerRecord
+    from zellify_tiktok.repositories.aws import client
+    from zellify_tiktok.services.delivery import submit
+
+    put_settings()
+    runtime.settings = replace(runtime.settings, retry_backoff_base_s=0)  # the retry at once
+    record = LedgerRecord("first-payment:sub_unprocessed", 400 * 86400)
+    event = page_view_event(runtime, "unprocessed-1")
+    submit(runtime.delivery_queue, campaign_id="demo", pixel_id=event_pixel(runtime), test_event_code=None,
+           events=[event], source="stripe", ledger_records=[record], now=time.time())
+    dynamodb = client("dynamodb")
+    real_write = dynamodb.batch_write_item
+
+    def leave_the_record_unprocessed(RequestItems):
+        table, puts = next(iter(RequestItems.items()))
+        kept = [p for p in puts if p["PutRequest"]["Item"]["pk"]["S"] != record.key]
+        left = [p for p in puts if p["PutRequest"]["Item"]["pk"]["S"] == record.key]
+        answer = real_write(RequestItems={table: kept}) if kept else {}
+        return {**answer, "UnprocessedItems": {table: left} if left else {}}
+
+    monkeypatch.setattr(dynamodb, "batch_write_item", leave_the_record_unprocessed)
+    source = DeliveryEventSource(aws)
+    assert source.poll(DeliveryContext()) == {"batchItemFailures": []}
+    assert ledger_item(aws, record.key) is None
+    assert source.depth() == 1, "the event waits for a retry: its record was not written"
+    monkeypatch.setattr(dynamodb, "batch_write_item", real_write)
+    assert source.poll(DeliveryContext()) == {"batchItemFailures": []}
+    assert ledger_item(aws, record.key) is not None and source.depth() == 0
+    assert tiktok.accepted_ids() == ["unprocessed-1"], "sent once; the retry only wrote the record"
+
+
+def page_view_event(runtime, event_id: str):
+    from zellify_tiktok.server_event import ServerEvent, UserData
+
+    return ServerEvent(funnel_event="page_view", name="PageView", event_id=event_id, event_time=int(time.time()),
+                       user=UserData(external_id="a" * 64))
+
+
+def event_pixel(runtime) -> str:
+    return runtime.campaigns.get("demo").pixel_id
+
+
+def ledger_item(aws, key: str) -> dict | None:
+    return boto3.client("dynamodb").get_item(TableName=aws["SENT_EVENTS_TABLE"], Key={"pk": {"S": key}}).get("Item")
