@@ -132,12 +132,17 @@ class FakeHealth:
 class FakeQueue:
     def __init__(self):
         self.messages: list = []
+        self.bodies: list[str] = []
 
     def send(self, messages: list, *, delay_s: int = 0) -> None:
         self.messages.extend(messages)
 
+    def send_body(self, body: str) -> None:
+        self.bodies.append(body)
+
     def events(self) -> int:
-        return sum(len(message.events) for message in self.messages)
+        return sum(len(message.events) for message in self.messages) + sum(
+            len(json.loads(body)["events"]) for body in self.bodies)
 
 
 @dataclass(frozen=True)
@@ -214,6 +219,7 @@ def run_handler(events: list[dict], transport: OkTikTok, queue: FakeQueue, size:
     for event in events:
         transport.bodies.clear()
         queue.messages.clear()
+        queue.bodies.clear()
         context = LambdaContext()
         started = time.perf_counter()
         response = collect_app.lambda_handler(event, context)

@@ -134,9 +134,9 @@ def test_a_first_payment_record_dynamodb_leaves_unprocessed_is_never_counted_as_
                                                                                          monkeypatch):
     """The event stays unanswered (its message is retried); the next delivery finds the event in the ledger and
     writes the record alone, without a second TikTok call."""
+    from zellify_tiktok.handoff import submit
     from zellify_tiktok.records import LedgerRecord
     from zellify_tiktok.repositories.aws import client
-    from zellify_tiktok.services.delivery import submit
 
     put_settings()
     runtime.settings = replace(runtime.settings, retry_backoff_base_s=0)  # the retry at once

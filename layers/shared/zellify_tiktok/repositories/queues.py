@@ -55,6 +55,15 @@ class MessageQueue:
             if failed:
                 raise QueueUnavailable(f"{len(failed)} messages refused: {failed[0].get('Code')}")
 
+    def send_body(self, body: str) -> None:
+        """One message already written as its JSON body (the request path's handoff); or QueueUnavailable."""
+        if not self.url:
+            raise QueueUnavailable("queue URL is not configured")
+        try:
+            client("sqs").send_message(QueueUrl=self.url, MessageBody=body)
+        except Exception as exc:  # botocore errors of every kind mean the same here
+            raise QueueUnavailable(type(exc).__name__) from None
+
     def receive(self, max_messages: int, visibility_s: int) -> list[dict[str, Any]]:
         """Up to max_messages (≤ 10), hidden from other consumers for visibility_s."""
         response = client("sqs").receive_message(

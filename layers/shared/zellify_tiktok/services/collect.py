@@ -1,6 +1,6 @@
 """POST /v1/events (docs/design.md §6.1): validate, remember the session, queue the events, answer.
 
-The beacon never waits for TikTok: its events go to the DeliveryQueue (services/delivery.py `submit`).
+The beacon never waits for TikTok: its events go to the DeliveryQueue (handoff.py `submit`).
 """
 
 import time
@@ -13,6 +13,7 @@ from aws_lambda_powertools import Logger
 from ..beacon import Beacon, parse_beacon
 from ..campaign import Campaign, is_campaign_id, test_code_to_send
 from ..errors import Forbidden, NotFound, ServiceUnavailable, Unprocessable
+from ..handoff import submit
 from ..hashing import hash_external_id
 from ..observability import add_log_keys, count, sampled
 from ..records import Checkout, SessionRecord
@@ -20,7 +21,6 @@ from ..repositories import INFRASTRUCTURE_ERRORS
 from ..repositories.queues import QueueUnavailable
 from ..runtime import Runtime
 from ..server_event import UserData
-from .delivery import submit
 
 logger = Logger(child=True)
 

@@ -1,6 +1,7 @@
 """The DeliveryFunction's batch (docs/design.md §7): queue messages → TikTok → ledger, each message settled.
 
-The request path only queues (`submit`): every event reaches TikTok here, on its first try as on its last.
+The request path only queues (handoff.py `submit`): every event reaches TikTok here, on its first try as
+on its last.
 Each SQS record is parsed on its own into a DeliveryMessage (one that does not parse is dead-lettered with
 its reason, never dropped). The events of one campaign + pixel + test code, whatever message holds them, go
 through the delivery core together (delivery.py: ledger check, grouped TikTok calls, ledger record) within
@@ -39,7 +40,6 @@ from ..health import HealthDelta, added_up, outcome_deltas
 from ..messages import DeliveryMessage, MessageError, QueueReason, UnreadableMessage, parse_message
 from ..observability import count
 from ..reasons import ReasonKind
-from ..records import LedgerRecord
 from ..repositories import INFRASTRUCTURE_ERRORS
 from ..repositories.aws import CALL_WORST_CASE_S
 from ..repositories.queues import MAX_DELAY_S, MessageQueue, QueueUnavailable
@@ -50,18 +50,6 @@ logger = Logger(child=True)
 Clock = Callable[[], float]
 # Below this much time left, a group is not started: its messages are requeued as they are.
 MIN_GROUP_S = 0.5
-
-
-def submit(queue: MessageQueue, *, campaign_id: str, pixel_id: str, test_event_code: str | None,
-           events: Sequence[ServerEvent], source: str, ledger_records: Sequence[LedgerRecord] = (),
-           now: float) -> None:
-    """The request path's handoff: the built events on the DeliveryQueue, one SendMessage.
-
-    Raises QueueUnavailable when SQS does not take them: the request answers "try again" (503 / 500).
-    """
-    queue.send([DeliveryMessage(campaign_id=campaign_id, pixel_id=pixel_id, test_event_code=test_event_code,
-                                source=source, ledger_records=tuple(ledger_records), events=tuple(events),
-                                queued_at=datetime.fromtimestamp(now, UTC))])
 
 
 class Settled(StrEnum):

@@ -17,13 +17,13 @@ from aws_lambda_powertools import Logger
 from ..budget import Budget, Clock
 from ..campaign import Campaign, test_code_to_send
 from ..errors import ApiError, BadRequest
+from ..handoff import submit
 from ..observability import count
 from ..records import LedgerRecord, ledger_key
 from ..repositories import INFRASTRUCTURE_ERRORS
 from ..repositories.queues import QueueUnavailable
 from ..runtime import Runtime, get_runtime
 from ..stripe_mapping import Conversion, Ignored, SubscriptionCheck, conversion_event, first_payment_key, map_event
-from .delivery import submit
 
 logger = Logger(child=True)
 
