@@ -500,7 +500,7 @@ def print_report(report: Report, options: Options) -> None:
         f"  latency            p50 {latency['p50']} ms, p90 {latency['p90']} ms, p99 {latency['p99']} ms,"
         f" max {latency['max']} ms",
         f"  fault burst        after beacon {report.burst_at_beacon}: {json.dumps(options.burst)}",
-        f"  retry queue        {'drained' if report.drained else 'NOT drained'} {data['drain']['seconds']} s"
+        f"  DeliveryQueue      {'drained' if report.drained else 'NOT drained'} {data['drain']['seconds']} s"
         f" after the last beacon",
         f"  TikTok stand-in    {report.tiktok_calls} calls; answers: "
         + ", ".join(f"{k}: {v}" for k, v in sorted(report.tiktok_answers.items())),
@@ -554,7 +554,7 @@ def run(options: Options) -> Report:
         log(options, f"run {run_id}: {options.beacons} beacons at concurrency {options.concurrency} to {base_url}")
         expected: dict[str, tuple[str, str]] = {}
         send_all(options, stack, campaigns, run_id, report, expected)
-        log(options, f"  sent in {report.send_seconds:.1f} s; waiting for the retry queue to drain"
+        log(options, f"  sent in {report.send_seconds:.1f} s; waiting for the DeliveryQueue to drain"
                      f" (at most {options.drain_timeout:.0f} s) ...")
         drain(options, stack, report)
         answered_ok = verify(options, stack, campaigns, report, expected)
