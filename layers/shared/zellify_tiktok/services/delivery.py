@@ -133,14 +133,28 @@ class Drain:
                 settled[record.record_id] = self._park_unreadable(record, str(problem))
                 continue
             groups.setdefault(queued.group, []).append(queued)
+        late: list[Queued] = []
         for group in groups.values():
             if self.budget.allows(MIN_GROUP_S):
                 settled |= self._deliver_group(group)
+                self._write_figures()
             else:
-                settled |= {q.record.record_id: self._settle(q, {}, [(e, BUDGET_SPENT) for e in q.message.events])
-                            for q in group}
-            self._write_figures()
+                late += group
+        if late:
+            settled |= self._defer(late)
         return settled
+
+    def _defer(self, late: Sequence[Queued]) -> dict[str, Settlement]:
+        """Messages the invocation had no time for: copies at once, ten a SendMessageBatch, so a backlog spends
+        no receive it did not use. Each keeps its failures (and so whether its events count as waiting)."""
+        copies = [q.message.model_copy(update={"attempts": q.earlier_failures if q.message.attempts else 0})
+                  for q in late]
+        try:
+            self.requeue.send(copies)
+        except QueueUnavailable:
+            return {q.record.record_id: Settlement(Settled.RETRY, "deferred; no copy could be queued") for q in late}
+        logger.info("messages deferred to a later invocation", extra={"messages": len(copies)})
+        return {q.record.record_id: Settlement(Settled.REQUEUED, BUDGET_SPENT.message) for q in late}
 
     def _counted(self, queued: Queued) -> bool:
         """Whether the message's events count in the `waiting` figure already: a copy made after a failed
