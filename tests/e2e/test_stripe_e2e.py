@@ -71,7 +71,7 @@ def test_payment_after_beacons_sends_one_enriched_complete_payment(stack, tiktok
     body = json.dumps(event, indent=2)
 
     answer = post_webhook(stack, body, stack.stripe_signing_secret)
-    assert (answer.status_code, answer.json()) == (200, {"status": "sent", "reason": "payment_succeeded",
+    assert (answer.status_code, answer.json()) == (200, {"status": "queued", "reason": "payment_succeeded",
                                                          "event_ids": [pi]})
     [(request, sent)] = complete_payments(stack, pi)
     assert request["body"]["event_source_id"] == DEMO_PIXEL
