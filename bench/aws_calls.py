@@ -1,4 +1,5 @@
-"""AWS API calls per warm beacon, counted with botocore's event hooks, and TikTok calls per beacon.
+"""AWS API calls per warm beacon on the request path, counted with botocore's event hooks (and the TikTok calls
+it made: none, the DeliveryFunction sends).
 
     python bench/aws_calls.py RESULT_FILE      (environment: the local stack's, from bench/run.py)
 

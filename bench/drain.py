@@ -1,11 +1,11 @@
-"""Events per TikTok call when the RetryFunction drains a backlog.
+"""Events per TikTok call when the DeliveryFunction drains a backlog.
 
     python bench/drain.py RESULT_FILE --beacons N --batch-size B   (environment: the local stack's)
 
-1. TikTok (the local stand-in) answers 503 to the next N calls; N beacons of 50 events go through the
-   local stack's collector over HTTP, which queues each beacon's events on the RetryQueue, as in an outage.
-2. The RetryQueue is then drained the way Lambda's SQS event source does it: batches of up to
-   BatchSize records (template.yaml) and 6 MB, handed to the RetryFunction's handler (in this process),
+1. N beacons of 50 events go through the local stack's collector over HTTP, which queues each beacon's
+   events on the DeliveryQueue (the stack's poller is stopped: a backlog, as after an outage).
+2. The DeliveryQueue is then drained the way Lambda's SQS event source does it: batches of up to
+   BatchSize records (template.yaml) and 6 MB, handed to the DeliveryFunction's handler (in this process),
    successful records deleted, failed ones left for a later batch.
 3. The stand-in's log gives the TikTok calls the drain made and the events they carried.
 """
@@ -21,10 +21,10 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
-sys.path[:0] = [str(ROOT / "functions" / "retry"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "functions" / "delivery"), str(ROOT)]
 
 import boto3  # noqa: E402
-import retry_app  # noqa: E402
+import delivery_app  # noqa: E402
 from common import ORIGIN, LambdaContext, beacon_body  # noqa: E402
 
 from local.poller import sqs_record  # noqa: E402
@@ -92,7 +92,7 @@ def drain(sqs, queue_url: str, queue_arn: str, batch_size: int) -> dict:
             return stats
         event = {"Records": [sqs_record(m, queue_arn) for m in messages]}
         started = time.perf_counter()
-        answer = retry_app.lambda_handler(event, LambdaContext())
+        answer = delivery_app.lambda_handler(event, LambdaContext())
         stats["handler_s"] += time.perf_counter() - started
         failed = {f["itemIdentifier"] for f in (answer or {}).get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in failed]
@@ -113,7 +113,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=1000)
     args = parser.parse_args()
     base_url = os.environ["PUBLIC_BASE_URL"]
-    queue_url = os.environ["RETRY_QUEUE_URL"]
+    queue_url = os.environ["DELIVERY_QUEUE_URL"]
     sqs = boto3.client("sqs")
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 

@@ -9,8 +9,8 @@
    (text/plain), from --concurrency threads. Half way through, a fault burst is queued at the TikTok
    stand-in (503s, 40100s, TikTok's system errors 50000 and 50002, maintenance 60001, answers delayed past
    the functions' 3 s budget): every one of them is transient, so nothing may end dead-lettered.
-3. Waits, bounded by --drain-timeout, until the fault queue is spent and the RetryQueue is empty
-   (the local RetryFunction poller redelivers what failed).
+3. Waits, bounded by --drain-timeout, until the fault queue is spent and the DeliveryQueue is empty
+   (the local DeliveryFunction poller redelivers what failed).
 4. Proves, from the stand-in's record of what it received and answered (`GET /_dev/tiktok/requests`),
    that every accepted event (pixel + TikTok event name + event_id) was answered code 0 at least
    once, and that an event was answered code 0 more than once only where a delayed answer (a
@@ -19,7 +19,7 @@
 5. Reads each campaign's health (GET /v1/campaigns/{id}/tiktok/health, docs/design.md §9) and compares
    it, per TikTok event name, with what the stand-in received: `sent` with the events it answered code 0
    (each counted once), `duplicates` with the repeats this run sent (none), `queued` and `dead_lettered`
-   with the campaign's events in the RetryQueue and the DeadLetterQueue. The figures trail the ledger's
+   with the campaign's events in the DeliveryQueue and the DeadLetterQueue. The figures trail the ledger's
    stream, so they are read again until they agree, for at most HEALTH_SETTLE_S.
 
 Prints throughput, statuses, latency percentiles, the delivery and the health figures; exits 1 when an
@@ -197,7 +197,7 @@ class OwnStack:
 
 
 class Stack:
-    """The HTTP side of a running local stack, and its RetryQueue through moto."""
+    """The HTTP side of a running local stack, and its DeliveryQueue through moto."""
 
     def __init__(self, base_url: str, admin_token: str):
         self.base_url = base_url.rstrip("/")
@@ -206,7 +206,7 @@ class Stack:
         self.sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1",
                                 aws_access_key_id="testing", aws_secret_access_key="testing")
         urls = self.sqs.list_queues().get("QueueUrls", [])
-        self.retry_queue = next(u for u in urls if u.rsplit("/", 1)[-1] == "RetryQueue")
+        self.delivery_queue = next(u for u in urls if u.rsplit("/", 1)[-1] == "DeliveryQueue")
         self.dead_letter_queue = next((u for u in urls if u.rsplit("/", 1)[-1] == "DeadLetterQueue"), None)
 
     def get(self, path: str, **kwargs) -> requests.Response:
@@ -237,7 +237,7 @@ class Stack:
         return self.get("/_dev/tiktok/requests").json()
 
     def parked(self) -> dict[str, list]:
-        """The message bodies waiting in the RetryQueue ("queued") and the DeadLetterQueue ("dead_lettered"),
+        """The message bodies waiting in the DeliveryQueue ("queued") and the DeadLetterQueue ("dead_lettered"),
         peeked by the local stack without receiving them."""
         state = self.get("/_dev/state").json()
         return {"queued": state.get("queued") or [], "dead_lettered": state.get("dead_lettered") or []}
@@ -366,12 +366,12 @@ def mark_delays(burst: list[dict]) -> list[dict]:
 
 
 def drain(options: Options, stack: Stack, report: Report) -> None:
-    """Bounded: until no fault is pending and the RetryQueue stays empty (twice in a row)."""
+    """Bounded: until no fault is pending and the DeliveryQueue stays empty (twice in a row)."""
     started = time.monotonic()
     deadline = started + options.drain_timeout
     empty_in_a_row = 0
     while time.monotonic() < deadline:
-        depth = stack.queue_depth(stack.retry_queue)
+        depth = stack.queue_depth(stack.delivery_queue)
         faults = stack.faults()
         empty_in_a_row = empty_in_a_row + 1 if depth == 0 and not faults else 0
         if empty_in_a_row >= 2:
@@ -422,7 +422,7 @@ def verify(options: Options, stack: Stack, campaigns: list[Campaign], report: Re
 def stand_in_figures(campaigns: list[Campaign], answered_ok: Counter, parked: dict[str, list]) -> dict:
     """What the health figures must say, per campaign and TikTok event name: the events the stand-in
     answered code 0 (each once, whatever the repeats), none repeated by this run, and the campaign's
-    events still in the RetryQueue and the DeadLetterQueue."""
+    events still in the DeliveryQueue and the DeadLetterQueue."""
     by_pixel = {c.pixel_id: c.campaign_id for c in campaigns}
     figures: dict[str, dict[str, dict[str, int]]] = {c.campaign_id: {} for c in campaigns}
 
@@ -498,7 +498,7 @@ def print_report(report: Report, options: Options) -> None:
         f"  latency            p50 {latency['p50']} ms, p90 {latency['p90']} ms, p99 {latency['p99']} ms,"
         f" max {latency['max']} ms",
         f"  fault burst        after beacon {report.burst_at_beacon}: {json.dumps(options.burst)}",
-        f"  retry queue        {'drained' if report.drained else 'NOT drained'} {data['drain']['seconds']} s"
+        f"  DeliveryQueue      {'drained' if report.drained else 'NOT drained'} {data['drain']['seconds']} s"
         f" after the last beacon",
         f"  TikTok stand-in    {report.tiktok_calls} calls; answers: "
         + ", ".join(f"{k}: {v}" for k, v in sorted(report.tiktok_answers.items())),
@@ -552,7 +552,7 @@ def run(options: Options) -> Report:
         log(options, f"run {run_id}: {options.beacons} beacons at concurrency {options.concurrency} to {base_url}")
         expected: dict[str, tuple[str, str]] = {}
         send_all(options, stack, campaigns, run_id, report, expected)
-        log(options, f"  sent in {report.send_seconds:.1f} s; waiting for the retry queue to drain"
+        log(options, f"  sent in {report.send_seconds:.1f} s; waiting for the DeliveryQueue to drain"
                      f" (at most {options.drain_timeout:.0f} s) ...")
         drain(options, stack, report)
         answered_ok = verify(options, stack, campaigns, report, expected)

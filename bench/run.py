@@ -62,32 +62,38 @@ SAM = ROOT / ".venv-sam" / "bin" / "sam"
 
 FULL = {"mode": "full", "cold_rounds": 25, "cold_warmup_rounds": 2, "rss_runs": 5, "warm_iterations_1": 4000,
         "warm_iterations_50": 800, "drain_beacons": 100, "local_seconds": 20, "local_concurrency": 8,
-        "health_beacons": 30}
+        "health_beacons": 30, "delivery_beacons": 1000, "slow_tiktok_beacons": 100}
 QUICK = {"mode": "quick", "cold_rounds": 2, "cold_warmup_rounds": 1, "rss_runs": 1, "warm_iterations_1": 100,
          "warm_iterations_50": 30, "drain_beacons": 10, "local_seconds": 5, "local_concurrency": 8,
-         "health_beacons": 5}
+         "health_beacons": 5, "delivery_beacons": 100, "slow_tiktok_beacons": 10}
 
 KEYS = (
     "cold_start_ms", "baseline_cold_start_ms", "cold_start_ratio", "stripe_cold_start_ms", "stripe_cold_start_ratio",
     "warm_us_per_event_1", "warm_us_per_event_50", "floor_us_per_event", "warm_ratio_to_floor",
     "warm_us_per_beacon_1", "baseline_us_per_beacon_1", "warm_ratio_1",
-    "aws_calls_per_beacon_1", "aws_calls_per_beacon_50", "tiktok_calls_per_beacon_50",
+    "aws_calls_per_beacon_1", "aws_calls_per_beacon_50",
     "events_per_tiktok_call_drain", "layer_mb", "function_mb", "peak_rss_mb", "local_beacons_per_s",
     "tracker_bytes_readable", "tracker_bytes", "tracker_bytes_compressed", "health_lag_s",
+    "beacon_slow_tiktok_ratio", "tiktok_calls_per_1000_beacons", "delivery_lag_p99_s", "usd_per_million_beacons",
 )
 # (key, comparison, bound): the targets of issue 6.
 TARGETS = (
     ("cold_start_ratio", "<=", 1.25),
     ("stripe_cold_start_ratio", "<=", 1.5),
     ("warm_ratio_to_floor", "<=", 3),
-    ("warm_ratio_1", "<=", 2.5),
-    ("aws_calls_per_beacon_50", "<=", 4),
-    ("tiktok_calls_per_beacon_50", "==", 1),
+    ("warm_ratio_1", "<=", 3),  # issue 20: a guard rail, relaxed from 2.5
+    ("aws_calls_per_beacon_1", "<=", 2),  # issue 20: the request path only reads, remembers and queues
+    ("aws_calls_per_beacon_50", "<=", 2),
     ("events_per_tiktok_call_drain", ">=", 500),
     ("layer_mb", "<=", 20),
     ("peak_rss_mb", "<=", 128),
     ("tracker_bytes_compressed", "<=", 5000),  # issue 15
     ("health_lag_s", "<=", 60),  # issue 13: figures at most 60 s behind (docs/design.md §9)
+    # issue 20: the request never waits for TikTok; TikTok gets batches.
+    ("beacon_slow_tiktok_ratio", "<=", 1.5),
+    ("tiktok_calls_per_1000_beacons", "<=", 25),
+    ("delivery_lag_p99_s", "<=", 10),
+    ("usd_per_million_beacons", "<=", 2.5),
 )
 UNITS = {"ms": "ms", "us": "µs", "mb": "MiB", "ratio": "×"}
 
@@ -342,9 +348,28 @@ def measure_local(tmp: Path, settings: dict, notes: Notes) -> dict:
             notes.add(f"tracker.js sizes failed: {exc}")
             tracker = {}
         health = measure_health_lag(tmp, base_url, settings, notes)
-        return {**tracker, **health, **fire(base_url, settings["local_seconds"], settings["local_concurrency"])}
+        delivery = measure_delivery_path(base_url, settings, notes)
+        return {**tracker, **health, **delivery,
+                **fire(base_url, settings["local_seconds"], settings["local_concurrency"])}
     finally:
         stop_process(process, signal.SIGINT)
+
+
+def measure_delivery_path(base_url: str, settings: dict, notes: Notes) -> dict:
+    """bench/delivery_path.py against the running local stack: batches and lag, then a slow TikTok."""
+    import delivery_path
+
+    try:
+        batching = delivery_path.batching_and_lag(base_url, settings["delivery_beacons"],
+                                                  settings["local_concurrency"])
+        slow = delivery_path.slow_tiktok(base_url, settings["slow_tiktok_beacons"])
+    except (OSError, ValueError) as exc:
+        notes.add(f"delivery path measurements failed: {exc}")
+        return {}
+    if batching["events_delivered"] < batching["beacons"]:
+        notes.add(f"delivery path: only {batching['events_delivered']} of {batching['beacons']} events reached "
+                  "the TikTok stand-in in time")
+    return {**batching, **slow}
 
 
 def measure_health_lag(tmp: Path, base_url: str, settings: dict, notes: Notes) -> dict:
@@ -547,14 +572,14 @@ def main() -> int:
                 try:
                     calls = stack.run_child("aws_calls.py")
                     details["aws_calls"] = calls
-                    for key in ("aws_calls_per_beacon_1", "aws_calls_per_beacon_50", "tiktok_calls_per_beacon_50"):
+                    for key in ("aws_calls_per_beacon_1", "aws_calls_per_beacon_50"):
                         values[key] = calls[key]
                 except (RuntimeError, subprocess.SubprocessError) as exc:
                     notes.add(f"AWS call count failed: {exc}")
 
                 batch_size = retry_batch_size()
                 log(f"drain: {settings['drain_beacons']} beacons x 50 events queued during a TikTok outage, "
-                    f"RetryFunction batches of {batch_size} …")
+                    f"DeliveryFunction batches of {batch_size} …")
                 try:
                     drain = stack.run_child("drain.py", "--beacons", str(settings["drain_beacons"]),
                                             "--batch-size", str(batch_size))
@@ -581,7 +606,8 @@ def main() -> int:
             local = measure_local(tmp, settings, notes)
             details["local"] = local
             for key in ("local_beacons_per_s", "tracker_bytes_readable", "tracker_bytes", "tracker_bytes_compressed",
-                        "health_lag_s"):
+                        "health_lag_s", "beacon_slow_tiktok_ratio", "tiktok_calls_per_1000_beacons",
+                        "delivery_lag_p99_s"):
                 values[key] = local.get(key)
         except (subprocess.SubprocessError, OSError) as exc:
             notes.add(f"local throughput failed: {exc}")
@@ -591,6 +617,15 @@ def main() -> int:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
+    calls, local = details.get("aws_calls") or {}, details.get("local") or {}
+    if calls.get("operations_1") and local.get("beacon_p50_ms_tiktok_fast") and local.get(
+            "tiktok_calls_per_1000_beacons") is not None:
+        from cost import usd_per_million_beacons
+
+        cost = usd_per_million_beacons(calls["operations_1"], local["beacon_p50_ms_tiktok_fast"] / 1000,
+                                       local["tiktok_calls_per_1000_beacons"])
+        details["cost"] = cost
+        values["usd_per_million_beacons"] = cost["usd_per_million_beacons"]
     values["cold_start_ratio"] = ratio(values["cold_start_ms"], values["baseline_cold_start_ms"])
     values["stripe_cold_start_ratio"] = ratio(values["stripe_cold_start_ms"], values["baseline_cold_start_ms"])
     values["warm_ratio_to_floor"] = ratio(values["warm_us_per_event_50"], values["floor_us_per_event"])
@@ -624,11 +659,11 @@ def main() -> int:
 
 
 def retry_batch_size() -> int:
-    """The RetryFunction's SQS BatchSize, from template.yaml (as Lambda would use it)."""
+    """The DeliveryFunction's SQS BatchSize, from template.yaml (as Lambda would use it)."""
     sys.path.insert(0, str(ROOT))
     from local.template import Template
 
-    events = [e for e in Template(TEMPLATE).sqs_events() if e.function == "RetryFunction"]
+    events = [e for e in Template(TEMPLATE).sqs_events() if e.function == "DeliveryFunction"]
     return events[0].batch_size if events else 10
 
 
@@ -667,6 +702,17 @@ def print_breakdown(details: dict) -> None:
     if lag:
         say(f"health lag (s, {lag['beacons']} beacons, 202 → counted in the health answer): p50 {fmt(lag['p50_s'])}, "
             f"p99 {fmt(lag['health_lag_s'])}, max {fmt(lag['max_s'])}")
+    if local and local.get("tiktok_calls") is not None:
+        say(f"delivery path: {local['beacons']} one-event beacons from 8 clients reached TikTok in "
+            f"{local['tiktok_calls']} call(s); lag p50 {fmt(local['delivery_lag_p50_s'])} s, "
+            f"p99 {fmt(local['delivery_lag_p99_s'])} s")
+    if local and local.get("beacon_p95_ms_tiktok_slow") is not None:
+        say(f"beacon answer p95 (ms): TikTok at once {fmt(local['beacon_p95_ms_tiktok_fast'])}, "
+            f"TikTok taking 3 s {fmt(local['beacon_p95_ms_tiktok_slow'])}")
+    cost = details.get("cost")
+    if cost:
+        say(f"USD per million one-event beacons: request path {fmt(cost['request_usd_per_million'])}, "
+            f"delivery {fmt(cost['delivery_usd_per_million'])}")
     if local and local.get("local_beacons_per_s") is not None:
         say(f"local stack: {local['accepted']} beacons accepted in {local['seconds']:.1f} s, "
             f"{local['other']} other answers, {local['errors']} connection errors")

@@ -1,6 +1,6 @@
 """The local stack (local/stack.py) for the bench: moto's server, the template's tables and queues, the
-handlers behind HTTP and the TikTok stand-in, on a free port, with the RetryQueue poller stopped (the
-drain measurement runs the RetryFunction itself, on batches it controls).
+handlers behind HTTP and the TikTok stand-in, on a free port, with the DeliveryQueue poller stopped (the
+drain measurement runs the DeliveryFunction itself, on batches it controls).
 
     python bench/stack_server.py INFO_FILE
 

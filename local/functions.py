@@ -18,10 +18,11 @@ from .template import ACCOUNT_ID, REGION, STACK_NAME, FunctionSpec
 log = logging.getLogger("local.functions")
 # Lambda runs one invocation per execution environment at a time; here every function shares one process,
 # and Powertools keeps per-invocation state process-wide (the resolvers' current event is a class attribute
-# of BaseRouter; the Logger's keys and the Metrics buffer are shared by every function). Invocations from
-# the server's threads, the pollers and the pages therefore take turns, or one request's answer could be
-# built from another's event. Re-entrant, in case a function's work ever invokes another in-process.
-_ONE_INVOCATION_AT_A_TIME = threading.RLock()
+# of BaseRouter). The functions that serve HTTP routes therefore take turns in one environment, or one
+# request's answer could be built from another's event. A function fed by a queue or a stream runs in an
+# environment of its own (`own_environment`), as in Lambda: a DeliveryFunction invocation waiting on a slow
+# TikTok never delays a beacon's answer. Re-entrant, in case a function's work ever invokes another.
+_SHARED_ENVIRONMENT = threading.RLock()
 
 
 class Status(StrEnum):
@@ -66,6 +67,8 @@ class LambdaFunction:
     status: Status
     handler: Callable[[Any, LambdaContext], Any] | None = None
     error: str = ""
+    # Held for each invocation: one at a time per execution environment.
+    environment: threading.RLock = field(default_factory=lambda: _SHARED_ENVIRONMENT)
 
     @property
     def physical_name(self) -> str:
@@ -75,7 +78,7 @@ class LambdaFunction:
         """Call the handler with a fresh context; raise what it raises, like a failed invocation."""
         if self.handler is None:
             raise FunctionUnavailable(f"{self.spec.name}: {self.error}")
-        with _ONE_INVOCATION_AT_A_TIME:
+        with self.environment:
             started = time.monotonic()
             context = LambdaContext(
                 function_name=self.physical_name,
@@ -90,8 +93,11 @@ class LambdaFunction:
         return result
 
 
-def load_function(spec: FunctionSpec) -> LambdaFunction:
-    """Import `Handler` from `CodeUri`, which goes first on sys.path as the task root does in Lambda."""
+def load_function(spec: FunctionSpec, *, own_environment: bool = False) -> LambdaFunction:
+    """Import `Handler` from `CodeUri`, which goes first on sys.path as the task root does in Lambda.
+
+    `own_environment`: its invocations take turns only with each other, not with the HTTP functions'.
+    """
     module_name, attribute = spec.handler.rsplit(".", 1)
     folder = spec.code_uri.resolve()
     module_file = folder / (module_name.replace(".", "/") + ".py")
@@ -106,4 +112,7 @@ def load_function(spec: FunctionSpec) -> LambdaFunction:
     except Exception as exc:
         log.error("%s failed to import %s:\n%s", spec.name, spec.handler, traceback.format_exc())
         return LambdaFunction(spec, Status.FAILED, error=f"{type(exc).__name__}: {exc}")
-    return LambdaFunction(spec, Status.LOADED, handler=handler)
+    function = LambdaFunction(spec, Status.LOADED, handler=handler)
+    if own_environment:
+        function.environment = threading.RLock()
+    return function

@@ -4,6 +4,7 @@ as Lambda does."""
 import base64
 import logging
 import threading
+import time
 import traceback
 from typing import Any
 
@@ -93,18 +94,37 @@ class SqsPoller(Poller):
         sqs = boto3.client("sqs")
         while not self._stopping.is_set():
             try:
-                messages = sqs.receive_message(
-                    QueueUrl=self.queue_url,
-                    MaxNumberOfMessages=min(self.spec.batch_size, MAX_RECEIVE),
-                    WaitTimeSeconds=WAIT_TIME_S,
-                    AttributeNames=["All"],
-                    MessageAttributeNames=["All"],
-                ).get("Messages", [])
+                messages = self._gather(sqs)
                 if messages:
                     self._deliver(sqs, messages)
             except Exception:
                 log.error("polling %s failed:\n%s", self.queue_url, traceback.format_exc())
                 self._stopping.wait(WAIT_TIME_S)
+
+    def _gather(self, sqs) -> list[dict]:
+        """A batch as Lambda gathers one: up to the batch size, or what came within the batching window
+        after the first message (ReceiveMessage takes at most 10 a call)."""
+        messages: list[dict] = []
+        deadline = None
+        while len(messages) < self.spec.batch_size and not self._stopping.is_set():
+            waiting = WAIT_TIME_S if deadline is None else max(0.0, deadline - time.monotonic())
+            got = sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=min(self.spec.batch_size - len(messages), MAX_RECEIVE),
+                WaitTimeSeconds=int(waiting),
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            messages.extend(got)
+            if not messages:
+                return messages
+            if deadline is None:
+                deadline = time.monotonic() + self.spec.batching_window_s
+            if time.monotonic() >= deadline:
+                break
+            if not got:
+                self._stopping.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+        return messages
 
     def _deliver(self, sqs, messages: list[dict]) -> None:
         try:

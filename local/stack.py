@@ -104,7 +104,8 @@ class LocalStack:
         for variable, (provider, live, test) in self.payment_secrets.by_setting().items():
             if self.handler_environment.get(variable):
                 create_provider_secret(self.handler_environment[variable], live, test, provider)
-        self.functions = {spec.name: load_function(spec) for spec in specs}
+        served = {route.function for route in template.http_routes()}
+        self.functions = {spec.name: load_function(spec, own_environment=spec.name not in served) for spec in specs}
         # A function whose handler failed to import keeps its routes, as the deployed API would: they answer 500.
         self.routes = [Route(spec, self.functions[spec.function]) for spec in template.http_routes()]
         self._app = LocalApp(
@@ -245,7 +246,7 @@ class LocalStack:
         return {
             "tiktok_requests": self.tiktok.records(),
             "pixel_requests": self.pixel.records(),
-            "queued": peek_messages(self._queue_name("RETRY_QUEUE_URL")),
+            "queued": peek_messages(self._queue_name("DELIVERY_QUEUE_URL")),
             "dead_lettered": peek_messages(self._queue_name("DEAD_LETTER_QUEUE_URL")),
         }
 

@@ -84,6 +84,8 @@ class SqsEventSpec:
     queue_arn: Any  # unresolved (usually !GetAtt Queue.Arn)
     batch_size: int
     report_batch_item_failures: bool
+    # How long Lambda gathers messages before invoking with less than a full batch.
+    batching_window_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,7 @@ class Template:
                 queue_arn=props["Queue"],
                 batch_size=int(props.get("BatchSize", 10)),
                 report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+                batching_window_s=float(props.get("MaximumBatchingWindowInSeconds", 0)),
             )
             for function, props in self._events("SQS")
         ]

@@ -3,7 +3,7 @@
 `render(state)` is a pure function of what the local stack recorded:
   tiktok_requests  what the Events API stand-in received: {"received_at", "headers", "body", "response"}
   pixel_requests   the `ttq` calls the Pixel stand-in reported: {"received_at", "pixel_id", "method", "args"}
-  queued           message bodies waiting in the RetryQueue (dicts, or strings that were not JSON)
+  queued           message bodies waiting in the DeliveryQueue (dicts, or strings that were not JSON)
   dead_lettered    message bodies in the DeadLetterQueue
   campaigns        the campaigns as `GET /v1/campaigns` lists them (None: the list could not be read)
 
@@ -144,7 +144,7 @@ def _collect(state: dict) -> tuple[list[Row], list[dict]]:
                     page_url=_text((event.get("page") if isinstance(event.get("page"), dict) else {}).get("url")),
                 ))
 
-    for section, note in (("queued", "server copy queued for retry"), ("dead_lettered", "server copy dead-lettered")):
+    for section, note in (("queued", "server copy queued"), ("dead_lettered", "server copy dead-lettered")):
         for message in _dicts(state.get(section)):
             for event in _dicts(message.get("events")):
                 key = _key(message.get("pixel_id"), event.get("name"), event.get("event_id"))
@@ -443,7 +443,7 @@ the Pixel and the Events API sent it, and TikTok counts it once.</p>
 {_campaigns(campaigns)}
 <h2>Events</h2>
 {events}
-<h2>Queued for retry ({len(queued)})</h2>
+<h2>Queued ({len(queued)})</h2>
 {_queue(queued, "queued")}
 <h2>Dead-lettered ({len(dead)})</h2>
 {_queue(dead, "dead-lettered")}

@@ -8,7 +8,6 @@ from aws_lambda_powertools.event_handler import Response
 from zellify_tiktok.api import (
     PREFLIGHT_HEADERS,
     client_ip,
-    invocation_budget,
     json_response,
     make_resolver,
     raw_body,
@@ -18,6 +17,7 @@ from zellify_tiktok.api import (
 from zellify_tiktok.config import get_settings
 from zellify_tiktok.http_cache import conditional_response
 from zellify_tiktok.observability import lambda_entry, tracer
+from zellify_tiktok.runtime import get_runtime
 from zellify_tiktok.services.collect import BeaconRequest, collect
 from zellify_tiktok.services.tracker import tracker_script
 
@@ -45,8 +45,7 @@ def post_events():
         origin=headers.get("origin"),
         source_ip=client_ip(event, headers, settings.client_ip_header, settings.origin_verify_secret),
         user_agent=headers.get("user-agent"),
-        budget=invocation_budget(app),
-    ))
+    ), get_runtime())
     return json_response(202, answer)
 
 

@@ -1,7 +1,7 @@
 """PaymentWebhookFunction: POST /v1/webhooks/{provider} for Stripe, Paddle and Solidgate (docs/design.md §6.3)."""
 
 from aws_lambda_powertools import Logger
-from zellify_tiktok.api import invocation_budget, json_response, make_resolver, raw_body
+from zellify_tiktok.api import json_response, make_resolver, raw_body
 from zellify_tiktok.config import get_settings
 from zellify_tiktok.observability import lambda_entry, tracer
 from zellify_tiktok.services.payment_webhook import handle_webhook
@@ -15,8 +15,7 @@ app = make_resolver()
 def post_payment_webhook(provider: str):
     event = app.current_event
     # The exact bytes the provider signed (base64-decoded when API Gateway encoded them).
-    return json_response(200, handle_webhook(provider, raw_body(event), event.headers or {},
-                                             invocation_budget(app)))
+    return json_response(200, handle_webhook(provider, raw_body(event), event.headers or {}))
 
 
 @lambda_entry(logger)

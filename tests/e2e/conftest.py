@@ -2,7 +2,7 @@
 
 The `stack` fixture is shared by the whole session; `launch_stack` starts another one for tests
 that stop it themselves. Tests share its TikTok stand-in, fault queue and retry poller: `tiktok`
-gives a test them to itself (nothing left in the RetryQueue, no request or fault recorded).
+gives a test them to itself (nothing left in the DeliveryQueue, no request or fault recorded).
 """
 
 import os
@@ -24,6 +24,9 @@ STARTUP_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 10
 # A leftover retry of an earlier test waits out its backoff (seconds locally) before it is delivered.
 RETRY_DRAIN_TIMEOUT_S = 120
+# How long reading the stand-in waits for the DeliveryQueue to empty: a first delivery takes the batching
+# window (2 s) and a TikTok call; a retry after a transient fault 2 s, 4 s … (the local backoff).
+SETTLE_S = 15
 # The user's own settings must not leak in: the tests expect the stack's defaults.
 _SCRUBBED = ("TIKTOK_API_BASE", "TIKTOK_PIXEL_SDK_URL", "DEV_ADMIN_TOKEN", "STRIPE_WEBHOOK_SECRET", "PORT",
              "PADDLE_WEBHOOK_SECRET", "PADDLE_TEST_WEBHOOK_SECRET", "SOLIDGATE_WEBHOOK_KEYS")
@@ -98,8 +101,18 @@ class LocalStackProcess:
     def function_loaded(self, name: str) -> bool:
         return self.get("/healthz").json()["functions"].get(name) == "loaded"
 
-    def tiktok_requests(self) -> list[dict]:
+    def tiktok_requests(self, *, settle: bool = True) -> list[dict]:
+        """What the TikTok stand-in received; with `settle`, once the DeliveryFunction has taken what the
+        DeliveryQueue holds (delivered, dead-lettered; what still waits for a retry after SETTLE_S stays)."""
+        if settle:
+            self.settle()
         return self.get("/_dev/tiktok/requests").json()
+
+    def settle(self, timeout_s: float = 0.0) -> None:
+        """Wait, without failing, until the DeliveryQueue is empty: the request path only queues (§7)."""
+        deadline = time.monotonic() + (timeout_s or SETTLE_S)
+        while self.delivery_queue_depth() and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def clear_tiktok(self) -> None:
         self.request("DELETE", "/_dev/tiktok/requests").raise_for_status()
@@ -129,28 +142,30 @@ class LocalStackProcess:
     def clear_pixel(self) -> None:
         self.request("DELETE", "/_dev/pixel/requests").raise_for_status()
 
-    def state(self) -> dict:
+    def state(self, *, settle: bool = True) -> dict:
+        if settle:
+            self.settle()
         return self.get("/_dev/state").json()
 
     def aws(self, service: str):
         return boto3.client(service, endpoint_url=self.aws_endpoint_url, region_name="us-east-1",
                             aws_access_key_id="testing", aws_secret_access_key="testing")
 
-    def retry_queue_depth(self) -> int:
-        """Messages in the RetryQueue: waiting, in a backoff, or being handled by the RetryFunction."""
+    def delivery_queue_depth(self) -> int:
+        """Messages in the DeliveryQueue: waiting, in a backoff, or being handled by the DeliveryFunction."""
         sqs = self.aws("sqs")
-        url = sqs.get_queue_url(QueueName="RetryQueue")["QueueUrl"]
+        url = sqs.get_queue_url(QueueName="DeliveryQueue")["QueueUrl"]
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
             "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
             "ApproximateNumberOfMessagesDelayed"])["Attributes"]
         return sum(int(value) for value in attributes.values())
 
-    def wait_for_empty_retry_queue(self) -> None:
+    def wait_for_empty_delivery_queue(self) -> None:
         deadline = time.monotonic() + RETRY_DRAIN_TIMEOUT_S
-        while (depth := self.retry_queue_depth()) and time.monotonic() < deadline:
+        while (depth := self.delivery_queue_depth()) and time.monotonic() < deadline:
             time.sleep(0.25)
         if depth:
-            pytest.fail(f"the RetryQueue still holds {depth} message(s) after {RETRY_DRAIN_TIMEOUT_S} s")
+            pytest.fail(f"the DeliveryQueue still holds {depth} message(s) after {RETRY_DRAIN_TIMEOUT_S} s")
 
 
 @pytest.fixture(scope="session")
@@ -182,7 +197,7 @@ def tiktok(stack):
     it too."""
     stack.clear_faults()
     stack.clear_token_marks()
-    stack.wait_for_empty_retry_queue()
+    stack.wait_for_empty_delivery_queue()
     stack.clear_tiktok()
     yield stack
     stack.clear_token_marks()

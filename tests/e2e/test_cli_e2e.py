@@ -34,7 +34,7 @@ def zellify_tiktok(local_stack):
         "TIKTOK_API_BASE": f"{local_stack.base_url}/_dev/tiktok/open_api/v1.3",
     }
     # The queues are found by name, as they are for an operator who has not exported their URLs.
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "RETRY_QUEUE_URL", "DEAD_LETTER_QUEUE_URL",
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "DELIVERY_QUEUE_URL", "DEAD_LETTER_QUEUE_URL",
                  "CAMPAIGNS_TABLE", "SESSIONS_TABLE", "SENT_EVENTS_TABLE", "HEALTH_TABLE", "AUDIT_TABLE"):
         env.pop(name, None)
 
@@ -68,7 +68,7 @@ def test_configure_a_campaign_and_send_a_test_event_to_the_stand_in(zellify_tikt
 
         status = zellify_tiktok("--json", "status")
         assert status.returncode == 0, status.stderr
-        assert set(json.loads(status.stdout)["queues"]) == {"RetryQueue", "DeadLetterQueue"}
+        assert set(json.loads(status.stdout)["queues"]) == {"DeliveryQueue", "DeadLetterQueue"}
     finally:
         zellify_tiktok("campaign", "delete", campaign, "--yes")
 

@@ -123,7 +123,7 @@ def test_known_traffic_gives_the_exact_counts_coverage_and_revenue(stack, tiktok
     beacon(stack, campaign_id, bob, {"event": "email_captured", "event_id": f"{bob}-email", "email": "bob@example.com"})
 
     # TikTok's system timeout on Ann's lead, three times: queued by the collector, retried twice in vain
-    # (the local RetryFunction backs off 2 s, then 4 s), sent on the third retry.
+    # (the local DeliveryFunction backs off 2 s, then 4 s), sent on the third retry.
     lead = f"{ann}:lead"
     tiktok.add_fault({"code": 50002, "event_ids": [lead], "times": 3})
     beacon(stack, campaign_id, ann, {"event": "lead", "event_id": lead})

@@ -472,7 +472,7 @@ def test_a_body_that_is_not_utf8_reaches_the_handler_and_is_refused(stack):
 
 
 def test_a_transient_failure_is_retried_by_the_retry_function(tiktok):
-    assert tiktok.get("/healthz").json()["pollers"] == ["RetryFunction", "HealthFunction"]
+    assert tiktok.get("/healthz").json()["pollers"] == ["DeliveryFunction", "HealthFunction"]
     tiktok.add_fault({"code": 40100})
     event_id = f"pv-{uuid.uuid4()}"
     assert beacon(tiktok, event_id).status_code == 202

@@ -127,7 +127,7 @@ def test_generated_beacons_that_we_accept_tiktok_accepts(stack):
 
     try:
         send()
-        stack.wait_for_empty_retry_queue()  # what a slow moment queued reaches TikTok through the retries
+        stack.wait_for_empty_delivery_queue()  # what a slow moment queued reaches TikTok through the retries
     finally:
         stack.admin("DELETE", f"/v1/campaigns/{campaign}/tiktok")
     assert sum(statuses.values()) >= MAX_EXAMPLES // 2, statuses

@@ -1,6 +1,6 @@
 """Every class of TikTok's answer through the local stack (`make dev`), over HTTP: the stand-in's fault queue
-(targeted at this test's own event ids, docs/tiktok.md), the real collector, the RetryFunction polling the
-local RetryQueue, the settings GET; what is queued or dead-lettered read from /_dev/state.
+(targeted at this test's own event ids, docs/tiktok.md), the real collector, the DeliveryFunction polling the
+local DeliveryQueue, the settings GET; what is queued or dead-lettered read from /_dev/state.
 
 Also the split under the budget: a 50-event beacon TikTok refuses event by event, each answer 150 ms late.
 """
@@ -133,22 +133,22 @@ TRANSIENT = {
 
 
 @pytest.mark.parametrize("fault", list(TRANSIENT))
-def test_a_transient_answer_is_queued_then_delivered_once_by_the_retry_function(fault, campaign):
+def test_a_transient_answer_is_retried_then_delivered_once(fault, campaign):
     events = ids(f"transient-{fault}", 2)
     injected, (code, http_status) = TRANSIENT[fault]
-    # Twice: the collector's call, then the RetryFunction's first; the second retry finds TikTok back.
+    # Twice: the DeliveryFunction's first delivery and its first retry; the second retry finds TikTok back.
     campaign.stack.add_fault({**injected, "event_ids": events, "times": 2})
     assert campaign.beacon(page_views(events)) == (202, {"accepted": events, "rejected": []})
-    queued = wait_for(lambda: holding(campaign.stack.state()["queued"], events), "the events in the RetryQueue")
-    assert sorted(event_ids_in(queued, events)) == sorted(events)
-    reason = queued[0]["reason"]
-    assert (reason["kind"], reason.get("code"), reason.get("http_status")) == ("transient", code, http_status)
-    assert campaign.token not in json.dumps(queued)
-
-    wait_for(lambda: accepted_counts(campaign.calls()) == Counter(events), "the retried delivery")
-    wait_for(lambda: not holding(campaign.stack.state()["queued"], events), "the RetryQueue to let them go")
+    wait_for(lambda: accepted_counts(campaign.calls()) == Counter(events), "the retried delivery", timeout_s=60)
+    carrying = [c for c in campaign.calls() if {e["event_id"] for e in c["body"]["data"]} & set(events)]
+    failed = carrying[:-1]
+    assert len(failed) == 2, carrying
+    if code is not None:  # TikTok's code in the stand-in's answer (a timeout's answer is never read)
+        assert [(call["response"] or {}).get("code") for call in failed] == [code, code]
+    assert "Access-Token" in carrying[-1]["headers"]
     assert accepted_counts(campaign.calls()) == Counter(events), "delivered exactly once"
-    assert holding(campaign.stack.state()["dead_lettered"], events) == []
+    state = campaign.stack.state()
+    assert holding(state["queued"], events) == [] and holding(state["dead_lettered"], events) == []
 
 
 TOKEN_CODES = {40102: "has expired", 40104: "was missing", 40105: "is invalid or revoked"}
@@ -188,20 +188,11 @@ def test_a_50_event_beacon_refused_event_by_event_is_answered_in_time_and_loses_
     status, body = campaign.beacon(page_views(events))
     answered_in = time.monotonic() - started
     assert status == 202 and body["accepted"] == events
-    # Issue 10 asks for this bound: the collector's 10 s timeout with room to spare.
+    # The beacon never waits for TikTok (issue 20): far within the collector's 10 s timeout.
     assert answered_in < 8, f"answered after {answered_in:.1f} s"
 
-    # At the answer, every event is dead-lettered (answered alone: 40002) or queued (no answer yet).
-    state = campaign.stack.state()
-    dead, queued = holding(state["dead_lettered"], events), holding(state["queued"], events)
-    assert set(event_ids_in(dead, events)) | set(event_ids_in(queued, events)) == set(events), "none lost"
-    assert queued, "the budget ran out before every event had an answer"
-    assert {m["reason"]["kind"] for m in queued} == {"budget_spent"}
-    assert {(m["reason"]["kind"], m["reason"]["code"]) for m in dead} <= {("refused", 40002)}
-    waiting = sorted(event_ids_in(queued, events))
-
-    # The RetryFunction keeps halving what was queued until every event has its answer: all dead-lettered,
-    # each once, none sent.
+    # The DeliveryFunction halves, over as many invocations as it takes, until every event has its answer: all
+    # dead-lettered, each once, none sent.
     def all_dead() -> list[dict] | None:
         state = campaign.stack.state()
         done = holding(state["dead_lettered"], events)
@@ -213,8 +204,8 @@ def test_a_50_event_beacon_refused_event_by_event_is_answered_in_time_and_loses_
     assert {(m["reason"]["kind"], m["reason"]["code"]) for m in dead} == {("refused", 40002)}
     calls = campaign.calls()
     assert accepted_counts(calls) == Counter()
-    # The RetryFunction started from the whole queued batch, not from single events.
-    assert any(sorted(e["event_id"] for e in c["body"]["data"]) == waiting for c in calls)
+    # The DeliveryFunction started from the whole beacon, not from single events.
+    assert any(sorted(e["event_id"] for e in c["body"]["data"]) == sorted(events) for c in calls)
 
 
 @pytest.mark.parametrize("where", ["page.url", "step.id", "ttp", "content_name"])

@@ -68,8 +68,11 @@ def runtime(aws, tiktok, monkeypatch):
                              http=tiktok)
     get_runtime.cache_clear()
     monkeypatch.setattr("zellify_tiktok.runtime.get_runtime", lambda: rt)
-    for module in ("collect", "settings", "tracker", "retry", "payment_webhook", "test_event", "health"):
+    for module in ("settings", "tracker", "payment_webhook", "test_event", "health"):
         monkeypatch.setattr(f"zellify_tiktok.services.{module}.get_runtime", lambda: rt, raising=False)
+    # Handlers that build their services' dependencies themselves.
+    for handler in ("collect_app", "delivery_app"):
+        monkeypatch.setattr(f"{handler}.get_runtime", lambda: rt)
     return rt
 
 

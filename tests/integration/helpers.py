@@ -2,6 +2,7 @@
 
 import base64
 import json
+import os
 import time
 
 import boto3
@@ -62,9 +63,30 @@ def beacon_body(events=None, **envelope) -> dict:
     return sample
 
 
+class DeliveryContext(LambdaContext):
+    """An invocation of the DeliveryFunction, with its template Timeout (30 s) ahead of it."""
+
+    @staticmethod
+    def get_remaining_time_in_millis():
+        return 30_000
+
+
+def deliver_queued(context: LambdaContext | None = None, *, rounds: int = 10) -> list[dict]:
+    """The DeliveryFunction over what waits visibly in the DeliveryQueue, as its event source mapping would
+    hand it over, until nothing visible is left (at most `rounds` invocations); its answers."""
+    from tests.integration.delivery_source import DeliveryEventSource
+
+    source = DeliveryEventSource(dict(os.environ))
+    answers = []
+    while len(answers) < rounds and (answer := source.poll(context or DeliveryContext())) is not None:
+        answers.append(answer)
+    return answers
+
+
 def post_beacon(body: dict | bytes | str, *, origin: str | None = "https://funnel.example.com",
                 base64_encoded: bool = False, headers: dict | None = None,
-                context: LambdaContext | None = None) -> tuple[int, dict, dict]:
+                context: LambdaContext | None = None, deliver: bool = True) -> tuple[int, dict, dict]:
+    """The collector's answer to a beacon; with `deliver`, the DeliveryFunction then takes what it queued."""
     event = load_event("post_events.json")
     raw = body if isinstance(body, bytes | str) else json.dumps(body)
     raw_bytes = raw.encode() if isinstance(raw, str) else raw
@@ -77,7 +99,10 @@ def post_beacon(body: dict | bytes | str, *, origin: str | None = "https://funne
     else:
         event["headers"]["origin"] = origin
     event["headers"].update(headers or {})
-    return call(collect_app, event, context)
+    answer = call(collect_app, event, context)
+    if deliver:
+        deliver_queued()
+    return answer
 
 
 def ledger_stream_records(aws: dict) -> list[dict]:

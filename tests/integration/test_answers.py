@@ -1,11 +1,11 @@
 """Every class of TikTok's answer (docs/design.md §7, docs/tiktok.md), through the in-memory TikTok's faults
-(the stand-in's own fault format), the real collector, RetryFunction and settings handlers under moto.
+(the stand-in's own fault format), the real collector, DeliveryFunction and settings handlers under moto.
 
 - 0: sent, once, recorded in the ledger;
 - 20001 on a multi-event call: halved until every event has an answer of its own; a lone event TikTok
   still refuses is dead-lettered with TikTok's message, the rest sent;
 - 40100, 40132, 50000, 50002, 51xxx, 60001, HTTP 429 and 503, a timeout, a reset: queued (reason `transient`),
-  delivered by the RetryFunction once the fault clears, once;
+  delivered by the DeliveryFunction once the fault clears, once;
 - 40001, 40002 (a single event), 40102, 40104, 40105, a code TikTok's table does not have: dead-lettered with
   TikTok's code and message; the token codes also show in the settings GET (last_delivery, a warning).
 """
@@ -14,11 +14,11 @@ import json
 
 import boto3
 import pytest
-from zellify_tiktok.repositories.ledger import ledger_key
+from zellify_tiktok.records import ledger_key
 
 from local.tiktok_codes import message as tiktok_message
+from tests.integration.delivery_source import DeliveryEventSource
 from tests.integration.helpers import ADMIN_SETTINGS, beacon_body, post_beacon, put_settings, settings_request
-from tests.integration.retry_source import RetryEventSource
 from tests.integration.virtual_time import VirtualClock, VirtualContext, on_virtual_time
 
 PIXEL = ADMIN_SETTINGS["pixel_id"]
@@ -46,7 +46,7 @@ def test_code_0_is_sent_once_and_recorded(runtime, tiktok, aws, sqs_messages):
     assert status == 202 and sorted(body["accepted"]) == sorted(SAMPLE)
     assert sorted(tiktok.accepted_ids()) == sorted(SAMPLE)
     assert ledger_keys(aws) == {ledger_key(PIXEL, name, event_id) for event_id, name in SAMPLE.items()}
-    assert sqs_messages("RETRY_QUEUE_URL") == [] and sqs_messages("DEAD_LETTER_QUEUE_URL") == []
+    assert sqs_messages("DELIVERY_QUEUE_URL") == [] and sqs_messages("DEAD_LETTER_QUEUE_URL") == []
     last = settings_request("GET")[1]["last_delivery"]
     assert (last["outcome"], last["code"]) == ("sent", 0)
 
@@ -59,7 +59,7 @@ def test_20001_naming_no_event_halves_the_call_until_every_event_has_its_own_ans
     assert sizes(tiktok) == [list(SAMPLE), list(SAMPLE)[:2], list(SAMPLE)[2:]]
     assert [call["answer"] for call in tiktok.calls] == [20001, 0, 0]
     assert sorted(tiktok.accepted_ids()) == sorted(SAMPLE)
-    assert sqs_messages("DEAD_LETTER_QUEUE_URL") == [] and sqs_messages("RETRY_QUEUE_URL") == []
+    assert sqs_messages("DEAD_LETTER_QUEUE_URL") == [] and sqs_messages("DELIVERY_QUEUE_URL") == []
 
 
 def test_a_targeted_20001_dead_letters_only_the_refused_event_with_tiktoks_message(runtime, tiktok, aws,
@@ -73,7 +73,7 @@ def test_a_targeted_20001_dead_letters_only_the_refused_event_with_tiktoks_messa
     assert event_ids(dead) == ["ev-0003-email"]
     assert dead[0]["reason"] == {"kind": "refused", "code": 20001, "message": tiktok_message(20001),
                                  "http_status": 200}
-    assert sqs_messages("RETRY_QUEUE_URL") == []
+    assert sqs_messages("DELIVERY_QUEUE_URL") == []
     assert ledger_key(PIXEL, "CompleteRegistration", "ev-0003-email") not in ledger_keys(aws)
 
 
@@ -90,7 +90,7 @@ def test_partial_success_of_a_10_event_call_sends_9_and_dead_letters_e3(runtime,
     assert event_ids(dead) == ["e3"]
     assert (dead[0]["reason"]["code"], dead[0]["reason"]["message"]) == (20001, tiktok_message(20001))
     assert ledger_keys(aws) == {ledger_key(PIXEL, "PageView", event_id) for event_id in ids if event_id != "e3"}
-    assert sqs_messages("RETRY_QUEUE_URL") == []
+    assert sqs_messages("DELIVERY_QUEUE_URL") == []
 
 
 TRANSIENT = {
@@ -108,7 +108,7 @@ TRANSIENT = {
 
 
 @pytest.mark.parametrize("fault", list(TRANSIENT))
-def test_a_transient_answer_is_queued_then_delivered_once_by_the_retry_function(fault, runtime, tiktok, aws,
+def test_a_transient_answer_is_retried_then_delivered_once(fault, runtime, tiktok, aws,
                                                                                 monkeypatch, sqs_messages):
     clock = VirtualClock()
     on_virtual_time(monkeypatch, clock)
@@ -119,7 +119,8 @@ def test_a_transient_answer_is_queued_then_delivered_once_by_the_retry_function(
     assert status == 202 and sorted(body["accepted"]) == sorted(SAMPLE)
     assert tiktok.accepted_ids() == [] and ledger_keys(aws) == set()
 
-    source = RetryEventSource(aws)
+    clock.advance(31)  # the failed first delivery's copy waits out its backoff
+    source = DeliveryEventSource(aws)
     records = source.receive()
     queued = [json.loads(record["body"]) for record in records]
     assert event_ids(queued) == sorted(SAMPLE)
@@ -131,7 +132,7 @@ def test_a_transient_answer_is_queued_then_delivered_once_by_the_retry_function(
         assert {m["reason"].get("http_status") for m in queued} == {http_status}
     assert "tt-access-token" not in json.dumps(queued)
 
-    # The fault is spent: the RetryFunction delivers, once, and the queue is empty.
+    # The fault is spent: the DeliveryFunction delivers, once, and the queue is empty.
     assert source.invoke(records) == {"batchItemFailures": []}
     assert sorted(tiktok.accepted_ids()) == sorted(SAMPLE)
     assert source.depth() == 0 and sqs_messages("DEAD_LETTER_QUEUE_URL") == []
@@ -164,7 +165,7 @@ def test_a_permanent_answer_is_dead_lettered_with_tiktoks_code_and_message(fault
     assert event_ids(dead) == sorted(body["accepted"])
     assert {json.dumps(m["reason"], sort_keys=True) for m in dead} == {json.dumps(
         {"kind": "refused", "code": code, "message": message, "http_status": 200}, sort_keys=True)}
-    assert sqs_messages("RETRY_QUEUE_URL") == [] and ledger_keys(aws) == set()
+    assert sqs_messages("DELIVERY_QUEUE_URL") == [] and ledger_keys(aws) == set()
 
     view = settings_request("GET")[1]
     last = view["last_delivery"]
@@ -202,10 +203,11 @@ def test_a_new_token_clears_the_warning_about_the_old_one_and_other_answers_stay
 
 
 @pytest.mark.parametrize("delay_ms", [150, 400])
-def test_a_50_event_beacon_refused_event_by_event_is_split_within_the_budget(delay_ms, runtime, tiktok, aws,
-                                                                            monkeypatch, sqs_messages):
-    """Isolating 50 refusals takes 99 calls; a request has 3 s of TikTok. Whatever has no answer when the budget
-    is spent (before a call, or during one it cut short) is queued with reason budget_spent; none is lost."""
+def test_a_50_event_beacon_refused_event_by_event_is_split_across_invocations_and_nothing_is_lost(
+        delay_ms, runtime, tiktok, aws, monkeypatch, sqs_messages):
+    """Isolating 50 refusals takes 99 calls, more than one DeliveryFunction invocation's budget when TikTok is
+    slow: whatever has no answer when the budget is spent is requeued (budget_spent) and taken up by the next
+    invocation; every event ends dead-lettered once."""
     clock = VirtualClock()
     on_virtual_time(monkeypatch, clock)
     tiktok.clock = clock
@@ -214,22 +216,16 @@ def test_a_50_event_beacon_refused_event_by_event_is_split_within_the_budget(del
     tiktok.add_fault({"code": 40002, "event_ids": ids, "times": 1000, "delay_ms": delay_ms})
     started = clock()
     status, _, body = post_beacon(beacon_body(events=[{"event": "page_view", "event_id": i} for i in ids]),
-                                  context=VirtualContext(clock, 10))
+                                  context=VirtualContext(clock, 10), deliver=False)
     assert status == 202 and body["accepted"] == ids
-    assert clock() - started <= runtime.settings.tiktok_total_timeout_s + 1
+    assert clock() == started and tiktok.calls == [], "the request never waits for TikTok"
 
-    source = RetryEventSource(aws)
-    records = source.receive()
-    queued = [json.loads(record["body"]) for record in records]
-    dead = sqs_messages("DEAD_LETTER_QUEUE_URL")
-    assert sorted(event_ids(queued) + event_ids(dead)) == sorted(ids), "every event dead-lettered or queued, once"
-    assert queued and {m["reason"]["kind"] for m in queued} == {"budget_spent"}
-    assert dead and {(m["reason"]["kind"], m["reason"]["code"]) for m in dead} == {("refused", 40002)}
-
-    # The RetryFunction goes on halving the queued events until each has its answer: all dead-lettered.
-    assert source.invoke(records, VirtualContext(clock, 30)) == {"batchItemFailures": []}
+    source = DeliveryEventSource(aws)
     while source.poll(VirtualContext(clock, 30)) is not None:
         clock.advance(1)
-    dead += sqs_messages("DEAD_LETTER_QUEUE_URL")
-    assert sorted(event_ids(dead)) == sorted(ids)
+    dead = sqs_messages("DEAD_LETTER_QUEUE_URL")
+    assert sorted(event_ids(dead)) == sorted(ids), "every event dead-lettered, once"
+    assert {(m["reason"]["kind"], m["reason"]["code"]) for m in dead} == {("refused", 40002)}
     assert tiktok.accepted_ids() == [] and source.depth() == 0
+    if delay_ms == 400:
+        assert source.invocations > 1

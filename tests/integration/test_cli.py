@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 from zellify_tiktok.cli import app
 from zellify_tiktok.hashing import hash_email, hash_external_id
-from zellify_tiktok.repositories.sessions import SessionRecord, SessionsRepository
+from zellify_tiktok.records import SessionRecord
+from zellify_tiktok.repositories.sessions import SessionsRepository
 from zellify_tiktok.server_event import UserData
 from zellify_tiktok.tiktok import TikTokClient
 
@@ -297,9 +298,9 @@ def test_send_test_event_refusals(cli, configured, fake_tiktok):
 def test_status_shows_queue_depths_and_last_delivery(cli, configured, monkeypatch):
     sqs = boto3.client("sqs")
     for _ in range(2):
-        sqs.send_message(QueueUrl=os.environ["RETRY_QUEUE_URL"], MessageBody="{}")
+        sqs.send_message(QueueUrl=os.environ["DELIVERY_QUEUE_URL"], MessageBody="{}")
     sqs.send_message(QueueUrl=os.environ["DEAD_LETTER_QUEUE_URL"], MessageBody="{}")
-    sqs.receive_message(QueueUrl=os.environ["RETRY_QUEUE_URL"], MaxNumberOfMessages=1)  # one in flight
+    sqs.receive_message(QueueUrl=os.environ["DELIVERY_QUEUE_URL"], MaxNumberOfMessages=1)  # one in flight
     boto3.client("dynamodb").update_item(
         TableName=os.environ["CAMPAIGNS_TABLE"], Key={"campaign_id": {"S": configured}},
         UpdateExpression="SET last_delivery = :d",
@@ -308,14 +309,14 @@ def test_status_shows_queue_depths_and_last_delivery(cli, configured, monkeypatc
                                                 "outcome": {"S": "permanent_failure"}}}},
     )
     # No URL configured: the queues are found by the names the local stack gives them.
-    monkeypatch.delenv("RETRY_QUEUE_URL")
+    monkeypatch.delenv("DELIVERY_QUEUE_URL")
     monkeypatch.delenv("DEAD_LETTER_QUEUE_URL")
 
     result = cli("--json", "status")
 
     assert result.exit_code == 0, result.output
     report = parsed(result)
-    assert report["queues"]["RetryQueue"] == {"visible": 1, "in_flight": 1, "delayed": 0}
+    assert report["queues"]["DeliveryQueue"] == {"visible": 1, "in_flight": 1, "delayed": 0}
     assert report["queues"]["DeadLetterQueue"] == {"visible": 1, "in_flight": 0, "delayed": 0}
     [campaign] = report["campaigns"]
     assert campaign["last_delivery"]["code"] == 40105
@@ -323,7 +324,7 @@ def test_status_shows_queue_depths_and_last_delivery(cli, configured, monkeypatc
 
     human = cli("status")
     assert human.exit_code == 0
-    assert "RetryQueue" in human.stdout and "DeadLetterQueue" in human.stdout
+    assert "DeliveryQueue" in human.stdout and "DeadLetterQueue" in human.stdout
     assert "Access token is invalid" in human.stdout
 
 
@@ -334,7 +335,7 @@ def test_status_exits_3_when_a_queue_is_missing_but_shows_the_rest(cli, configur
     assert result.exit_code == 3
     report = parsed(result)
     assert "error" in report["queues"]["DeadLetterQueue"]
-    assert report["queues"]["RetryQueue"]["visible"] == 0
+    assert report["queues"]["DeliveryQueue"]["visible"] == 0
     assert [c["campaign_id"] for c in report["campaigns"]] == [configured]
 
 

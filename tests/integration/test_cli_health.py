@@ -17,7 +17,14 @@ from typer.testing import CliRunner
 from zellify_tiktok.cli import app
 
 from tests.integration.conftest import load_event
-from tests.integration.helpers import beacon_body, call, post_beacon, put_settings, run_health_function
+from tests.integration.helpers import (
+    beacon_body,
+    call,
+    deliver_queued,
+    post_beacon,
+    put_settings,
+    run_health_function,
+)
 from tests.stripe_webhooks import signed_event, stripe_event
 
 # Every test runs against moto (the CLI's commands reach AWS).
@@ -62,6 +69,7 @@ def traffic(aws, runtime, tiktok):
                                                       stripe_event("stripe_payment_intent_succeeded.json"),
                                                       secret=STRIPE_SECRET))
     assert (status, answer["status"]) == (200, "queued"), answer
+    deliver_queued()
     run_health_function(aws)  # the ledger's stream so far, once
     return CAMPAIGN
 

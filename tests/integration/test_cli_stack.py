@@ -22,7 +22,7 @@ OUTPUT_VARIABLES = {
     "CampaignsTableName": "CAMPAIGNS_TABLE",
     "SessionsTableName": "SESSIONS_TABLE",
     "SentEventsTableName": "SENT_EVENTS_TABLE",
-    "RetryQueueUrl": "RETRY_QUEUE_URL",
+    "DeliveryQueueUrl": "DELIVERY_QUEUE_URL",
     "DeadLetterQueueUrl": "DEAD_LETTER_QUEUE_URL",
     "CampaignSecretPrefix": "SECRET_PREFIX",
     "StripeSecretName": "STRIPE_SECRET_NAME",
@@ -94,7 +94,7 @@ def test_stack_outputs_name_every_table_queue_and_secret_in_one_call(cli, stack,
     status = view(cli("--stack", stack, "--json", "status"))
     assert describe_stacks_calls == ["DescribeStacks"]
     assert status["queues"]["DeadLetterQueue"]["visible"] == 1
-    assert status["queues"]["RetryQueue"]["visible"] == 0
+    assert status["queues"]["DeliveryQueue"]["visible"] == 0
     assert [c["campaign_id"] for c in status["campaigns"]] == ["cmp_1"]
 
 

@@ -9,7 +9,7 @@ import collect_app
 import pytest
 
 from tests.integration.conftest import LambdaContext, load_event
-from tests.integration.helpers import beacon_body, call, post_beacon, put_settings
+from tests.integration.helpers import beacon_body, call, deliver_queued, post_beacon, put_settings
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "beacon_track_request.json"
 RAW_EMAIL = "Ann@Example.com"
@@ -145,20 +145,32 @@ def test_session_never_forgets_and_never_stores_the_raw_email(runtime, tiktok, a
     assert RAW_EMAIL.lower() not in dump.lower() and last["user"]["email"] in dump
 
 
-def test_transient_failure_is_queued_without_token_and_answered_202(runtime, tiktok, sqs_messages):
+def test_beacon_is_queued_without_token_or_raw_email_and_answered_before_any_tiktok_call(runtime, tiktok,
+                                                                                         sqs_messages):
     put_settings()
-    tiktok.script = [503]
-    status, _, body = post_beacon(beacon_body())
+    status, _, body = post_beacon(beacon_body(), deliver=False)
     assert status == 202 and len(body["accepted"]) == 4
-    messages = sqs_messages("RETRY_QUEUE_URL")
+    assert tiktok.calls == []
+    messages = sqs_messages("DELIVERY_QUEUE_URL")
     assert len(messages) == 1 and len(messages[0]["events"]) == 4
     dump = json.dumps(messages)
     assert "tt-access-token" not in dump and RAW_EMAIL.lower() not in dump.lower()
-    assert messages[0]["campaign_id"] == "demo" and messages[0]["reason"]["http_status"] == 503
-    # Not recorded as sent: the same beacon is tried again.
-    tiktok.script = []
-    post_beacon(beacon_body())
-    assert len(tiktok.calls) == 2
+    assert messages[0]["campaign_id"] == "demo" and "reason" not in messages[0]
+
+
+def test_transient_failure_comes_back_after_its_backoff_and_is_sent_then(runtime, tiktok, clock, aws):
+    from tests.integration.delivery_source import DeliveryEventSource
+
+    put_settings()
+    tiktok.script = [503]
+    status, _, _ = post_beacon(beacon_body())
+    assert status == 202 and len(tiktok.calls) == 1
+    source = DeliveryEventSource(aws)
+    assert source.depth() == 1 and source.poll() is None  # hidden for its backoff
+    clock.advance(31)
+    deliver_queued()
+    assert len(tiktok.calls) == 2 and tiktok.calls[-1]["answer"] == 0
+    assert source.depth() == 0
 
 
 def test_permanent_failure_is_dead_lettered_with_tiktoks_answer(runtime, tiktok, sqs_messages):

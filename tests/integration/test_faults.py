@@ -5,14 +5,15 @@ the in-memory TikTok under the real TikTokClient.
 """
 
 import contextlib
+from dataclasses import replace
 
 import pytest
 import urllib3
 from botocore.exceptions import ClientError, EndpointConnectionError
 from zellify_tiktok.repositories.aws import client
 
+from tests.integration.delivery_source import DeliveryEventSource
 from tests.integration.helpers import beacon_body, post_beacon, put_settings, settings_request
-from tests.integration.retry_source import RetryEventSource
 from tests.tiktok_fake import FakeTikTok
 
 
@@ -35,10 +36,16 @@ def throttled(operation: str) -> ClientError:
                        operation)
 
 
+@pytest.fixture(autouse=True)
+def retries_at_once(runtime):
+    """No backoff: a failed delivery's copy is visible again at once, so a test sees its retry."""
+    runtime.settings = replace(runtime.settings, retry_backoff_base_s=0)
+
+
 def drain_until_empty(aws) -> None:
-    """Run the RetryFunction as its event source would until the RetryQueue is empty: handled records are
+    """Run the DeliveryFunction as its event source would until the DeliveryQueue is empty: handled records are
     deleted, failed ones shown again at once instead of after their backoff."""
-    source = RetryEventSource(aws)
+    source = DeliveryEventSource(aws)
     for _ in range(5):
         records = source.receive()
         if not records:
@@ -46,9 +53,9 @@ def drain_until_empty(aws) -> None:
         response = source.invoke(records)
         for failure in response["batchItemFailures"]:
             handle = next(r["receiptHandle"] for r in records if r["messageId"] == failure["itemIdentifier"])
-            source.sqs.change_message_visibility(QueueUrl=aws["RETRY_QUEUE_URL"], ReceiptHandle=handle,
+            source.sqs.change_message_visibility(QueueUrl=aws["DELIVERY_QUEUE_URL"], ReceiptHandle=handle,
                                                  VisibilityTimeout=0)
-    pytest.fail(f"the RetryQueue still holds {source.depth()} message(s) after 5 rounds")
+    pytest.fail(f"the DeliveryQueue still holds {source.depth()} message(s) after 5 rounds")
 
 
 def delivered_ids(tiktok: FakeTikTok) -> list[str]:
@@ -131,10 +138,9 @@ def test_secrets_manager_down_queues_then_delivers(runtime, tiktok, aws):
     assert delivered_ids(tiktok) == sorted(body["accepted"])
 
 
-def test_tiktok_and_sqs_down_answers_503(runtime, tiktok):
+def test_sqs_down_answers_503(runtime, tiktok):
     put_settings()
-    tiktok.script = [503]
-    with aws_failing("sqs", "SendMessageBatch",
+    with aws_failing("sqs", "SendMessage",
                      EndpointConnectionError(endpoint_url="https://sqs.us-east-1.amazonaws.com")):
         status, _, body = post_beacon(beacon_body())
     assert status == 503 and body["error"]["code"] == "service_unavailable"
@@ -144,7 +150,7 @@ def test_everything_down_answers_503(runtime, tiktok):
     put_settings()
     sqs_down = EndpointConnectionError(endpoint_url="https://sqs.us-east-1.amazonaws.com")
     with aws_failing("dynamodb", "BatchGetItem", throttled("BatchGetItem")), \
-            aws_failing("sqs", "SendMessageBatch", sqs_down):
+            aws_failing("sqs", "SendMessage", sqs_down):
         status, _, _ = post_beacon(beacon_body())
     assert status == 503 and tiktok.calls == []
 

@@ -1,24 +1,25 @@
 """A subscription's first payment that TikTok refused, end to end (docs/design.md §4 *First-payment records*, §11).
 
-The first-payment record (`first-payment:{subscription_id}`) is written only once the delivery is complete.
-A delivery TikTok refused is not: its dead-lettered copy carries the record in `ledger_records`, however
-it got there (refused by the Stripe function at once, by the RetryFunction after a transient failure, or
-again by a replay), and the replay that delivers it writes the record. From then on the subscription's
+The first-payment record (`first-payment:{subscription_id}`) is written with its event, once TikTok confirmed
+it. An event TikTok refused is not: its dead-lettered copy carries the record in `ledger_records`, however
+it got there (refused on its first delivery, on a retry after a transient failure, or again by a replay), and
+the replay that delivers it writes the record. From then on the subscription's
 next invoice is a renewal (`ignored`, `not_first_payment`), and the invoice itself, delivered again by
 Stripe, is a `duplicate` while its own ledger item lives (48 h) and a renewal after that.
 """
 
 import json
 import os
+from dataclasses import replace
 
 import boto3
 import payment_app as stripe_app
 import pytest
-from zellify_tiktok.repositories.ledger import ledger_key
+from zellify_tiktok.records import ledger_key
 from zellify_tiktok.services.replay import ReplayFilter, replay_dead_letters
 
-from tests.integration.helpers import ADMIN_SETTINGS, call, put_settings
-from tests.integration.retry_source import RetryEventSource, peek
+from tests.integration.delivery_source import DeliveryEventSource, peek
+from tests.integration.helpers import ADMIN_SETTINGS, call, deliver_queued, put_settings
 from tests.stripe_webhooks import signed_event, stripe_event
 
 SECRET = "whsec_first_payment"
@@ -79,25 +80,30 @@ def assert_replay_writes_the_record_and_later_invoices_are_renewals(runtime, tik
     assert tiktok.accepted_ids() == [INVOICE], "the first payment reached TikTok once, nothing after it"
 
 
+QUEUED = {"status": "queued", "reason": "payment_succeeded", "event_ids": [INVOICE]}
+
+
 def test_a_first_payment_tiktok_refuses_at_once_is_dead_lettered_with_its_record_and_replay_writes_it(
         campaign, runtime, tiktok, aws):
     tiktok.add_fault(REFUSED)
-    assert invoice_paid() == {"status": "queued", "reason": "dead_lettered", "event_ids": [INVOICE]}
+    assert invoice_paid() == QUEUED
+    deliver_queued()
     [dead] = peek(aws["DEAD_LETTER_QUEUE_URL"])
     assert dead["reason"]["code"] == 40002 and dead["ledger_records"] == RECORDS
     assert_replay_writes_the_record_and_later_invoices_are_renewals(runtime, tiktok, aws)
 
 
-def test_a_first_payment_the_retry_function_sees_refused_is_dead_lettered_with_its_record(campaign, runtime,
-                                                                                          tiktok, aws):
+def test_a_first_payment_refused_on_a_retry_is_dead_lettered_with_its_record(campaign, runtime, tiktok, aws):
+    runtime.settings = replace(runtime.settings, retry_backoff_base_s=0)  # the retry at once
     tiktok.add_fault({"http_status": 503})
-    assert invoice_paid() == {"status": "queued", "reason": "transient_failure", "event_ids": [INVOICE]}
+    assert invoice_paid() == QUEUED
+    source = DeliveryEventSource(aws)
+    assert source.poll() == {"batchItemFailures": []}  # 503: a copy waits for the retry
     tiktok.add_fault(REFUSED)
-    source = RetryEventSource(aws)
     assert source.poll() == {"batchItemFailures": []}
     assert source.depth() == 0
     [dead] = peek(aws["DEAD_LETTER_QUEUE_URL"])
-    assert (dead["source"], dead["reason"]["code"]) == ("retry", 40002)
+    assert (dead["source"], dead["reason"]["code"], dead["attempts"]) == ("stripe", 40002, 1)
     assert dead["ledger_records"] == RECORDS
     assert_replay_writes_the_record_and_later_invoices_are_renewals(runtime, tiktok, aws)
 
@@ -105,7 +111,8 @@ def test_a_first_payment_the_retry_function_sees_refused_is_dead_lettered_with_i
 def test_a_first_payment_refused_again_on_replay_keeps_its_record_for_the_next_replay(campaign, runtime, tiktok,
                                                                                       aws):
     tiktok.add_fault(REFUSED)
-    assert invoice_paid()["reason"] == "dead_lettered"
+    assert invoice_paid() == QUEUED
+    deliver_queued()
     assert replay(runtime) == ["refused_again"]
     [dead] = peek(aws["DEAD_LETTER_QUEUE_URL"])
     assert dead["reason"]["code"] == 40002 and dead["ledger_records"] == RECORDS

@@ -37,7 +37,7 @@ def import_as_lambda(spec: FunctionSpec) -> subprocess.CompletedProcess:
 
 
 def test_the_template_has_its_six_functions():
-    assert {spec.name for spec in SPECS} == {"CollectFunction", "CampaignSettingsFunction", "RetryFunction",
+    assert {spec.name for spec in SPECS} == {"CollectFunction", "CampaignSettingsFunction", "DeliveryFunction",
                                              "PaymentWebhookFunction", "HealthFunction", "ConsoleFunction"}
 
 

@@ -1,6 +1,6 @@
-"""RetryQueue messages TikTok answered only in part (docs/design.md §7, §9, §11), over virtual time
-(tests/integration/virtual_time.py) with the RetryFunction invoked as its event source mapping would
-(tests/integration/retry_source.py).
+"""DeliveryQueue messages TikTok answered only in part (docs/design.md §7, §9, §11), over virtual time
+(tests/integration/virtual_time.py) with the DeliveryFunction invoked as its event source mapping would
+(tests/integration/delivery_source.py).
 
 A message some of whose events were answered (sent, or refused for good) while others got no answer is
 narrowed to the unanswered ones: a copy of those is queued, delayed by the message's backoff (SQS delays at
@@ -24,16 +24,23 @@ from botocore.exceptions import ReadTimeoutError
 from zellify_tiktok.access import terminal_operator
 from zellify_tiktok.repositories.aws import client
 from zellify_tiktok.repositories.queues import MAX_DELAY_S
+from zellify_tiktok.services.delivery import backoff_seconds
 from zellify_tiktok.services.health import health_view
-from zellify_tiktok.services.retry import backoff_seconds
 
 from local.template import Template
 from tests.integration.conftest import ROOT
+from tests.integration.delivery_source import (
+    DeliveryEventSource,
+    peek,
+    queue_refusing,
+    sent_batches,
+    visibility_changes,
+)
 from tests.integration.helpers import beacon_body, health_totals, post_beacon, put_settings, run_health_function
-from tests.integration.retry_source import RetryEventSource, peek, sent_batches, visibility_changes
 from tests.integration.virtual_time import VirtualContext
 
-RETRY_TIMEOUT_S = next(f.timeout_s for f in Template(ROOT / "template.yaml").functions() if f.name == "RetryFunction")
+DELIVERY_TIMEOUT_S = next(f.timeout_s for f in Template(ROOT / "template.yaml").functions()
+                          if f.name == "DeliveryFunction")
 HOUR_S = 3600
 POLL_EVERY_S = 20
 # One beacon's page views: TikTok takes two, refuses one for good and answers the last one 50000 (SYS_ERROR).
@@ -47,24 +54,24 @@ def backoff(runtime, failures: int) -> int:
 
 
 def queue_beacon(tiktok, aws, event_ids: list[str]) -> dict:
-    """A beacon of page views TikTok answered 503: one RetryQueue message, whose body is returned."""
-    tiktok.add_fault({"http_status": 503})
+    """A beacon of page views: one DeliveryQueue message, not delivered yet, whose body is returned."""
     with sent_batches() as sent:  # read as sent: a receive would count in the message's receives
-        status, _, body = post_beacon(beacon_body(events=[{"event": "page_view", "event_id": i} for i in event_ids]))
+        status, _, body = post_beacon(beacon_body(events=[{"event": "page_view", "event_id": i} for i in event_ids]),
+                                      deliver=False)
     assert status == 202 and body["accepted"] == event_ids, body
-    [[entry]] = [batch["Entries"] for batch in sent if batch["QueueUrl"] == aws["RETRY_QUEUE_URL"]]
+    [[entry]] = [batch["Entries"] for batch in sent if batch["QueueUrl"] == aws["DELIVERY_QUEUE_URL"]]
     message = json.loads(entry["MessageBody"])
     assert ids(message) == event_ids
     return message
 
 
 def with_attempts(aws, attempts: int) -> dict:
-    """The RetryQueue's one message put back as a copy that already failed `attempts` deliveries."""
+    """The DeliveryQueue's one message put back as a copy that already failed `attempts` deliveries."""
     sqs = boto3.client("sqs")
-    [raw] = sqs.receive_message(QueueUrl=aws["RETRY_QUEUE_URL"])["Messages"]
-    sqs.delete_message(QueueUrl=aws["RETRY_QUEUE_URL"], ReceiptHandle=raw["ReceiptHandle"])
+    [raw] = sqs.receive_message(QueueUrl=aws["DELIVERY_QUEUE_URL"])["Messages"]
+    sqs.delete_message(QueueUrl=aws["DELIVERY_QUEUE_URL"], ReceiptHandle=raw["ReceiptHandle"])
     message = {**json.loads(raw["Body"]), "attempts": attempts}
-    sqs.send_message(QueueUrl=aws["RETRY_QUEUE_URL"], MessageBody=json.dumps(message))
+    sqs.send_message(QueueUrl=aws["DELIVERY_QUEUE_URL"], MessageBody=json.dumps(message))
     return message
 
 
@@ -88,7 +95,7 @@ def ids(message: dict) -> list[str]:
 
 def delayed(aws) -> int:
     attributes = boto3.client("sqs").get_queue_attributes(
-        QueueUrl=aws["RETRY_QUEUE_URL"], AttributeNames=["ApproximateNumberOfMessagesDelayed"])["Attributes"]
+        QueueUrl=aws["DELIVERY_QUEUE_URL"], AttributeNames=["ApproximateNumberOfMessagesDelayed"])["Attributes"]
     return int(attributes["ApproximateNumberOfMessagesDelayed"])
 
 
@@ -103,19 +110,20 @@ def test_a_partly_answered_message_is_narrowed_until_its_pending_event_is_sent_e
     original = queue_beacon(tiktok, aws, ALL)
     answer_partly(tiktok)
     tiktok.calls.clear()
-    source = RetryEventSource(aws)
+    source = DeliveryEventSource(aws)
     with sent_batches() as sent, visibility_changes() as visibility:
         # The record is let go (no backoff set on it): a narrowed copy takes its place.
-        assert source.poll(VirtualContext(clock, RETRY_TIMEOUT_S)) == {"batchItemFailures": []}
+        assert source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S)) == {"batchItemFailures": []}
     assert visibility == []
+    # The narrowed copy first: were it refused, nothing of the record would be dead-lettered yet.
     assert [(b["QueueUrl"], [ids(json.loads(e["MessageBody"])) for e in b["Entries"]]) for b in sent] == [
-        (aws["DEAD_LETTER_QUEUE_URL"], [REFUSED]), (aws["RETRY_QUEUE_URL"], [PENDING])]
-    [entry] = sent[1]["Entries"]
+        (aws["DELIVERY_QUEUE_URL"], [PENDING]), (aws["DEAD_LETTER_QUEUE_URL"], [REFUSED])]
+    [entry] = sent[0]["Entries"]
     assert entry["DelaySeconds"] == backoff(runtime, 1) == 30
     copy = json.loads(entry["MessageBody"])
     assert copy["attempts"] == 1, "the failed delivery the copy's receive count no longer shows"
-    assert (copy["message_id"], copy["queued_at"], copy["reason"]) == (
-        original["message_id"], original["queued_at"], original["reason"])
+    assert (copy["message_id"], copy["queued_at"]) == (original["message_id"], original["queued_at"])
+    assert copy["reason"]["kind"] == "transient" and copy["reason"]["code"] == 50000
 
     # SQS holds the copy back for its delay.
     assert source.depth() == delayed(aws) == 1 and source.receive() == []
@@ -126,7 +134,7 @@ def test_a_partly_answered_message_is_narrowed_until_its_pending_event_is_sent_e
     assert record["attributes"]["ApproximateReceiveCount"] == "1" and json.loads(record["body"]) == copy
     # The copy fails as a whole: its record backs off by the second failed delivery's backoff.
     with visibility_changes() as visibility:
-        assert len(source.invoke([record], VirtualContext(clock, RETRY_TIMEOUT_S))["batchItemFailures"]) == 1
+        assert len(source.invoke([record], VirtualContext(clock, DELIVERY_TIMEOUT_S))["batchItemFailures"]) == 1
     assert visibility == [backoff(runtime, 2)]
     # (Sent events are counted from the ledger's stream, by the HealthFunction run at the end.)
     assert health_totals(runtime, "demo", clock()) == {"sent": 0, "duplicates": 0, "queued": 1, "dead_lettered": 1}
@@ -134,12 +142,12 @@ def test_a_partly_answered_message_is_narrowed_until_its_pending_event_is_sent_e
     # The outage goes on for hours, then TikTok takes nar-d.
     outage_ends = clock() + 3 * HOUR_S
     while clock() < outage_ends:
-        source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))
+        source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S))
         clock.advance(POLL_EVERY_S)
     assert tiktok.accepted_ids() == SENT and calls_carrying(tiktok, "nar-d") > 5
     tiktok_back_for_the_pending(tiktok)
     while source.depth() and clock() < outage_ends + 2 * HOUR_S:
-        source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))
+        source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S))
         clock.advance(POLL_EVERY_S)
 
     assert source.depth() == 0
@@ -162,23 +170,22 @@ def test_in_one_call_a_narrowed_message_is_requeued_and_an_unanswered_one_backs_
     queue_beacon(tiktok, aws, ["nar-e", "nar-f"])
     answer_partly(tiktok)
     tiktok.calls.clear()
-    source = RetryEventSource(aws)
+    source = DeliveryEventSource(aws)
     with sent_batches() as sent, visibility_changes() as visibility:
-        response = source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))
+        response = source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S))
     # One call for both, halved: [a b c] → a, [b c] → b, c refused; [d e f] has no answer (50000 for nar-d).
     assert [[e["event_id"] for e in call["body"]["data"]] for call in tiktok.calls][0] == ALL + ["nar-e", "nar-f"]
     assert tiktok.accepted_ids() == SENT
-    assert len(response["batchItemFailures"]) == 1
-    assert visibility == [backoff(runtime, 1)], "the unanswered message backs off whole"
-    # In the queue: the unanswered message (in its backoff) and the narrowed copy (delayed).
-    assert source.depth() == 2 and delayed(aws) == 1
-    requeued = [json.loads(e["MessageBody"]) for b in sent if b["QueueUrl"] == aws["RETRY_QUEUE_URL"]
+    # A first delivery leaves as a copy either way: narrowed to nar-d, or whole ([e f]), each delayed.
+    assert response == {"batchItemFailures": []} and visibility == []
+    assert source.depth() == 2 and delayed(aws) == 2
+    requeued = [json.loads(e["MessageBody"]) for b in sent if b["QueueUrl"] == aws["DELIVERY_QUEUE_URL"]
                 for e in b["Entries"]]
-    assert [ids(m) for m in requeued] == [PENDING]
+    assert [ids(m) for m in requeued] == [PENDING, ["nar-e", "nar-f"]]
 
     clock.advance(backoff(runtime, 1) + 1)
     tiktok_back_for_the_pending(tiktok)
-    assert source.poll(VirtualContext(clock, RETRY_TIMEOUT_S)) == {"batchItemFailures": []}
+    assert source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S)) == {"batchItemFailures": []}
     assert source.depth() == 0
     assert Counter(tiktok.accepted_ids()) == Counter(SENT + PENDING + ["nar-e", "nar-f"])
     assert [ids(m) for m in peek(aws["DEAD_LETTER_QUEUE_URL"])] == [REFUSED]
@@ -193,10 +200,10 @@ def test_a_narrowed_copy_is_delayed_by_its_backoff_at_most_the_15_minutes_sqs_al
     queue_beacon(tiktok, aws, ALL)
     original = with_attempts(aws, attempts)
     answer_partly(tiktok)
-    source = RetryEventSource(aws)
+    source = DeliveryEventSource(aws)
     with sent_batches() as sent:
-        assert source.poll(VirtualContext(clock, RETRY_TIMEOUT_S)) == {"batchItemFailures": []}
-    [entry] = [e for b in sent if b["QueueUrl"] == aws["RETRY_QUEUE_URL"] for e in b["Entries"]]
+        assert source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S)) == {"batchItemFailures": []}
+    [entry] = [e for b in sent if b["QueueUrl"] == aws["DELIVERY_QUEUE_URL"] for e in b["Entries"]]
     failures = attempts + 1
     assert entry["DelaySeconds"] == min(backoff(runtime, failures), MAX_DELAY_S)
     assert {0: 30, 3: 240, 5: 900, 9: 900}[attempts] == entry["DelaySeconds"]
@@ -214,11 +221,11 @@ def test_a_narrowed_copy_failing_on_its_last_allowed_delivery_dead_letters_only_
     put_settings()
     queue_beacon(tiktok, aws, ALL)
     answer_partly(tiktok)
-    source = RetryEventSource(aws)
-    assert source.poll(VirtualContext(clock, RETRY_TIMEOUT_S)) == {"batchItemFailures": []}
+    source = DeliveryEventSource(aws)
+    assert source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S)) == {"batchItemFailures": []}
     clock.advance(backoff(runtime, 1) + 1)
     # The copy's first receive is the message's second failed delivery, the last one allowed.
-    assert source.poll(VirtualContext(clock, RETRY_TIMEOUT_S)) == {"batchItemFailures": []}
+    assert source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S)) == {"batchItemFailures": []}
     assert source.depth() == 0
     dead = sorted(peek(aws["DEAD_LETTER_QUEUE_URL"]), key=lambda m: m["reason"]["kind"])
     assert [(m["reason"]["kind"], ids(m)) for m in dead] == [("refused", REFUSED), ("retries_exhausted", PENDING)]
@@ -244,14 +251,14 @@ def test_a_campaign_unreadable_on_the_last_allowed_delivery_dead_letters_the_mes
 
     events = client("dynamodb").meta.events
     events.register("provide-client-params.dynamodb.GetItem", campaign_read_times_out, unique_id="campaign-down")
-    source = RetryEventSource(aws)
+    source = DeliveryEventSource(aws)
     try:
         with visibility_changes() as visibility:
-            response = source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))
-        assert response is not None and len(response["batchItemFailures"]) == 1
-        assert visibility == [backoff(runtime, 1)]
+            response = source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S))
+        # The first failed delivery leaves a copy, delayed by its backoff; the second is the last allowed.
+        assert response == {"batchItemFailures": []} and visibility == []
         clock.advance(backoff(runtime, 1) + 1)
-        assert source.poll(VirtualContext(clock, RETRY_TIMEOUT_S)) == {"batchItemFailures": []}
+        assert source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S)) == {"batchItemFailures": []}
     finally:
         events.unregister("provide-client-params.dynamodb.GetItem", unique_id="campaign-down")
 
@@ -271,15 +278,16 @@ def test_a_dead_letter_queue_down_keeps_the_refused_events_in_their_message_unti
     tiktok.calls.clear()
     dead_letter_url = runtime.dead_letter_queue.url
     runtime.dead_letter_queue.url = dead_letter_url.rsplit("/", 1)[0] + "/gone"
-    source = RetryEventSource(aws)
-    # Not a failed invocation: dlq-a was sent, and dlq-b waits in a narrowed copy, as if TikTok had not answered.
-    response = source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))
-    assert response == {"batchItemFailures": []}
+    source = DeliveryEventSource(aws)
+    # Not a failed invocation: dlq-a was sent, and the record comes back whole after its backoff (dlq-a is then
+    # found in the ledger, dlq-b refused again).
+    response = source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S))
+    assert len(response["batchItemFailures"]) == 1
     assert tiktok.accepted_ids() == ["dlq-a"]
     assert source.dead_letter_depth() == 0
     runtime.dead_letter_queue.url = dead_letter_url
     clock.advance(backoff(runtime, 1) + 1)
-    assert source.poll(VirtualContext(clock, RETRY_TIMEOUT_S)) == {"batchItemFailures": []}
+    assert source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S)) == {"batchItemFailures": []}
     assert source.depth() == 0 and tiktok.accepted_ids() == ["dlq-a"]
     [dead] = peek(aws["DEAD_LETTER_QUEUE_URL"])
     assert ids(dead) == ["dlq-b"] and dead["reason"]["code"] == 40002
@@ -287,30 +295,20 @@ def test_a_dead_letter_queue_down_keeps_the_refused_events_in_their_message_unti
     assert health_totals(runtime, "demo", clock()) == {"sent": 1, "duplicates": 0, "queued": 0, "dead_lettered": 1}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a narrowed copy the RetryQueue refuses leaves the record to come back whole: its refused event is "
-    "dead-lettered a second time, its sent events count as duplicates, and `queued` is taken away twice "
-    "(services/retry.py _requeue; the answered events' health was already taken away in _narrow)"))
-def test_a_narrowed_copy_the_retry_queue_refuses_still_answers_each_event_once(clock, runtime, tiktok, aws):
+def test_a_narrowed_copy_the_delivery_queue_refuses_still_answers_each_event_once(clock, runtime, tiktok, aws):
+    """The record comes back whole instead: nothing of it was dead-lettered yet, and its sent events are found
+    in the ledger (no second TikTok send, no duplicate counted: they are our own retry's)."""
     put_settings()
     queue_beacon(tiktok, aws, ALL)
     answer_partly(tiktok)
-    source = RetryEventSource(aws)
-
-    def retry_queue_refuses(params, **_):
-        if params["QueueUrl"] == aws["RETRY_QUEUE_URL"]:
-            raise ReadTimeoutError(endpoint_url=params["QueueUrl"])
-
-    events = client("sqs").meta.events
-    events.register("provide-client-params.sqs.SendMessageBatch", retry_queue_refuses, unique_id="retry-queue-down")
-    try:
+    source = DeliveryEventSource(aws)
+    with queue_refusing(aws["DELIVERY_QUEUE_URL"]):
         # The record comes back after its backoff, whole: the copy could not take its place.
-        assert len(source.poll(VirtualContext(clock, RETRY_TIMEOUT_S))["batchItemFailures"]) == 1
-    finally:
-        events.unregister("provide-client-params.sqs.SendMessageBatch", unique_id="retry-queue-down")
+        assert len(source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S))["batchItemFailures"]) == 1
+    assert peek(aws["DEAD_LETTER_QUEUE_URL"]) == []
     tiktok_back_for_the_pending(tiktok)
     clock.advance(backoff(runtime, 1) + 1)
-    assert source.poll(VirtualContext(clock, RETRY_TIMEOUT_S)) == {"batchItemFailures": []}
+    assert source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S)) == {"batchItemFailures": []}
 
     assert source.depth() == 0
     assert Counter(tiktok.accepted_ids()) == Counter(SENT + PENDING)

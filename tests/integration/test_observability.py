@@ -4,14 +4,15 @@ and emits the metrics of the operations issue. Logs are Powertools' JSON lines o
 import json
 
 import boto3
+import delivery_app
 import payment_app as stripe_app
 import pytest
-import retry_app
 
 from tests.integration.conftest import LambdaContext
 from tests.integration.helpers import (
     beacon_body,
     call,
+    deliver_queued,
     post_beacon,
     put_settings,
     run_health_function,
@@ -42,7 +43,7 @@ def funnel_run(runtime, tiktok, aws, capsys, service_logs):
     assert post_beacon(beacon_body(events=events[:2], **session))[0] == 202  # deduplicated
     tiktok.script = [503]
     assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "o-3"}], **session))[0] == 202
-    retry_app.lambda_handler(sqs_event("RETRY_QUEUE_URL", aws), LambdaContext())
+    delivery_app.lambda_handler(sqs_event("DELIVERY_QUEUE_URL", aws), LambdaContext())
     tiktok.script = [{"code": 40001, "message": "No permission"}]
     assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "o-4"}], **session))[0] == 202
     payment = stripe_event("stripe_payment_intent_succeeded.json")
@@ -51,6 +52,7 @@ def funnel_run(runtime, tiktok, aws, capsys, service_logs):
     status, _, body = call(stripe_app, signed_event("stripe_payment_intent_succeeded.json", payment,
                                                     secret=SIGNING_SECRET))
     assert status == 200 and body["status"] == "queued", body
+    deliver_queued()
     run_health_function(aws)
     assert settings_request("GET")[0] == 200
     captured = capsys.readouterr()  # the metrics: Powertools prints EMF blobs
@@ -66,7 +68,7 @@ def test_logs_hold_no_raw_email_token_or_signing_secret(funnel_run):
 
 def test_logs_are_json_with_correlation_and_campaign(funnel_run):
     records = [json.loads(line) for line in funnel_run.splitlines() if line.startswith("{")]
-    delivered = [r for r in records if r.get("message") == "beacon delivered"]
+    delivered = [r for r in records if r.get("message") == "beacon queued"]
     assert delivered and all(r["campaign_id"] == "demo" and r["correlation_id"] for r in delivered)
     assert all("event_ids" in r for r in delivered)
 
@@ -91,7 +93,7 @@ def test_each_invocation_logs_its_own_ids_and_nothing_of_the_one_before(runtime,
     assert post_beacon(beacon_body(), context=Invocation("req-beacon"))[0] == 202
     assert post_beacon(b"{not json", context=Invocation("req-refused"))[0] == 400
     records = [json.loads(line) for line in service_logs.getvalue().splitlines()]
-    delivered = next(r for r in records if r["message"] == "beacon delivered")
+    delivered = next(r for r in records if r["message"] == "beacon queued")
     refused = next(r for r in records if r["message"] == "request refused")
     assert delivered["function_request_id"] == "req-beacon" and delivered["campaign_id"] == "demo"
     # The second invocation never learnt its campaign: the first one's does not linger in its lines.

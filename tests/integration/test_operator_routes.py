@@ -1,6 +1,6 @@
 """The test-event route (docs/design.md §6.4) and the health route (§9), through the CampaignSettingsFunction
 under moto; health's sent figures fed as in AWS, by the HealthFunction reading the ledger's stream (here: a
-DynamoDB stream event built from the ledger items the collector, the RetryFunction and the Stripe function
+DynamoDB stream event built from the ledger items the collector, the DeliveryFunction and the Stripe function
 wrote).
 """
 
@@ -17,8 +17,16 @@ from zellify_tiktok.server_event import MATCH_KEYS
 
 from local.tiktok_codes import message as tiktok_message
 from tests.integration.conftest import LambdaContext, load_event
-from tests.integration.helpers import ADMIN_SETTINGS, beacon_body, call, post_beacon, put_settings, settings_request
-from tests.integration.retry_source import RetryEventSource
+from tests.integration.delivery_source import DeliveryEventSource
+from tests.integration.helpers import (
+    ADMIN_SETTINGS,
+    beacon_body,
+    call,
+    deliver_queued,
+    post_beacon,
+    put_settings,
+    settings_request,
+)
 from tests.stripe_webhooks import signed_event, stripe_event
 
 SIGNING_SECRET = "whsec_operator_routes_0123456789"
@@ -53,7 +61,7 @@ def health(campaign_id: str = "demo", hours: str | None = None) -> tuple[int, di
 
 
 def queue_messages(aws) -> int:
-    source = RetryEventSource(aws)
+    source = DeliveryEventSource(aws)
     return source.depth() + source.dead_letter_depth()
 
 
@@ -198,6 +206,7 @@ def pay(aws, payment_id: str, amount: int, session_id: str) -> None:
     status, _, answer = call(stripe_app, signed_event("stripe_payment_intent_succeeded.json", body,
                                                       secret=SIGNING_SECRET))
     assert (status, answer["status"]) == (200, "queued"), answer
+    deliver_queued()
 
 
 def coverage_of(sent_events: list[dict]) -> dict[str, float]:
@@ -206,7 +215,7 @@ def coverage_of(sent_events: list[dict]) -> dict[str, float]:
     return {key: round(carrying[key] / len(sent_events), 4) for key in MATCH_KEYS}
 
 
-def test_health_counts_exactly_what_was_sent_repeated_queued_and_dead_lettered(runtime, tiktok, aws):
+def test_health_counts_exactly_what_was_sent_repeated_queued_and_dead_lettered(runtime, tiktok, aws, clock):
     boto3.client("secretsmanager").create_secret(Name=aws["STRIPE_SECRET_NAME"],
                                                  SecretString=json.dumps({"secrets": [SIGNING_SECRET]}))
     put_settings()
@@ -236,8 +245,10 @@ def test_health_counts_exactly_what_was_sent_repeated_queued_and_dead_lettered(r
     assert figures["revenue"] == [{"currency": "USD", "value": 20.01, "payments": 2}]
     assert any("1 event(s) dead-lettered" in w for w in figures["warnings"])
 
-    # The queued event delivered by the RetryFunction: it leaves "queued" and counts as sent.
-    assert RetryEventSource(aws).poll() == {"batchItemFailures": []}
+    # The queued event delivered by the DeliveryFunction once its backoff is over: it leaves "queued" and
+    # counts as sent.
+    clock.advance(31)
+    assert DeliveryEventSource(aws).poll() == {"batchItemFailures": []}
     stream.deliver()
     page_view = next(row for row in health(hours="1")[1]["events"] if row["event"] == "PageView")
     assert page_view == {"event": "PageView", "sent": 2, "duplicates": 1, "queued": 0, "dead_lettered": 1}

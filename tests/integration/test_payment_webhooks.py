@@ -300,16 +300,15 @@ def _utf8(body: bytes) -> bool:
 
 
 @pytest.mark.parametrize("provider", ["paddle", "solidgate"])
-def test_a_transient_failure_queues_the_event_without_raw_email_or_secret(demo, tiktok, sqs_messages, provider):
-    tiktok.script = [503]
+def test_the_queued_event_holds_no_raw_email_or_secret(demo, tiktok, sqs_messages, provider):
     if provider == "paddle":
         status, answer = paddle("transaction.completed")
         event_id, record = TXN, f"first-payment:paddle:{SUB}"
     else:
         status, answer = solidgate(solidgate_order(email=RAW_EMAIL, subscription_id="sub-sg-0001"))
         event_id, record = "order-0001", "first-payment:solidgate:sub-sg-0001"
-    assert (status, answer) == (200, {"status": "queued", "reason": "transient_failure", "event_ids": [event_id]})
-    [message] = sqs_messages("RETRY_QUEUE_URL")
+    assert (status, answer) == (200, {"status": "queued", "reason": "payment_succeeded", "event_ids": [event_id]})
+    [message] = sqs_messages("DELIVERY_QUEUE_URL")
     assert message["source"] == provider
     assert message["ledger_records"] == [{"key": record, "ttl_s": 400 * 86400}]
     text = json.dumps(message).lower()

@@ -18,8 +18,8 @@ from botocore.exceptions import ReadTimeoutError
 from zellify_tiktok.repositories.aws import client
 from zellify_tiktok.services.replay import ReplayFilter, replay_dead_letters
 
+from tests.integration.delivery_source import peek, sent_batches
 from tests.integration.helpers import beacon_body, health_totals, post_beacon, put_settings, run_health_function
-from tests.integration.retry_source import peek, sent_batches
 
 REVOKED = {"code": 40105}
 MANY = 1_000_000
@@ -57,7 +57,7 @@ def test_a_dead_letter_with_many_failed_deliveries_failing_again_on_replay_stays
     runtime.settings = replace(runtime.settings, retry_max_receives=2)
     put_settings()
     dead_letter_beacon(tiktok, aws, ["rx-a", "rx-b"])
-    # The message spent a long life in the RetryQueue before it got here.
+    # The message spent a long life in the DeliveryQueue before it got here.
     sqs = boto3.client("sqs")
     [raw] = sqs.receive_message(QueueUrl=aws["DEAD_LETTER_QUEUE_URL"])["Messages"]
     sqs.delete_message(QueueUrl=aws["DEAD_LETTER_QUEUE_URL"], ReceiptHandle=raw["ReceiptHandle"])
@@ -77,7 +77,7 @@ def test_a_dead_letter_with_many_failed_deliveries_failing_again_on_replay_stays
         events.unregister("provide-client-params.dynamodb.GetItem", unique_id="campaign-down")
     assert sent == [], "nothing parked anew, as retries_exhausted or otherwise"
     assert peek(aws["DEAD_LETTER_QUEUE_URL"]) == [veteran]
-    assert peek(aws["RETRY_QUEUE_URL"]) == []
+    assert peek(aws["DELIVERY_QUEUE_URL"]) == []
     assert health_totals(runtime, "demo", veteran["events"][0]["event_time"]) == {
         "sent": 0, "duplicates": 0, "queued": 0, "dead_lettered": 2}
 

@@ -1,7 +1,7 @@
-"""The RetryFunction's health figures when a backlog drains (docs/design.md §9), over virtual time
+"""The DeliveryFunction's health figures when a backlog drains (docs/design.md §9), over virtual time
 (tests/integration/virtual_time.py).
 
-Every message leaving the RetryQueue takes its events out of `queued`. After an outage that is every
+Every message leaving the DeliveryQueue takes its events out of `queued`. After an outage that is every
 message, not a rare outcome: the figures of one invocation's batch must fit in its budget, which
 DeliveryCore.add_health bounds (a write never makes the invocation late), so they are added up per bucket
 rather than written per message. 200 two-event messages and DynamoDB answering in 100 ms stand for a full
@@ -16,11 +16,12 @@ from zellify_tiktok.health import hour_of
 
 from local.template import Template
 from tests.integration.conftest import ROOT
+from tests.integration.delivery_source import DeliveryEventSource, sent_batches
 from tests.integration.helpers import beacon_body, health_totals, post_beacon, put_settings
-from tests.integration.retry_source import RetryEventSource, sent_batches
 from tests.integration.virtual_time import VirtualClock, VirtualContext, aws_taking, on_virtual_time
 
-RETRY_TIMEOUT_S = next(f.timeout_s for f in Template(ROOT / "template.yaml").functions() if f.name == "RetryFunction")
+DELIVERY_TIMEOUT_S = next(f.timeout_s for f in Template(ROOT / "template.yaml").functions()
+                          if f.name == "DeliveryFunction")
 BEACONS = 200
 SLOW_DYNAMODB_S = 0.1
 
@@ -44,8 +45,9 @@ def test_a_drained_backlog_takes_every_event_out_of_queued_within_the_invocation
     assert health_totals(runtime, "demo", clock())["queued"] == 2 * BEACONS
     tiktok.calls.clear()
 
-    source = RetryEventSource(aws)
-    context = VirtualContext(clock, RETRY_TIMEOUT_S)
+    clock.advance(31)  # the first failed deliveries' copies wait out their backoff
+    source = DeliveryEventSource(aws)
+    context = VirtualContext(clock, DELIVERY_TIMEOUT_S)
     with aws_taking(clock, SLOW_DYNAMODB_S) as called:
         assert source.poll(context) == {"batchItemFailures": []}
     assert context.get_remaining_time_in_millis() > 0, "answered within the function's timeout"

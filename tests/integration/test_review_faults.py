@@ -1,7 +1,7 @@
 """The faults issue 10 found in review, one test each, through the real handlers under moto.
 
-(The RetryQueue backlog that must drain without a dead letter is in test_outage.py, with the other tests
-that run the RetryQueue on virtual time.)
+(The DeliveryQueue backlog that must drain without a dead letter is in test_outage.py, with the other tests
+that run the DeliveryQueue on virtual time.)
 """
 
 import json
@@ -10,8 +10,8 @@ import collect_app
 import pytest
 
 from tests.integration.conftest import load_event
+from tests.integration.delivery_source import DeliveryEventSource
 from tests.integration.helpers import beacon_body, call, post_beacon, put_settings, settings_request
-from tests.integration.retry_source import RetryEventSource
 
 PIXEL_A = "CPIXELAAAAAAAAAAAAAA"
 PIXEL_B = "CPIXELBBBBBBBBBBBBBB"
@@ -35,7 +35,7 @@ def test_the_campaign_id_in_the_logs_does_not_outlive_its_invocation(runtime, ti
     assert call(collect_app, with_request_id(beacon, "req-campaign-a"))[0] == 202
     assert records_of(service_logs, "req-campaign-a")
     assert all(r.get("campaign_id") == "cmp-a" for r in records_of(service_logs, "req-campaign-a")
-               if r["message"] == "beacon delivered")
+               if r["message"] == "beacon queued")
 
     unknown = load_event("post_events.json")
     unknown["body"] = json.dumps(beacon_body(campaign_id="cmp-unknown"))
@@ -54,12 +54,11 @@ def test_the_campaign_id_in_the_logs_does_not_outlive_its_invocation(runtime, ti
 def test_a_retry_for_the_campaigns_old_pixel_leaves_its_current_pixel_in_the_cache(runtime, tiktok, aws):
     # Events queued while the campaign had pixel B; the operator then moves it to pixel A.
     put_settings(pixel_id=PIXEL_B)
-    tiktok.add_fault({"http_status": 503})
-    assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "for-b"}]))[0] == 202
+    assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "for-b"}]), deliver=False)[0] == 202
     put_settings(pixel_id=PIXEL_A)
     tiktok.calls.clear()
-    # Within the cache's 60 s: the retry (to B, as built) records TikTok's answer on the campaign,
-    assert RetryEventSource(aws).poll() == {"batchItemFailures": []}
+    # Within the cache's 60 s: the delivery (to B, as built) records TikTok's answer on the campaign,
+    assert DeliveryEventSource(aws).poll() == {"batchItemFailures": []}
     assert [(c["body"]["event_source_id"], c["answer"]) for c in tiktok.calls] == [(PIXEL_B, 0)]
     # and the next beacon still goes to the campaign's pixel, A.
     assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "for-a"}]))[0] == 202

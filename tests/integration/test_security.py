@@ -13,14 +13,15 @@ import logging
 
 import boto3
 import collect_app
+import delivery_app
 import payment_app as stripe_app
 import pytest
-import retry_app
 import settings_app
 
 from local.template import Template
 from tests.integration.conftest import ROOT, LambdaContext, load_event
-from tests.integration.helpers import beacon_body, call, post_beacon, put_settings
+from tests.integration.delivery_source import sent_batches
+from tests.integration.helpers import beacon_body, call, deliver_queued, post_beacon, put_settings
 from tests.integration.test_retry import sqs_event
 from tests.stripe_webhooks import signature_header, signed_event, stripe_event
 
@@ -91,17 +92,18 @@ def test_stripe_event_of_one_campaign_reads_only_its_own_session(two_campaigns, 
     status, _, body = call(stripe_app, signed_event("stripe_payment_intent_succeeded.json", payment,
                                                     secret=SIGNING_SECRET))
     assert status == 200 and body["status"] == "queued", body
+    deliver_queued()
     [(event, headers)] = events_of(tiktok, PIXEL_B)
     assert headers["Access-Token"] == TOKEN_B
     assert "email" not in event["user"] and "ttp" not in event["user"], event["user"]
 
 
-def test_retried_events_go_to_the_pixel_and_token_they_were_built_for(two_campaigns, tiktok, aws):
-    tiktok.script = [503]
+def test_queued_events_go_to_the_pixel_and_token_they_were_built_for(two_campaigns, tiktok, aws):
     assert post_beacon(beacon_body(campaign_id="cmp-b", session_id=SESSION,
-                                   events=[{"event": "page_view", "event_id": "b-retried"}]), origin=None)[0] == 202
-    tiktok.calls.clear()
-    assert retry_app.lambda_handler(sqs_event("RETRY_QUEUE_URL", aws), LambdaContext()) == {"batchItemFailures": []}
+                                   events=[{"event": "page_view", "event_id": "b-retried"}]), origin=None,
+                       deliver=False)[0] == 202
+    answer = delivery_app.lambda_handler(sqs_event("DELIVERY_QUEUE_URL", aws), LambdaContext())
+    assert answer == {"batchItemFailures": []}
     [(event, headers)] = events_of(tiktok, PIXEL_B)
     assert event["event_id"] == "b-retried" and headers["Access-Token"] == TOKEN_B
     assert events_of(tiktok, PIXEL_A) == []
@@ -178,13 +180,14 @@ def test_token_and_signing_secret_never_leave_where_they_are_kept(two_campaigns,
     view = [{"event": "page_view", "event_id": f"v{i}"} for i in range(3)]
     keep(*post_beacon(beacon_body(campaign_id="cmp-a", events=view[:1]), origin=None))
     tiktok.script = [503, {"code": 40105, "message": "Access token is invalid"}]
-    keep(*post_beacon(beacon_body(campaign_id="cmp-a", events=view[1:2]), origin=None))
-    keep(*post_beacon(beacon_body(campaign_id="cmp-b", events=view[2:]), origin=None))
-    queued = sqs_event("RETRY_QUEUE_URL", aws)
+    keep(*post_beacon(beacon_body(campaign_id="cmp-a", events=view[1:2]), origin=None, deliver=False))
+    keep(*post_beacon(beacon_body(campaign_id="cmp-b", events=view[2:]), origin=None, deliver=False))
+    queued = sqs_event("DELIVERY_QUEUE_URL", aws)
     messages = [record["body"] for record in queued["Records"]]
-    retry_app.lambda_handler(queued, LambdaContext())
-    messages += [json.dumps(m) for m in sqs_messages("DEAD_LETTER_QUEUE_URL")]
-    assert len(messages) == 2, messages
+    with sent_batches() as sent:  # one group's retry copy, the other's dead letter
+        delivery_app.lambda_handler(queued, LambdaContext())
+    messages += [entry["MessageBody"] for batch in sent for entry in batch["Entries"]]
+    assert len(messages) == 4, messages
     # Stripe: verified, refused (wrong secret, stale, tampered), and answered from the webhook.
     payment = stripe_event("stripe_payment_intent_succeeded.json")
     payment["data"]["object"]["metadata"].update(zellify_campaign_id="cmp-a")

@@ -10,7 +10,7 @@ import payment_app as stripe_app
 import pytest
 from zellify_tiktok.hashing import hash_email, hash_external_id
 
-from tests.integration.helpers import beacon_body, call, post_beacon, put_settings
+from tests.integration.helpers import beacon_body, call, deliver_queued, post_beacon, put_settings
 from tests.stripe_webhooks import SAMPLES, signature_header, signed_event, stripe_event
 
 SECRET = "whsec_test"
@@ -47,7 +47,9 @@ def demo(runtime, stripe_secret):
 
 
 def deliver(event: dict) -> tuple[int, dict]:
+    """The webhook's answer; then the DeliveryFunction takes what it queued."""
     status, _, body = call(stripe_app, event)
+    deliver_queued()
     return status, body
 
 
@@ -246,7 +248,7 @@ def test_bad_signatures_are_refused_and_nothing_is_processed(demo, tiktok, sqs_m
     assert isinstance(body["error"]["details"], list)
     assert SECRET not in json.dumps(body)
     assert tiktok.calls == []
-    assert sqs_messages("RETRY_QUEUE_URL") == [] and sqs_messages("DEAD_LETTER_QUEUE_URL") == []
+    assert sqs_messages("DELIVERY_QUEUE_URL") == [] and sqs_messages("DEAD_LETTER_QUEUE_URL") == []
 
 
 @pytest.mark.parametrize("case", ["future", "ten years ahead"])
@@ -449,14 +451,16 @@ def logged(caplog) -> str:
     return "\n".join(json.dumps(vars(record), default=str) for record in caplog.records)
 
 
-def test_transient_failure_is_queued_without_token_or_raw_email(demo, tiktok, sqs_messages, caplog):
-    tiktok.script = [503]
-    assert webhook("stripe_invoice_paid_subscription_create.json")[1] == {
-        "status": "queued", "reason": "transient_failure", "event_ids": [INVOICE]}
-    [message] = sqs_messages("RETRY_QUEUE_URL")
+def test_a_payment_is_queued_without_token_or_raw_email(demo, tiktok, sqs_messages, caplog):
+    status, _, answer = call(stripe_app, signed_event("stripe_invoice_paid_subscription_create.json",
+                                                      stripe_event("stripe_invoice_paid_subscription_create.json"),
+                                                      secret=SECRET))
+    assert (status, answer) == (200, {"status": "queued", "reason": "payment_succeeded", "event_ids": [INVOICE]})
+    assert tiktok.calls == [], "the webhook never waits for TikTok"
+    [message] = sqs_messages("DELIVERY_QUEUE_URL")
     assert [e["event_id"] for e in message["events"]] == [INVOICE]
     assert message["source"] == "stripe"
-    # The retry writes the first-payment record once TikTok confirms.
+    # The DeliveryFunction writes the first-payment record once TikTok confirms.
     assert message["ledger_records"] == [{"key": f"first-payment:{SUB}", "ttl_s": 400 * 86400}]
     text = json.dumps(message) + logged(caplog)
     assert TOKEN not in text and "ann@example.com" not in text.lower() and "whsec_" not in text
@@ -465,18 +469,17 @@ def test_transient_failure_is_queued_without_token_or_raw_email(demo, tiktok, sq
 def test_permanent_failure_is_dead_lettered(demo, tiktok, sqs_messages):
     tiktok.script = [{"code": 40105, "message": "Access token is invalid"}]
     assert webhook("stripe_payment_intent_succeeded.json")[1] == {
-        "status": "queued", "reason": "dead_lettered", "event_ids": [PI]}
+        "status": "queued", "reason": "payment_succeeded", "event_ids": [PI]}
     [message] = sqs_messages("DEAD_LETTER_QUEUE_URL")
     assert message["reason"]["code"] == 40105
 
 
-def test_queue_down_on_a_transient_failure_answers_500(demo, tiktok, runtime):
-    tiktok.script = [503]
-    runtime.retry_queue.url = "https://sqs.us-east-1.amazonaws.com/123456789012/gone"
+def test_queue_down_answers_500(demo, tiktok, runtime):
+    runtime.delivery_queue.url = "https://sqs.us-east-1.amazonaws.com/123456789012/gone"
     status, body = webhook("stripe_payment_intent_succeeded.json")
     assert status == 500 and body["error"]["code"] == "retry_later"
-    # Nothing was recorded: Stripe's redelivery is sent, not taken for a duplicate.
-    runtime.retry_queue.url = os.environ["RETRY_QUEUE_URL"]
+    # Nothing was recorded: Stripe's redelivery is queued, not taken for a duplicate.
+    runtime.delivery_queue.url = os.environ["DELIVERY_QUEUE_URL"]
     assert webhook("stripe_payment_intent_succeeded.json")[1]["status"] == "queued"
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from cfnlint.decode import decode
 from zellify_tiktok.config import Settings
-from zellify_tiktok.services.retry import backoff_seconds
+from zellify_tiktok.services.delivery import backoff_seconds
 
 ROOT = Path(__file__).resolve().parents[2]
 # The pinned SAM CLI's own virtualenv (`make test` creates it: pyproject.toml's dependency group `sam`).
@@ -181,7 +181,7 @@ REQUIRED_OUTPUTS = {
     "CampaignsTableName": {"Ref": "CampaignsTable"},
     "SessionsTableName": {"Ref": "SessionsTable"},
     "SentEventsTableName": {"Ref": "SentEventsTable"},
-    "RetryQueueUrl": {"Fn::GetAtt": ["RetryQueue", "QueueUrl"]},
+    "DeliveryQueueUrl": {"Fn::GetAtt": ["DeliveryQueue", "QueueUrl"]},
     "DeadLetterQueueUrl": {"Fn::GetAtt": ["DeadLetterQueue", "QueueUrl"]},
     "CampaignSecretPrefix": {"Fn::Sub": "${AWS::StackName}/campaigns/"},
     "StripeSecretName": {"Fn::Sub": "${AWS::StackName}/stripe-webhook"},
@@ -196,11 +196,9 @@ CAMPAIGN_UPDATE = ("dynamodb:UpdateItem", "CampaignsTable", "last_delivery only"
 # What each function's code calls through zellify_tiktok/repositories/ (campaigns.py, sessions.py, ledger.py,
 # secrets.py, queues.py), as (action, resource[, condition]); nothing more may be granted.
 FUNCTION_PERMISSIONS = {
-    "CollectFunction": {  # beacons and tracker.js: campaign read, last_delivery, session upsert, ledger, token
+    "CollectFunction": {  # beacons and tracker.js: campaign read, last_beacon_at, session upsert, the handoff
         ("dynamodb:GetItem", "CampaignsTable"), CAMPAIGN_UPDATE, ("dynamodb:UpdateItem", "SessionsTable"),
-        ("dynamodb:BatchGetItem", "SentEventsTable"), ("dynamodb:BatchWriteItem", "SentEventsTable"),
-        ("dynamodb:UpdateItem", "HealthTable"), ("secretsmanager:GetSecretValue", CAMPAIGN_SECRETS),
-        ("sqs:SendMessage", "RetryQueue"), ("sqs:SendMessage", "DeadLetterQueue"),
+        ("sqs:SendMessage", "DeliveryQueue"),  # no token, no ledger: the request never talks to TikTok
     },
     "CampaignSettingsFunction": {  # consistent read, put, delete; the token written or force-deleted
         ("dynamodb:GetItem", "CampaignsTable"), ("dynamodb:PutItem", "CampaignsTable"),
@@ -211,22 +209,21 @@ FUNCTION_PERMISSIONS = {
         ("secretsmanager:CreateSecret", CAMPAIGN_SECRETS), ("secretsmanager:PutSecretValue", CAMPAIGN_SECRETS),
         ("secretsmanager:DeleteSecret", CAMPAIGN_SECRETS),
     },
-    "RetryFunction": {  # receiving and deleting is the event source mapping's (AWSLambdaSQSQueueExecutionRole)
+    "DeliveryFunction": {  # receiving and deleting is the event source mapping's (AWSLambdaSQSQueueExecutionRole)
         ("dynamodb:GetItem", "CampaignsTable"), CAMPAIGN_UPDATE,
         ("dynamodb:BatchGetItem", "SentEventsTable"), ("dynamodb:BatchWriteItem", "SentEventsTable"),
         ("dynamodb:UpdateItem", "HealthTable"), ("secretsmanager:GetSecretValue", CAMPAIGN_SECRETS),
-        # Deferred messages go back as copies; what TikTok refuses goes to the DeadLetterQueue.
-        ("sqs:ChangeMessageVisibility", "RetryQueue"), ("sqs:SendMessage", "RetryQueue"),
+        # Narrowed and deferred messages go back as copies; what TikTok refuses goes to the DeadLetterQueue.
+        ("sqs:ChangeMessageVisibility", "DeliveryQueue"), ("sqs:SendMessage", "DeliveryQueue"),
         ("sqs:SendMessage", "DeadLetterQueue"),
     },
-    "PaymentWebhookFunction": {
-        ("dynamodb:GetItem", "CampaignsTable"), CAMPAIGN_UPDATE, ("dynamodb:GetItem", "SessionsTable"),
-        ("dynamodb:BatchGetItem", "SentEventsTable"), ("dynamodb:BatchWriteItem", "SentEventsTable"),
-        ("dynamodb:UpdateItem", "HealthTable"), ("secretsmanager:GetSecretValue", CAMPAIGN_SECRETS),
+    "PaymentWebhookFunction": {  # the ledger read only (a redelivery is `duplicate`); no campaign token
+        ("dynamodb:GetItem", "CampaignsTable"), ("dynamodb:GetItem", "SessionsTable"),
+        ("dynamodb:BatchGetItem", "SentEventsTable"),
         ("secretsmanager:GetSecretValue", "StripeWebhookSigningSecret"),
         ("secretsmanager:GetSecretValue", "PaddleWebhookSigningSecret"),
         ("secretsmanager:GetSecretValue", "SolidgateWebhookSigningSecret"),
-        ("sqs:SendMessage", "RetryQueue"), ("sqs:SendMessage", "DeadLetterQueue"),
+        ("sqs:SendMessage", "DeliveryQueue"),
     },
     "ConsoleFunction": set(),  # static files and config.json: no AWS at all
     "HealthFunction": {  # reading the ledger's stream is the event source mapping's (AWSLambdaDynamoDBExecutionRole)
@@ -234,7 +231,7 @@ FUNCTION_PERMISSIONS = {
     },
 }
 # The campaign attributes each function may update besides its key.
-CAMPAIGN_ATTRIBUTES = {"CollectFunction": ["campaign_id", "last_delivery", "last_beacon_at"]}
+CAMPAIGN_ATTRIBUTES = {"CollectFunction": ["campaign_id", "last_beacon_at"]}
 MANAGED_POLICIES = {"service-role/AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess"}
 SQS_MAX_VISIBILITY_S = 12 * 3600
 SQS_MAX_RETENTION_S = 14 * 86400
@@ -310,7 +307,7 @@ def test_sam_adds_only_the_logging_tracing_and_queue_polling_managed_policies(tr
     for name in FUNCTION_PERMISSIONS:
         role = transformed["Resources"][f"{name}Role"]["Properties"]
         arns = {arn.removeprefix("arn:aws:iam::aws:policy/") for arn in role["ManagedPolicyArns"]}
-        polls = {"RetryFunction": {"service-role/AWSLambdaSQSQueueExecutionRole"},
+        polls = {"DeliveryFunction": {"service-role/AWSLambdaSQSQueueExecutionRole"},
                  "HealthFunction": {"service-role/AWSLambdaDynamoDBExecutionRole"}}.get(name, set())
         assert arns == MANAGED_POLICIES | polls, name
 
@@ -480,7 +477,7 @@ def test_permanent_failures_are_alarmed_as_a_rate_of_answered_events(template):
 def test_the_age_of_the_oldest_message_is_alarmed_on_both_queues(template):
     alarms = _alarms_reading(template, "ApproximateAgeOfOldestMessage")
     queues = {_alarm_metrics(a)[0]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]: a for a in alarms.values()}
-    assert set(queues) == {"RetryQueue", "DeadLetterQueue"}
+    assert set(queues) == {"DeliveryQueue", "DeadLetterQueue"}
     retention = template["Resources"]["DeadLetterQueue"]["Properties"]["MessageRetentionPeriod"]
     assert queues["DeadLetterQueue"]["Properties"]["Threshold"] < retention
 
@@ -495,30 +492,36 @@ def test_the_dead_letter_alarm_fires_on_new_arrivals_not_on_a_count_above_zero(t
                 if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"]
 
 
-def test_retries_outlast_a_day_before_the_dead_letter_queue(template):
-    queue = template["Resources"]["RetryQueue"]["Properties"]
-    receives = queue["RedrivePolicy"]["maxReceiveCount"]
-    # After the n-th failed receive the message stays hidden for its backoff; the (receives+1)-th receive
-    # is the one SQS turns into a move to the DeadLetterQueue.
+def test_retries_outlast_a_day_before_the_delivery_function_dead_letters_them_itself(template):
+    queue = template["Resources"]["DeliveryQueue"]["Properties"]
     settings = Settings(**{f.name: "x" for f in dataclasses.fields(Settings) if f.default is dataclasses.MISSING})
+    deliveries = settings.retry_max_receives
+    # After the n-th failed delivery the message stays hidden for its backoff; on the last allowed one the
+    # DeliveryFunction dead-letters it with TikTok's last answer.
     retrying_s = sum(backoff_seconds(n, base_s=settings.retry_backoff_base_s, cap_s=settings.retry_backoff_cap_s)
-                     for n in range(1, receives + 1))
+                     for n in range(1, deliveries))
     assert retrying_s >= 24 * 3600, retrying_s
-    assert receives == 32 and retrying_s == 93810  # the arithmetic written in template.yaml
-    # The RetryFunction dead-letters a message itself on its last receive (counted in health): the same count.
-    assert settings.retry_max_receives == receives
-    # The RetryQueue keeps a message longer than its retries take, the DeadLetterQueue longer still.
+    assert deliveries == 32  # the arithmetic written in template.yaml
+    # SQS's own redrive is a last resort only (crashes, timeouts): above what the function counts.
+    assert queue["RedrivePolicy"]["maxReceiveCount"] > deliveries
+    # The DeliveryQueue keeps a message longer than its retries take, the DeadLetterQueue longer still.
     dead_letter = template["Resources"]["DeadLetterQueue"]["Properties"]
     assert retrying_s < queue["MessageRetentionPeriod"] < dead_letter["MessageRetentionPeriod"] == SQS_MAX_RETENTION_S
 
 
-def test_retry_queue_visibility_covers_six_function_timeouts_within_sqs_limits(template):
-    retry = template["Resources"]["RetryFunction"]["Properties"]
-    source = retry["Events"]["Retry"]["Properties"]
-    visibility = template["Resources"]["RetryQueue"]["Properties"]["VisibilityTimeout"]
-    assert 6 * retry["Timeout"] + source["MaximumBatchingWindowInSeconds"] <= visibility <= SQS_MAX_VISIBILITY_S
-    assert source["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "RetryMaxConcurrency"}}
-    assert template["Parameters"]["RetryMaxConcurrency"]["MinValue"] >= 2  # SQS's own minimum
+def test_delivery_queue_visibility_covers_six_function_timeouts_within_sqs_limits(template):
+    function = template["Resources"]["DeliveryFunction"]["Properties"]
+    source = function["Events"]["Deliveries"]["Properties"]
+    visibility = template["Resources"]["DeliveryQueue"]["Properties"]["VisibilityTimeout"]
+    assert 6 * function["Timeout"] + source["MaximumBatchingWindowInSeconds"] <= visibility <= SQS_MAX_VISIBILITY_S
+    assert source["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "DeliveryMaxConcurrency"}}
+    assert template["Parameters"]["DeliveryMaxConcurrency"]["MinValue"] >= 2  # SQS's own minimum
+
+
+def test_the_delivery_function_takes_large_batches_within_two_seconds_and_settles_each_record(template):
+    source = template["Resources"]["DeliveryFunction"]["Properties"]["Events"]["Deliveries"]["Properties"]
+    assert source["BatchSize"] == 1000 and source["MaximumBatchingWindowInSeconds"] <= 2
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
 def test_tables_are_retained_and_protected(template):
@@ -563,7 +566,7 @@ def test_outputs_name_everything_the_cli_and_an_operator_need(template):
     # The same values the functions get, so the CLI configured from the outputs reads what they write.
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     for output, variable in (("CampaignsTableName", "CAMPAIGNS_TABLE"), ("SessionsTableName", "SESSIONS_TABLE"),
-                             ("SentEventsTableName", "SENT_EVENTS_TABLE"), ("RetryQueueUrl", "RETRY_QUEUE_URL"),
+                             ("SentEventsTableName", "SENT_EVENTS_TABLE"), ("DeliveryQueueUrl", "DELIVERY_QUEUE_URL"),
                              ("DeadLetterQueueUrl", "DEAD_LETTER_QUEUE_URL"), ("CampaignSecretPrefix", "SECRET_PREFIX"),
                              ("StripeSecretName", "STRIPE_SECRET_NAME"), ("HealthTableName", "HEALTH_TABLE"),
                              ("AuditTableName", "AUDIT_TABLE")):

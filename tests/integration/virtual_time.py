@@ -14,7 +14,7 @@ import functools
 import time
 from collections.abc import Iterator
 
-import retry_app
+import delivery_app
 from botocore.exceptions import ReadTimeoutError
 from zellify_tiktok import api
 from zellify_tiktok.budget import Budget
@@ -48,10 +48,10 @@ class VirtualContext(LambdaContext):
 
 
 def on_virtual_time(monkeypatch, clock: VirtualClock) -> None:
-    """The collector's, settings' and RetryFunction's budgets, and moto's SQS, run on `clock`."""
+    """The collector's, settings' and DeliveryFunction's budgets, and moto's SQS, run on `clock`."""
     budget = functools.partial(Budget, clock=clock)
     monkeypatch.setattr(api, "Budget", budget)
-    monkeypatch.setattr(retry_app, "Budget", budget)
+    monkeypatch.setattr(delivery_app, "Budget", budget)
     monkeypatch.setattr("moto.sqs.models.unix_time", clock)
     monkeypatch.setattr("moto.sqs.models.unix_time_millis", lambda: clock() * 1000)
 

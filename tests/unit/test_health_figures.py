@@ -61,7 +61,7 @@ def test_figures_never_show_below_zero():
 
 
 def test_deltas_of_one_bucket_are_added_up_into_one():
-    """The RetryFunction's figures for a batch of messages leaving the queue: one write per bucket."""
+    """The DeliveryFunction's figures for a batch of messages leaving the queue: one write per bucket."""
     leaving = [HealthDelta("c1", HOUR, "PageView", {"queued": -1}), HealthDelta("c1", HOUR, "PageView", {"queued": -2}),
                HealthDelta("c1", HOUR, "PageView", {"dead_lettered": 1}),
                HealthDelta("c1", HOUR + 3600, "PageView", {"queued": -1}),

@@ -59,3 +59,34 @@ def test_invocations_from_many_threads_take_turns_as_in_one_lambda_environment(t
         thread.join()
     assert results == [True] * 60
     assert sys.modules[module].overlaps == []
+
+
+def test_a_queue_fed_function_runs_in_its_own_environment_and_never_holds_up_an_http_one(tmp_path):
+    """A DeliveryFunction invocation waiting on a slow TikTok must not delay a beacon's answer."""
+    module = f"app_{uuid.uuid4().hex}"
+    (tmp_path / f"{module}.py").write_text(
+        "import threading\n"
+        "release = threading.Event()\n"
+        "entered = threading.Event()\n"
+        "def slow(event, context):\n"
+        "    entered.set()\n"
+        "    release.wait(10)\n"
+        "    return 'delivered'\n"
+        "def fast(event, context):\n"
+        "    return 'answered'\n")
+    delivery = load_function(spec(tmp_path, f"{module}.slow"), own_environment=True)
+    collect = load_function(spec(tmp_path, f"{module}.fast"))
+    handlers = sys.modules[module]
+    worker = threading.Thread(target=delivery.invoke, args=({},))
+    worker.start()
+    try:
+        assert handlers.entered.wait(5)
+        answered: list = []
+        beacon = threading.Thread(target=lambda: answered.append(collect.invoke({})))
+        beacon.start()
+        beacon.join(5)
+        # Answered while the delivery function still waits.
+        assert answered == ["answered"] and not handlers.release.is_set()
+    finally:
+        handlers.release.set()
+        worker.join(5)

@@ -14,7 +14,7 @@ from zellify_tiktok.campaign import Campaign
 from zellify_tiktok.events import EVENT_TABLE
 from zellify_tiktok.hashing import hash_email, hash_external_id, hash_phone
 from zellify_tiktok.payload import json_number, tiktok_event
-from zellify_tiktok.repositories.sessions import Checkout, SessionRecord
+from zellify_tiktok.records import Checkout, SessionRecord
 from zellify_tiktok.server_event import Content, UserData
 from zellify_tiktok.stripe_mapping import (
     STRIPE_RULES,
@@ -42,7 +42,7 @@ SUB_TRIAL = "sub_1SXkD9LkdIwHu7ixFg3Hi4Jk"
 ANN = hash_email("ann@example.com")
 # What every function refuses to start without (values that name nothing: no AWS call is made here).
 REQUIRED_SETTINGS = {name: "x" for name in ("CAMPAIGNS_TABLE", "SESSIONS_TABLE", "SENT_EVENTS_TABLE", "HEALTH_TABLE",
-                                            "RETRY_QUEUE_URL", "DEAD_LETTER_QUEUE_URL", "SECRET_PREFIX",
+                                            "DELIVERY_QUEUE_URL", "DEAD_LETTER_QUEUE_URL", "SECRET_PREFIX",
                                             "STRIPE_SECRET_NAME")}
 CAMPAIGN = Campaign(campaign_id="demo", pixel_id="C4ABCDEF0123456789AB", has_token=True)
 

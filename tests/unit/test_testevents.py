@@ -4,7 +4,7 @@ import json
 from html.parser import HTMLParser
 
 from zellify_tiktok.answers import Answer, Outcome
-from zellify_tiktok.messages import QueueReason, RetryMessage
+from zellify_tiktok.messages import DeliveryMessage, QueueReason
 from zellify_tiktok.reasons import ReasonKind
 from zellify_tiktok.server_event import ServerEvent, UserData
 
@@ -157,7 +157,7 @@ def queue_message(name: str, event_id: str, *, source: str, kind: ReasonKind, an
     """A message as the layer queues it (the page reads what the queues really hold)."""
     event = ServerEvent(funnel_event="page_view", name=name, event_id=event_id, event_time=1764064800,
                         user=UserData(external_id=HASH))
-    message = RetryMessage(campaign_id="demo", pixel_id=PIXEL, source=source, reason=QueueReason.of(kind, answer),
+    message = DeliveryMessage(campaign_id="demo", pixel_id=PIXEL, source=source, reason=QueueReason.of(kind, answer),
                            events=(event,))
     return json.loads(message.to_json())
 
@@ -173,9 +173,9 @@ def test_queued_and_dead_lettered_messages():
     ))
     page = Page(text)
     assert page.testids.count("queued") == 2 and page.testids.count("dead-lettered") == 1
-    assert "Queued for retry (2)" in text and "Dead-lettered (1)" in text
+    assert "Queued (2)" in text and "Dead-lettered (1)" in text
     assert "not json at all" in text and "Invalid parameter: currency" in text and "pi_3Qdead" in text
-    assert "server copy queued for retry" in page.row("PageView", "e-7")["text"]
+    assert "server copy queued" in page.row("PageView", "e-7")["text"]
     assert "server copy dead-lettered" in page.row("CompletePayment", "pi_3Qdead")["text"]
 
 

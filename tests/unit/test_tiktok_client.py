@@ -129,7 +129,7 @@ def test_the_budget_covers_all_calls_splitting_included():
 
 
 def test_a_call_our_budget_cut_short_is_budget_spent_and_not_taken_for_tiktoks_answer():
-    """TikTok slower than what is left of the invocation: the events wait for the RetryFunction as budget_spent,
+    """TikTok slower than what is left of the invocation: the events wait for the DeliveryFunction as budget_spent,
     and the call is no answer of TikTok's (it would overwrite the campaign's last delivery, a token warning)."""
     clock = Clock()
     fake = FakeTikTok(clock=clock)

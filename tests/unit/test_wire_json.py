@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from zellify_tiktok.answers import Answer, Outcome, classify
 from zellify_tiktok.api import to_json
-from zellify_tiktok.messages import QueueReason, RetryMessage, parse_message
+from zellify_tiktok.messages import DeliveryMessage, QueueReason, parse_message
 from zellify_tiktok.reasons import ReasonKind
 from zellify_tiktok.server_event import ServerEvent, UserData
 
@@ -28,7 +28,7 @@ def test_an_integer_beyond_64_bits_still_has_an_answer():
 def test_a_users_tiktok_object_is_made_once_and_kept_out_of_queue_messages():
     user = UserData(external_id="a" * 64, ttp="ttp-1", ip="203.0.113.9")
     event = ServerEvent("page_view", "ViewContent", "e-1", 1_795_615_200, user)
-    untouched = RetryMessage(campaign_id="c", pixel_id="p", source="beacon", events=(event,),
+    untouched = DeliveryMessage(campaign_id="c", pixel_id="p", source="beacon", events=(event,),
                              reason=QueueReason.of(ReasonKind.TRANSIENT, Answer(Outcome.TRANSIENT, None, "HTTP 503")))
     before = untouched.to_json()
     assert user.present() is user.present() == {"external_id": "a" * 64, "ttp": "ttp-1", "ip": "203.0.113.9"}

@@ -1,33 +1,51 @@
-"""Powertools' batch processing for records that are handled together, not one by one.
+"""Powertools' batch processing for SQS records that are delivered together and settled one by one.
 
-`BatchProcessor` calls a record handler per record; the RetryFunction must send the records of one
-pixel in one TikTok call. `GroupBatchProcessor` hands the handler every record at once, and the handler
-answers, per record id, the exception of each record that failed. Powertools then does what it exists
-for: success and failure bookkeeping per record, and the `batchItemFailures` answer SQS reads.
+`BatchProcessor` calls a record handler per record; the DeliveryFunction must send the events of one pixel
+in one TikTok call, whatever record holds them. `GroupBatchProcessor` runs the group handler once over the
+whole batch when the batch starts (`_prepare`), then settles each record (`_process_record`) from what the
+handler answered for it: Powertools keeps its success and failure bookkeeping per record and builds the
+`batchItemFailures` answer SQS reads.
 """
 
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+# Every record of the batch → the exception of each record that must come back (by message id).
 GroupHandler = Callable[[Sequence[SQSRecord]], Mapping[str, Exception]]
 
 
 class GroupBatchProcessor(BatchProcessor):
-    def process(self) -> list[tuple[Any, ...]]:
-        records = [SQSRecord(record) for record in self.records]
-        failures = self.handler(records)
-        results: list[tuple[Any, ...]] = []
-        for raw, record in zip(self.records, records, strict=True):
-            failure = failures.get(record.message_id)
-            if failure is None:
-                results.append(self.success_handler(record=raw, result=None))
-                continue
-            try:
-                raise failure
-            except Exception:  # Powertools keeps the exception info of each failed record
-                results.append(self.failure_handler(record=record, exception=sys.exc_info()))
-        return results
+    def __init__(self) -> None:
+        super().__init__(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+        self._failures: Mapping[str, Exception] = {}
+
+    def _prepare(self) -> None:
+        super()._prepare()  # type: ignore[no-untyped-call]
+        self._failures = self.handler([SQSRecord(record) for record in self.records])
+
+    def _process_record(self, record: dict[str, Any]) -> Any:
+        data = SQSRecord(record)
+        failure = self._failures.get(data.message_id)
+        if failure is None:
+            return self.success_handler(record=record, result=None)
+        try:
+            raise failure
+        except Exception:  # Powertools keeps the exception info of each failed record
+            return self.failure_handler(record=data, exception=sys.exc_info())
+
+    def _clean(self) -> None:
+        super()._clean()  # type: ignore[no-untyped-call]
+        self._failures = {}
+
+
+def process_grouped(event: dict[str, Any], handler: GroupHandler,
+                    processor: GroupBatchProcessor) -> PartialItemFailureResponse:
+    """The SQS event's records through `handler`, answered as partial batch responses."""
+    with processor(records=event.get("Records") or [], handler=handler):
+        processor.process()
+    return processor.response()

@@ -23,7 +23,7 @@ class Settings:
     sessions_table: str
     sent_events_table: str
     health_table: str
-    retry_queue_url: str
+    delivery_queue_url: str
     dead_letter_queue_url: str
     # One Secrets Manager secret per campaign: f"{secret_prefix}{campaign_id}".
     secret_prefix: str
@@ -34,7 +34,7 @@ class Settings:
 
     tiktok_api_base: str = "https://business-api.tiktok.com/open_api/v1.3"
     tiktok_pixel_sdk_url: str = "https://analytics.tiktok.com/i18n/pixel/events.js"
-    # A request-serving invocation spends at most this long on TikTok in all, splitting included (§7).
+    # One TikTok call's limits; the DeliveryFunction's own budget is its remaining time less a margin (§7).
     tiktok_connect_timeout_s: float = 1.0
     tiktok_total_timeout_s: float = 3.0
 
@@ -50,12 +50,13 @@ class Settings:
     first_payment_ttl_days: int = 400
     # Campaign config and tokens are cached across warm invocations for this long.
     cache_max_age_s: int = 60
-    # The RetryFunction's first backoff; it doubles per failed delivery up to retry_backoff_cap_s
+    # The DeliveryFunction's first backoff; it doubles per failed delivery up to retry_backoff_cap_s
     # (docs/design.md §7). The local stack shortens it so retries are seen within seconds.
     retry_backoff_base_s: int = 30
     retry_backoff_cap_s: int = 3600
-    # The RetryQueue's maxReceiveCount: on its last receive the RetryFunction dead-letters a message
-    # itself (with its reason, counted in health) instead of letting SQS move it silently.
+    # Failed deliveries after which the DeliveryFunction dead-letters a message itself (with TikTok's last
+    # answer, counted in health): 30 s doubling to 1 h, 32 deliveries take more than 24 h. The DeliveryQueue's
+    # redrive policy (maxReceiveCount) sits above it, a last resort only.
     retry_max_receives: int = 32
     # last_delivery is rewritten when TikTok's answer changes, or at most this often.
     last_delivery_refresh_s: int = 60

@@ -1,7 +1,9 @@
-"""The queue message (docs/design.md §11): one format for the RetryQueue and the DeadLetterQueue.
+"""The queue message (docs/design.md §7, §11): one format for the DeliveryQueue and the DeadLetterQueue.
 
-Written by delivery, parsed once where SQS hands it over (the RetryFunction's batch processor), read
-again by replay and the CLI. A message carries built events — hashes, never a token or a raw email.
+Written by the request path (`submit`) and by the DeliveryFunction (narrowed copies, dead letters), parsed
+once where SQS hands it over (the DeliveryFunction's batch processor), read again by replay and the CLI. A
+message carries built events — hashes, never a token or a raw email — and the extra ledger records its
+events write once TikTok confirmed them.
 """
 
 import json
@@ -13,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .answers import Answer
 from .reasons import ReasonKind
-from .repositories.ledger import LedgerRecord
+from .records import LedgerRecord
 from .server_event import ServerEvent
 
 MESSAGE_KIND = "tiktok_events"
@@ -33,7 +35,7 @@ class QueueReason(BaseModel):
         return cls(kind=kind, message=answer.message, code=answer.code, http_status=answer.http_status)
 
 
-class RetryMessage(BaseModel):
+class DeliveryMessage(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["tiktok_events"] = "tiktok_events"
@@ -43,11 +45,13 @@ class RetryMessage(BaseModel):
     pixel_id: str
     test_event_code: str | None = None
     source: str
-    reason: QueueReason
+    # Why the events wait: none on a first delivery; TikTok's answer (or what stood for it) after a failure.
+    reason: QueueReason | None = None
     # When these events were first queued: health counts them in that hour, and age filters use it.
     queued_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     # Deliveries that failed under earlier copies of this message (a copy starts SQS's count again).
     attempts: int = 0
+    # Written with the message's events once TikTok confirmed them (a subscription's first-payment record).
     ledger_records: tuple[LedgerRecord, ...] = ()
     events: tuple[ServerEvent, ...]
 
@@ -56,7 +60,7 @@ class RetryMessage(BaseModel):
 
 
 class UnreadableMessage(BaseModel):
-    """A message that did not parse as a RetryMessage, dead-lettered with its reason and its text."""
+    """A message that did not parse as a DeliveryMessage, dead-lettered with its reason and its text."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -71,12 +75,12 @@ class UnreadableMessage(BaseModel):
 
 
 class MessageError(ValueError):
-    """The body is no RetryMessage we can read (unknown kind or version, missing fields)."""
+    """The body is no DeliveryMessage we can read (unknown kind or version, missing fields)."""
 
 
-def parse_message(body: str) -> RetryMessage:
+def parse_message(body: str) -> DeliveryMessage:
     try:
-        return RetryMessage.model_validate_json(body)
+        return DeliveryMessage.model_validate_json(body)
     except ValidationError as exc:
         raise MessageError(_explain(body, exc)) from None
 

@@ -22,7 +22,7 @@ class Runtime:
     sessions: SessionsRepository
     ledger: SentEventsLedger
     health: HealthRepository
-    retry_queue: MessageQueue
+    delivery_queue: MessageQueue
     dead_letter_queue: MessageQueue
     tiktok: TikTokClient
     # The settings function's alone (AUDIT_TABLE); None where the environment names no Audit table.
@@ -37,7 +37,7 @@ class Runtime:
             sessions=SessionsRepository(settings.sessions_table, settings.session_ttl_days),
             ledger=SentEventsLedger(settings.sent_events_table, settings.ledger_ttl_hours),
             health=HealthRepository(settings.health_table),
-            retry_queue=MessageQueue(settings.retry_queue_url),
+            delivery_queue=MessageQueue(settings.delivery_queue_url),
             dead_letter_queue=MessageQueue(settings.dead_letter_queue_url),
             tiktok=TikTokClient(
                 settings.tiktok_api_base,

@@ -1,7 +1,7 @@
 """TikTok Events API client (docs/design.md §7): one keep-alive pool, calls within a time budget, refusals isolated.
 
 Retries are not made here: a request-serving function makes one attempt per batch, and what failed
-transiently goes to the RetryQueue. Within the budget, a call refused as a whole because of one event
+transiently goes to the DeliveryQueue. Within the budget, a call refused as a whole because of one event
 (40002) or partly (20001 without naming the events) is halved until every event has its own answer.
 """
 

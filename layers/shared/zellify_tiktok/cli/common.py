@@ -25,7 +25,7 @@ LOCAL_STACK_NAMES = {
     "SENT_EVENTS_TABLE": "SentEventsTable",
     "HEALTH_TABLE": "HealthTable",
     "AUDIT_TABLE": "AuditTable",
-    "RETRY_QUEUE_URL": "",
+    "DELIVERY_QUEUE_URL": "",
     "DEAD_LETTER_QUEUE_URL": "",
     "SECRET_PREFIX": "zellify-tiktok-local/campaigns/",
     "STRIPE_SECRET_NAME": "zellify-tiktok-local/stripe-webhook",
@@ -98,7 +98,7 @@ def state_of(ctx: typer.Context) -> State:
 def queue_url(configured: str, name: str) -> str:
     """The queue URL from the environment (a deployed stack's physical queue), else looked up by name.
 
-    The local stack names its queues after the template's logical ids (RetryQueue, DeadLetterQueue),
+    The local stack names its queues after the template's logical ids (DeliveryQueue, DeadLetterQueue),
     so against `make dev` no URL needs to be configured.
     """
     return configured or queue_url_by_name(name)

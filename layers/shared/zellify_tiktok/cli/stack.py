@@ -12,7 +12,7 @@ OUTPUT_SETTINGS = {
     "CampaignsTableName": "campaigns_table",
     "SessionsTableName": "sessions_table",
     "SentEventsTableName": "sent_events_table",
-    "RetryQueueUrl": "retry_queue_url",
+    "DeliveryQueueUrl": "delivery_queue_url",
     "DeadLetterQueueUrl": "dead_letter_queue_url",
     "CampaignSecretPrefix": "secret_prefix",
     "StripeSecretName": "stripe_secret_name",

@@ -14,7 +14,7 @@ from .common import cell, delivery_text, print_warnings, queue_url, state_of
 from .errors import EXIT_NOT_FOUND, classify
 
 # (queue name in the local stack, Settings field holding a deployed stack's URL)
-QUEUES = (("RetryQueue", "retry_queue_url"), ("DeadLetterQueue", "dead_letter_queue_url"))
+QUEUES = (("DeliveryQueue", "delivery_queue_url"), ("DeadLetterQueue", "dead_letter_queue_url"))
 
 
 def status(ctx: typer.Context) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from ..beacon import MAX_CONTENTS, SESSION_ID, InvalidEvent, content_item
 from ..campaign import Campaign, is_campaign_id
 from ..hashing import encodable, hash_email, hash_external_id, hash_phone, is_valid_email
-from ..repositories.sessions import SessionRecord
+from ..records import SessionRecord
 from ..server_event import Content, ServerEvent, UserData, server_event
 
 # Bounds (docs/design.md §6.3): TikTok's body takes no larger number, and no payment is that large.

@@ -1,59 +1,40 @@
 """SentEvents ledger (docs/design.md §4): key pixel + event name + event_id, TTL 48 h.
 
-Checked before a send (one BatchGetItem per request), written after TikTok confirms
-(BatchWriteItem, 25 items a call). A failed send writes nothing, so its retry is never blocked.
+Read before a send (BatchGetItem, 100 keys a call), written after TikTok confirms (BatchWriteItem, 25
+items a call). A failed send writes nothing, so its retry is never blocked.
 
 A sent event's item also carries what the campaign's health figures count (campaign, event name,
-match keys, revenue): the table's stream feeds them (docs/design.md §9), so keeping the figures costs
-the request path no call of its own.
+match keys, revenue): the table's stream feeds them (docs/design.md §9).
 """
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
-from decimal import Decimal
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from .aws import client
+from ..records import LedgerRecord, SentRecord, ledger_key
+from .aws import CALL_WORST_CASE_S, client
+
+__all__ = ["LedgerRecord", "SentEventsLedger", "SentRecord", "ledger_key"]
 
 BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
 _RETRIES = 5
+# Seconds still available to the caller: a retry (its sleep and its call) is made only when it fits.
+Remaining = Callable[[], float]
 
 
-def ledger_key(pixel_id: str, event_name: str, event_id: str) -> str:
-    return f"{pixel_id}#{event_name}#{event_id}"
+def _unlimited() -> float:
+    return float("inf")
 
 
-@dataclass(frozen=True, slots=True)
-class LedgerRecord:
-    """An extra record written once a delivery's events are all confirmed (e.g. first-payment:{sub})."""
-
-    key: str
-    ttl_s: int
-
-
-@dataclass(slots=True)  # one per sent event: not frozen (cheaper to build), never changed
-class SentRecord:
-    """One event TikTok confirmed, as the ledger keeps it."""
-
-    key: str
-    campaign_id: str
-    event: str
-    match_keys: tuple[str, ...]
-    # How long the TikTok call that took the event lasted.
-    tiktok_ms: int
-    value: Decimal | None = None
-    currency: str | None = None
-
-    def attributes(self) -> dict[str, Any]:
-        item: dict[str, Any] = {"campaign_id": {"S": self.campaign_id}, "event": {"S": self.event},
-                                "match_keys": {"L": [{"S": key} for key in self.match_keys]},
-                                "tiktok_ms": {"N": str(self.tiktok_ms)}}
-        if self.value is not None and self.currency:
-            item["value"] = {"N": str(self.value)}
-            item["currency"] = {"S": self.currency}
-        return item
+def _attributes(record: SentRecord) -> dict[str, Any]:
+    item: dict[str, Any] = {"campaign_id": {"S": record.campaign_id}, "event": {"S": record.event},
+                            "match_keys": {"L": [{"S": key} for key in record.match_keys]},
+                            "tiktok_ms": {"N": str(record.tiktok_ms)}}
+    if record.value is not None and record.currency:
+        item["value"] = {"N": str(record.value)}
+        item["currency"] = {"S": record.currency}
+    return item
 
 
 class SentEventsLedger:
@@ -61,7 +42,9 @@ class SentEventsLedger:
         self.table = table
         self.ttl_s = ttl_hours * 3600
 
-    def already_sent(self, keys: Sequence[str]) -> set[str]:
+    def already_sent(self, keys: Sequence[str], remaining: Remaining = _unlimited) -> set[str]:
+        """The keys the ledger holds. Keys DynamoDB left unprocessed once the time is up count as not held
+        (the event is sent again, and TikTok's own dedup drops it)."""
         found: set[str] = set()
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), BATCH_GET_LIMIT):
@@ -72,37 +55,45 @@ class SentEventsLedger:
                 response = client("dynamodb").batch_get_item(RequestItems=request)
                 found.update(item["pk"]["S"] for item in response.get("Responses", {}).get(self.table, []))
                 request = response.get("UnprocessedKeys") or {}
-                if not request:
+                if not request or not _may_retry(attempt, remaining):
                     break
-                time.sleep(0.02 * 2**attempt)
         return found
 
-    def record_sent(self, records: Sequence[SentRecord], now_s: int, *, max_calls: int | None = None) -> int:
-        """Write the records (25 a call, at most `max_calls` calls); how many were written."""
-        items = {r.key: r.attributes() for r in records}
-        return self._write(items, now_s, self.ttl_s, max_calls)
+    def record(self, sent: Sequence[SentRecord], extra: Sequence[LedgerRecord], now_s: int,
+               remaining: Remaining = _unlimited) -> set[str]:
+        """Write the sent events and their extra records; the keys DynamoDB confirmed, and only those."""
+        items: dict[str, tuple[dict[str, Any], int]] = {r.key: (_attributes(r), self.ttl_s) for r in sent}
+        items |= {r.key: ({}, r.ttl_s) for r in extra}
+        return self._write(items, now_s, remaining)
 
-    def record_keys(self, keys: Sequence[str], now_s: int, ttl_s: int) -> None:
-        """Records that stand for a fact, not a sent event (e.g. first-payment:{subscription})."""
-        self._write({key: {} for key in keys}, now_s, ttl_s, None)
-
-    def _write(self, items: dict[str, dict[str, Any]], now_s: int, ttl_s: int, max_calls: int | None) -> int:
+    def _write(self, items: dict[str, tuple[dict[str, Any], int]], now_s: int, remaining: Remaining) -> set[str]:
         keys = list(items)
-        written = 0
-        for call, start in enumerate(range(0, len(keys), BATCH_WRITE_LIMIT)):
-            if max_calls is not None and call >= max_calls:
-                break
+        written: set[str] = set()
+        for start in range(0, len(keys), BATCH_WRITE_LIMIT):
+            if remaining() < CALL_WORST_CASE_S:
+                break  # not started without time for the call: what is left counts as not written
             chunk = keys[start:start + BATCH_WRITE_LIMIT]
             request: dict[str, Any] = {self.table: [
                 {"PutRequest": {"Item": {"pk": {"S": k}, "sent_at": {"N": str(now_s)},
-                                         "expires_at": {"N": str(now_s + ttl_s)}, **items[k]}}}
+                                         "expires_at": {"N": str(now_s + items[k][1])}, **items[k][0]}}}
                 for k in chunk
             ]}
             for attempt in range(_RETRIES):
                 response = client("dynamodb").batch_write_item(RequestItems=request)
                 request = response.get("UnprocessedItems") or {}
-                if not request:
+                if not request or not _may_retry(attempt, remaining):
                     break
-                time.sleep(0.02 * 2**attempt)
-            written += len(chunk)
+            unprocessed = {put["PutRequest"]["Item"]["pk"]["S"] for put in request.get(self.table, [])}
+            written.update(k for k in chunk if k not in unprocessed)
         return written
+
+
+def _may_retry(attempt: int, remaining: Remaining) -> bool:
+    """Sleep before retrying what DynamoDB left unprocessed, when the sleep and the call fit the time left."""
+    if attempt == _RETRIES - 1:
+        return False
+    pause = 0.02 * 2**attempt
+    if remaining() < pause + CALL_WORST_CASE_S:
+        return False
+    time.sleep(pause)
+    return True

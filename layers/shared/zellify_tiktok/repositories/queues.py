@@ -1,4 +1,4 @@
-"""RetryQueue and DeadLetterQueue (SQS). Messages carry built events, never a token or a raw email."""
+"""DeliveryQueue and DeadLetterQueue (SQS). Messages carry built events, never a token or a raw email."""
 
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Union
@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Union
 from .aws import client
 
 if TYPE_CHECKING:
-    from ..messages import RetryMessage, UnreadableMessage
+    from ..messages import DeliveryMessage, UnreadableMessage
 
 SEND_BATCH_LIMIT = 10
 # SQS's longest per-message delay.
@@ -15,7 +15,7 @@ MAX_DELAY_S = 900
 MAX_MESSAGE_BYTES = 200 * 1024
 MAX_BATCH_BYTES = 240 * 1024
 
-QueueMessage = Union["RetryMessage", "UnreadableMessage"]
+QueueMessage = Union["DeliveryMessage", "UnreadableMessage"]
 
 
 class QueueUnavailable(Exception):
@@ -39,6 +39,12 @@ class MessageQueue:
             raise QueueUnavailable("queue URL is not configured")
         bodies = [body for message in messages for body in _bodies(message)]
         sqs = client("sqs")
+        if len(bodies) == 1:  # the request path's handoff: one SendMessage
+            try:
+                sqs.send_message(QueueUrl=self.url, MessageBody=bodies[0], DelaySeconds=delay_s)
+            except Exception as exc:  # botocore errors of every kind mean the same here
+                raise QueueUnavailable(type(exc).__name__) from None
+            return
         for batch in batches(bodies):
             entries = [{"Id": str(i), "MessageBody": b, "DelaySeconds": delay_s} for i, b in enumerate(batch)]
             try:
@@ -48,6 +54,15 @@ class MessageQueue:
             failed = response.get("Failed") or []
             if failed:
                 raise QueueUnavailable(f"{len(failed)} messages refused: {failed[0].get('Code')}")
+
+    def send_body(self, body: str) -> None:
+        """One message already written as its JSON body (the request path's handoff); or QueueUnavailable."""
+        if not self.url:
+            raise QueueUnavailable("queue URL is not configured")
+        try:
+            client("sqs").send_message(QueueUrl=self.url, MessageBody=body)
+        except Exception as exc:  # botocore errors of every kind mean the same here
+            raise QueueUnavailable(type(exc).__name__) from None
 
     def receive(self, max_messages: int, visibility_s: int) -> list[dict[str, Any]]:
         """Up to max_messages (≤ 10), hidden from other consumers for visibility_s."""

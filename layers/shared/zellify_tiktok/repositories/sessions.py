@@ -6,31 +6,15 @@ silent on consent stores nothing on such a session.
 """
 
 import contextlib
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from ..records import Checkout, SessionRecord
 from ..server_event import MATCH_KEYS, Content, UserData
 from .aws import client
 from .items import from_item, to_attr
 
-
-@dataclass(frozen=True, slots=True)
-class Checkout:
-    """The session's last `checkout_presented`: a Stripe payment without zellify_contents uses its items."""
-
-    value: Decimal
-    currency: str
-    contents: tuple[Content, ...] = ()
-
-
-@dataclass(slots=True)  # one or two per beacon: not frozen (cheaper to build), never changed
-class SessionRecord:
-    """A session as stored, or what one request knows of it (merged in by `upsert`)."""
-
-    user: UserData
-    consent: bool | None = None
-    last_checkout: Checkout | None = None
+__all__ = ["SessionRecord", "SessionsRepository", "session_record"]
 
 
 def _checkout_attr(checkout: Checkout) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""POST /v1/events (docs/design.md §6.1): validate, remember the session, deliver, answer."""
+"""POST /v1/events (docs/design.md §6.1): validate, remember the session, queue the events, answer.
+
+The beacon never waits for TikTok: its events go to the DeliveryQueue (handoff.py `submit`).
+"""
 
 import time
 from dataclasses import dataclass
@@ -8,17 +11,15 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from ..beacon import Beacon, parse_beacon
-from ..budget import Budget
 from ..campaign import Campaign, is_campaign_id, test_code_to_send
-from ..delivery import Delivery, DeliveryCore, ServeRequest
 from ..errors import Forbidden, NotFound, ServiceUnavailable, Unprocessable
+from ..handoff import submit
 from ..hashing import hash_external_id
 from ..observability import add_log_keys, count, sampled
+from ..records import Checkout, SessionRecord
 from ..repositories import INFRASTRUCTURE_ERRORS
-from ..repositories.aws import CALL_WORST_CASE_S
 from ..repositories.queues import QueueUnavailable
-from ..repositories.sessions import Checkout, SessionRecord
-from ..runtime import Runtime, get_runtime
+from ..runtime import Runtime
 from ..server_event import UserData
 
 logger = Logger(child=True)
@@ -30,7 +31,6 @@ class BeaconRequest:
     origin: str | None
     source_ip: str | None
     user_agent: str | None
-    budget: Budget
 
 
 def load_campaign(runtime: Runtime, campaign_id: str) -> Campaign:
@@ -42,8 +42,7 @@ def load_campaign(runtime: Runtime, campaign_id: str) -> Campaign:
     return campaign
 
 
-def collect(request: BeaconRequest, runtime: Runtime | None = None, clock: Any = time.time) -> dict[str, Any]:
-    rt = runtime or get_runtime()
+def collect(request: BeaconRequest, rt: Runtime, clock: Any = time.time) -> dict[str, Any]:
     now = clock()
     beacon = parse_beacon(request.body, int(now * 1000))
     try:
@@ -61,7 +60,7 @@ def collect(request: BeaconRequest, runtime: Runtime | None = None, clock: Any =
     answer = {"accepted": [e.event_id for e in beacon.events], "rejected": rejected}
     if not campaign.server_side:
         return answer
-    _note_beacon(rt, campaign, now, request.budget)
+    _note_beacon(rt, campaign, now)
     if beacon.consent is False or (campaign.require_consent and beacon.consent is not True):
         # Nothing is stored or sent for a visitor without consent (docs/design.md §5); a refusal after an
         # earlier consent is recorded, so later Stripe events of the session are not sent either.
@@ -76,28 +75,21 @@ def collect(request: BeaconRequest, runtime: Runtime | None = None, clock: Any =
         return answer
     naming = campaign.naming
     events = [event.server_event(naming, session.user) for event in beacon.events]
-    delivery = Delivery(campaign=campaign, pixel_id=campaign.pixel_id, events=events, source="beacon",
-                        test_event_code=test_code_to_send(campaign, now))
     try:
-        core = DeliveryCore(rt, ServeRequest(rt.settings.tiktok_total_timeout_s), request.budget, clock)
-        report = core.deliver(delivery)
+        submit(rt.delivery_queue, campaign_id=campaign.campaign_id, pixel_id=campaign.pixel_id,
+               test_event_code=test_code_to_send(campaign, now), events=events, source="beacon", now=now)
     except QueueUnavailable as exc:
-        raise ServiceUnavailable("events could not be delivered or queued; try again") from exc
-    # A delivered beacon is the common case: logged on sampled invocations; what was queued or
-    # dead-lettered is logged where it happens, always.
+        raise ServiceUnavailable("events could not be queued; try again") from exc
+    # A queued beacon is the common case: logged on sampled invocations.
     if sampled():
-        logger.info("beacon delivered", extra={
-            "event_ids": answer["accepted"], "sent": len(report.sent), "duplicates": len(report.duplicates),
-            "queued": len(report.queued), "dead_lettered": len(report.dead_lettered)})
+        logger.info("beacon queued", extra={"event_ids": answer["accepted"]})
     return answer
 
 
-def _note_beacon(rt: Runtime, campaign: Campaign, now: float, budget: Budget) -> None:
+def _note_beacon(rt: Runtime, campaign: Campaign, now: float) -> None:
     """Health's sign that beacons arrive: noted at most once a refresh period per container."""
     last = campaign.last_beacon_at
     if last is not None and now - last.timestamp() < rt.settings.last_delivery_refresh_s:
-        return
-    if not budget.allows(CALL_WORST_CASE_S):
         return
     try:
         rt.campaigns.record_beacon(campaign.campaign_id, datetime.fromtimestamp(now, UTC))
@@ -137,10 +129,8 @@ def _session_update(beacon: Beacon, request: BeaconRequest) -> SessionRecord:
 
 def _remember_session(rt: Runtime, campaign: Campaign, beacon: Beacon, request: BeaconRequest,
                       now_s: int) -> SessionRecord:
-    """The session record after this beacon; if DynamoDB fails or time is short, what this beacon knows."""
+    """The session record after this beacon; if DynamoDB fails, what this beacon knows."""
     update = _session_update(beacon, request)
-    if not request.budget.allows(4 * CALL_WORST_CASE_S):
-        return update
     try:
         return rt.sessions.upsert(campaign.campaign_id, beacon.session_id, update, now_s)
     except INFRASTRUCTURE_ERRORS as exc:

@@ -1,7 +1,7 @@
 """POST /v1/webhooks/{provider} (docs/design.md §6.3): the payment core.
 
 verify (the provider's adapter) → map (the adapter) → the common rules (bounds, campaign, consent, test mode,
-first payments) → hand the built events to delivery (`deliver`, ONE call site) → answer.
+first payments, the ledger) → put the built event on the DeliveryQueue (one SendMessage) → answer.
 
 Only signature problems and oversize bodies are refused (400); an unknown provider is 404. Every correctly
 signed event is answered 200 (`queued`, `duplicate` or `ignored` with its reason), because providers redeliver
@@ -10,27 +10,26 @@ anything else for days. 500 means "redeliver later": a transient failure left no
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
 
-from ..budget import Budget, Clock
+from ..budget import Clock
 from ..campaign import Campaign, test_code_to_send
-from ..delivery import Delivery, DeliveryCore, ServeRequest
 from ..errors import ApiError, BadRequest, NotFound
+from ..handoff import submit
 from ..payments.adapter import PaymentAdapter
 from ..payments.core import MAX_AGE_S, Conversion, Ignored, SubscriptionCheck, conversion_event
 from ..payments.paddle import PaddleAdapter
 from ..payments.solidgate import SolidgateAdapter
 from ..payments.stripe_adapter import StripeAdapter
+from ..records import LedgerRecord, ledger_key
 from ..repositories import INFRASTRUCTURE_ERRORS
-from ..repositories.ledger import LedgerRecord, ledger_key
 from ..repositories.queues import QueueUnavailable
 from ..repositories.secrets import ProviderSecrets
 from ..runtime import Runtime, get_runtime
-from ..server_event import ServerEvent
 
 logger = Logger(child=True)
 
@@ -59,40 +58,6 @@ class WebhookAnswer:
         return {"status": self.status, "reason": self.reason, "event_ids": self.event_ids}
 
 
-@dataclass(frozen=True)
-class Handoff:
-    """What delivery made of the built events: `queued` (on their way, or already confirmed) or `duplicate`
-    (the ledger holds every one), with a reason when it says more than the funnel event."""
-
-    status: Literal["queued", "duplicate"]
-    reason: str | None = None
-
-
-# The ONE place where built events leave the payment core. Today: the synchronous delivery core; the
-# DeliveryQueue's enqueue takes its place without touching anything else here.
-Deliver = Callable[[Delivery], Handoff]
-
-
-def deliver_now(runtime: Runtime, budget: Budget, clock: Clock) -> Deliver:
-    """Today's mechanism: DeliveryCore under ServeRequest (one TikTok attempt; the rest to the RetryQueue)."""
-    def deliver(delivery: Delivery) -> Handoff:
-        try:
-            core = DeliveryCore(runtime, ServeRequest(runtime.settings.tiktok_total_timeout_s), budget, clock)
-            report = core.deliver(delivery)
-        except QueueUnavailable as exc:
-            raise RetryLater("TikTok failed and the retry queue is unavailable; the provider will redeliver") from exc
-        # Today's outcomes in the answer's vocabulary: `sent` is queued-and-already-confirmed.
-        if report.sent:
-            return Handoff("queued")
-        if report.queued:
-            return Handoff("queued", "transient_failure")
-        if report.dead_lettered:
-            # Refused by TikTok for good (e.g. a revoked token): parked in the DeadLetterQueue for replay.
-            return Handoff("queued", "dead_lettered")
-        return Handoff("duplicate", "already_sent")
-    return deliver
-
-
 def adapter_for(provider: str) -> PaymentAdapter:
     adapter = ADAPTERS.get(provider)
     if adapter is None:
@@ -101,9 +66,8 @@ def adapter_for(provider: str) -> PaymentAdapter:
     return adapter
 
 
-def handle_webhook(provider: str, body: bytes, headers: Mapping[str, str], budget: Budget,
-                   runtime: Runtime | None = None, clock: Clock = time.time,
-                   deliver: Deliver | None = None) -> dict[str, Any]:
+def handle_webhook(provider: str, body: bytes, headers: Mapping[str, str], runtime: Runtime | None = None,
+                   clock: Clock = time.time) -> dict[str, Any]:
     adapter = adapter_for(provider)
     runtime = runtime or get_runtime()
     if len(body) > MAX_BODY_BYTES:
@@ -115,7 +79,7 @@ def handle_webhook(provider: str, body: bytes, headers: Mapping[str, str], budge
     except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         event = None
     conversion = adapter.map(event, lower, verified_test)
-    answer = process(conversion, runtime, clock, deliver or deliver_now(runtime, budget, clock))
+    answer = process(conversion, runtime, clock)
     logger.info(f"{adapter.name} event handled", extra={"provider": adapter.name, **adapter.describe(event, lower),
                                                 **answer.to_dict()})
     return answer.to_dict()
@@ -134,7 +98,7 @@ def _signing_secrets(adapter: PaymentAdapter, runtime: Runtime) -> ProviderSecre
     return secrets
 
 
-def process(conversion: Conversion | Ignored, runtime: Runtime, clock: Clock, deliver: Deliver) -> WebhookAnswer:
+def process(conversion: Conversion | Ignored, runtime: Runtime, clock: Clock) -> WebhookAnswer:
     """A verified event's outcome. Raises RetryLater when nothing durable could be done."""
     if isinstance(conversion, Ignored):
         return _ignored(conversion.reason, conversion.event_id)
@@ -142,12 +106,12 @@ def process(conversion: Conversion | Ignored, runtime: Runtime, clock: Clock, de
     if conversion.event_time < now - MAX_AGE_S:
         return _ignored("too_old", conversion.event_id)
     try:
-        return _process(conversion, runtime, now, deliver)
+        return _process(conversion, runtime, now)
     except INFRASTRUCTURE_ERRORS as exc:
         raise RetryLater("campaign, session or ledger could not be read; the provider will redeliver") from exc
 
 
-def _process(conversion: Conversion, runtime: Runtime, now: float, deliver: Deliver) -> WebhookAnswer:
+def _process(conversion: Conversion, runtime: Runtime, now: float) -> WebhookAnswer:
     campaign = runtime.campaigns.get(conversion.campaign_id)
     if campaign is None:
         return _ignored("unknown_campaign", conversion.event_id)
@@ -170,30 +134,38 @@ def _process(conversion: Conversion, runtime: Runtime, now: float, deliver: Deli
         return _ignored("no_consent", conversion.event_id)
     # A provider's clock ahead of ours: the event happened now, not in the future (TikTok refuses those).
     event = conversion_event(conversion, campaign, session, event_time=min(conversion.event_time, int(now)))
-    records = _first_payment_records(conversion, campaign, event, runtime)
+    own_key = ledger_key(campaign.pixel_id, event.name, event.event_id)
+    first_payment_key = conversion.first_payment_key
+    if conversion.subscription_check is SubscriptionCheck.NONE:
+        first_payment_key = None
+    # One BatchGetItem: this very event confirmed already, and the subscription paid before.
+    held = runtime.ledger.already_sent([own_key, *filter(None, [first_payment_key])])
+    if own_key in held:
+        return WebhookAnswer("duplicate", "already_sent", [conversion.event_id])
+    records = _first_payment_records(conversion, campaign, held, runtime)
     if records is None:
         return _ignored("not_first_payment", conversion.event_id)
-    delivery = Delivery(campaign=campaign, pixel_id=campaign.pixel_id, events=[event], source=conversion.provider,
-                        ledger_records=records, test_event_code=test_code)
-    handoff = deliver(delivery)
-    return WebhookAnswer(handoff.status, handoff.reason or conversion.funnel_event, [conversion.event_id])
+    try:
+        submit(runtime.delivery_queue, campaign_id=campaign.campaign_id, pixel_id=campaign.pixel_id,
+               test_event_code=test_code, events=[event], source=conversion.provider, ledger_records=records,
+               now=now)
+    except QueueUnavailable as exc:
+        raise RetryLater("the delivery queue is unavailable; the provider will redeliver") from exc
+    return WebhookAnswer("queued", conversion.funnel_event, [conversion.event_id])
 
 
-def _first_payment_records(conversion: Conversion, campaign: Campaign, event: ServerEvent,
+def _first_payment_records(conversion: Conversion, campaign: Campaign, held: set[str],
                            runtime: Runtime) -> list[LedgerRecord] | None:
     """Ledger records to write once the event is confirmed; None when the event is not reported.
 
-    A subscription's first paid invoice/transaction/order is found by the absence of its first-payment record,
-    not by a billing reason or origin: a trial's first real payment arrives as a renewal.
+    A subscription's first paid invoice/transaction/order is found by the absence of its first-payment record
+    (in `held`, what the ledger holds), not by a billing reason or origin: a trial's first real payment
+    arrives as a renewal.
     """
     key = conversion.first_payment_key
     if conversion.subscription_check is SubscriptionCheck.NONE or not key:
         return []
-    own_key = ledger_key(campaign.pixel_id, event.name, event.event_id)
-    found = runtime.ledger.already_sent([key, own_key])
-    if own_key in found:
-        return []  # this very event was sent: the delivery answers "duplicate"
-    if key in found:
+    if key in held:
         if conversion.subscription_check is SubscriptionCheck.FIRST_PAYMENT and campaign.report_renewals:
             return []
         return None

@@ -1,7 +1,7 @@
 """Replay dead-lettered events (docs/design.md §11): deliver them again now, report what failed again.
 
 Messages are received from the DeadLetterQueue (hidden meanwhile), filtered, and delivered through
-the same redelivery as the RetryFunction (ledger check, token, grouped TikTok calls). A delivered
+the DeliveryFunction's own code (services/delivery.py: ledger check, token, grouped TikTok calls). A delivered
 message is deleted; one that fails again stays in the DeadLetterQueue; one TikTok refuses again is
 parked anew with the new reason and the old copy deleted; one whose events were only partly answered is
 kept as a copy of its unanswered events. A message is only deleted once its outcome is durable. Replay never
@@ -14,17 +14,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..budget import Budget
-from ..messages import MessageError, RetryMessage, parse_message
-from ..repositories.queues import QueueUnavailable
-from ..runtime import Runtime, get_runtime
-from .retry import Outcome, QueuedRecord, Redelivery, Settled
+from ..messages import DeliveryMessage, MessageError, parse_message
+from ..runtime import Runtime
+from .delivery import Drain, QueuedRecord, Settled
 
 # Long enough to finish a replay run before SQS shows the messages to anyone else.
 RECEIVE_VISIBILITY_S = 600
 # An operator's replay may use most of that time for TikTok.
 REPLAY_BUDGET_S = RECEIVE_VISIBILITY_S - 60
 _OUTCOME_NAMES = {Settled.DELIVERED: "replayed", Settled.DEAD_LETTERED: "refused_again",
-                  Settled.FAILED: "failed_again", Settled.DEFERRED: "failed_again"}
+                  Settled.REQUEUED: "failed_again", Settled.RETRY: "failed_again"}
 
 
 @dataclass(frozen=True)
@@ -34,11 +33,11 @@ class ReplayFilter:
     older_than_s: float | None = None
     newer_than_s: float | None = None
 
-    def matches(self, message: RetryMessage, now: float) -> bool:
+    def matches(self, message: DeliveryMessage, now: float) -> bool:
         if self.campaign_id and message.campaign_id != self.campaign_id:
             return False
         reason = message.reason
-        if self.code is not None and self.code not in (reason.code, reason.http_status):
+        if self.code is not None and (reason is None or self.code not in (reason.code, reason.http_status)):
             return False
         age = now - message.queued_at.timestamp()
         if self.older_than_s is not None and age < self.older_than_s:
@@ -55,14 +54,13 @@ class ReplayItem:
     outcome: str  # replayed | failed_again | refused_again | would_replay | skipped
 
 
-def replay_dead_letters(selection: ReplayFilter, *, dry_run: bool = False, limit: int | None = None,
-                        runtime: Runtime | None = None, on_progress: Callable[[int], None] = lambda n: None,
+def replay_dead_letters(selection: ReplayFilter, runtime: Runtime, *, dry_run: bool = False,
+                        limit: int | None = None, on_progress: Callable[[int], None] = lambda n: None,
                         clock: Callable[[], float] = time.time) -> list[ReplayItem]:
-    runtime = runtime or get_runtime()
     queue = runtime.dead_letter_queue
     received = _receive_all(queue, limit)
     now = clock()
-    chosen: list[tuple[dict[str, Any], RetryMessage]] = []
+    chosen: list[tuple[dict[str, Any], DeliveryMessage]] = []
     items: list[ReplayItem] = []
     # What stays dead-lettered is shown again at once, in one pass at the end.
     kept: dict[str, int] = {}
@@ -80,11 +78,13 @@ def replay_dead_letters(selection: ReplayFilter, *, dry_run: bool = False, limit
         queue.postpone(kept)
         return items
     records = [QueuedRecord(raw["MessageId"], raw["ReceiptHandle"], 1, raw["Body"]) for raw, _ in chosen]
-    outcomes = Redelivery(runtime, Budget(REPLAY_BUDGET_S), clock=clock, leaving="dead_lettered").run(records)
+    # What still has no answer stays dead-lettered: a narrowed copy goes back to the DeadLetterQueue.
+    drain = Drain(runtime, Budget(REPLAY_BUDGET_S), queue, waiting="dead_lettered", clock=clock)
+    settled = drain.run(records)
     for raw, message in chosen:
-        settled = outcomes[raw["MessageId"]]
-        outcome = _OUTCOME_NAMES[settled.settled]
-        if outcome == "failed_again" and not _narrowed_in_place(queue, settled):
+        settlement = settled[raw["MessageId"]]
+        outcome = _OUTCOME_NAMES[settlement.settled]
+        if settlement.settled is Settled.RETRY:
             kept[raw["ReceiptHandle"]] = 0
         else:
             queue.delete(raw["ReceiptHandle"])
@@ -92,17 +92,6 @@ def replay_dead_letters(selection: ReplayFilter, *, dry_run: bool = False, limit
         on_progress(1)
     queue.postpone(kept)
     return items
-
-
-def _narrowed_in_place(queue: Any, outcome: Outcome) -> bool:
-    """A message that lost its answered events stays dead-lettered as its narrowed copy."""
-    if not outcome.narrowed or outcome.message is None:
-        return False
-    try:
-        queue.send([outcome.message])
-    except QueueUnavailable:
-        return False
-    return True
 
 
 def _receive_all(queue: Any, limit: int | None) -> list[dict[str, Any]]:
@@ -115,14 +104,15 @@ def _receive_all(queue: Any, limit: int | None) -> list[dict[str, Any]]:
     return messages
 
 
-def _message(raw: dict[str, Any]) -> RetryMessage | None:
+def _message(raw: dict[str, Any]) -> DeliveryMessage | None:
     try:
         return parse_message(raw["Body"])
     except MessageError:
         return None  # an unreadable message stays for an operator to read
 
 
-def _item(raw: dict[str, Any], message: RetryMessage | None, outcome: str) -> ReplayItem:
+def _item(raw: dict[str, Any], message: DeliveryMessage | None, outcome: str) -> ReplayItem:
     return ReplayItem(message_id=raw["MessageId"], campaign_id=message.campaign_id if message else None,
                       events=len(message.events) if message else 0,
-                      reason=message.reason.model_dump(mode="json") if message else {}, outcome=outcome)
+                      reason=message.reason.model_dump(mode="json") if message and message.reason else {},
+                      outcome=outcome)

@@ -1,4 +1,4 @@
-"""The RetryFunction's SQS event source mapping as Lambda runs it, around moto's RetryQueue.
+"""The DeliveryFunction's SQS event source mapping as Lambda runs it, around moto's DeliveryQueue.
 
 Lambda receives what is visible (up to the batch size, with the queue's visibility timeout), invokes the
 function with the records, and deletes every record the answer does not report in `batchItemFailures`;
@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
-import retry_app
+import delivery_app
+from botocore.exceptions import ReadTimeoutError
 from zellify_tiktok.repositories.aws import client
 
 from tests.integration.conftest import LambdaContext
@@ -29,10 +30,10 @@ def lambda_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
             "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": "us-east-1"}
 
 
-class RetryEventSource:
+class DeliveryEventSource:
     def __init__(self, aws: dict[str, str], *, batch_size: int = 1000):
         self.sqs = boto3.client("sqs")
-        self.url = aws["RETRY_QUEUE_URL"]
+        self.url = aws["DELIVERY_QUEUE_URL"]
         self.dead_letter_url = aws["DEAD_LETTER_QUEUE_URL"]
         self.arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])[
             "Attributes"]["QueueArn"]
@@ -55,9 +56,9 @@ class RetryEventSource:
         return records
 
     def invoke(self, records: list[dict[str, Any]], context: LambdaContext | None = None) -> dict[str, Any]:
-        """Invoke the RetryFunction with `records`, then delete what it did not report failed, as Lambda does."""
+        """Invoke the DeliveryFunction with `records`, then delete what it did not report failed, as Lambda does."""
         self.invocations += 1
-        response = retry_app.lambda_handler({"Records": records}, context or LambdaContext())
+        response = delivery_app.lambda_handler({"Records": records}, context or LambdaContext())
         failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
         for record in records:
             if record["messageId"] not in failed:
@@ -70,7 +71,7 @@ class RetryEventSource:
         return self.invoke(records, context) if records else None
 
     def depth(self, url: str | None = None) -> int:
-        """Messages in the queue (the RetryQueue by default): visible, in a backoff or delayed."""
+        """Messages in the queue (the DeliveryQueue by default): visible, in a backoff or delayed."""
         attributes = self.sqs.get_queue_attributes(QueueUrl=url or self.url, AttributeNames=[
             "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
             "ApproximateNumberOfMessagesDelayed"])["Attributes"]
@@ -92,12 +93,12 @@ def _hooked(handler, *event_names: str) -> Iterator[None]:
     """`handler` registered on the layer's SQS client for these botocore events inside the block."""
     events = client("sqs").meta.events
     for name in event_names:
-        events.register(name, handler, unique_id=f"retry-source-{name}")
+        events.register(name, handler, unique_id=f"delivery-source-{name}-{id(handler)}")
     try:
         yield
     finally:
         for name in event_names:
-            events.unregister(name, unique_id=f"retry-source-{name}")
+            events.unregister(name, unique_id=f"delivery-source-{name}-{id(handler)}")
 
 
 @contextlib.contextmanager
@@ -124,14 +125,28 @@ def visibility_changes() -> Iterator[list[int]]:
 
 @contextlib.contextmanager
 def sent_batches() -> Iterator[list[dict[str, Any]]]:
-    """The parameters (QueueUrl, Entries) of every SendMessageBatch the layer makes inside the block, in order."""
+    """The parameters (QueueUrl, Entries) of every SendMessage and SendMessageBatch the layer makes inside the
+    block, in order (a SendMessage as a batch of one)."""
     sent: list[dict[str, Any]] = []
 
     def record(params, **_):
-        sent.append({"QueueUrl": params["QueueUrl"], "Entries": [dict(entry) for entry in params["Entries"]]})
+        entries = params.get("Entries") or [{"Id": "0", "MessageBody": params["MessageBody"],
+                                             "DelaySeconds": params.get("DelaySeconds", 0)}]
+        sent.append({"QueueUrl": params["QueueUrl"], "Entries": [dict(entry) for entry in entries]})
 
-    with _hooked(record, "before-parameter-build.sqs.SendMessageBatch"):
+    with _hooked(record, "before-parameter-build.sqs.SendMessageBatch", "before-parameter-build.sqs.SendMessage"):
         yield sent
+
+
+@contextlib.contextmanager
+def queue_refusing(url: str) -> Iterator[None]:
+    """Inside the block every SendMessage and SendMessageBatch to `url` times out."""
+    def refuse(params, **_):
+        if params["QueueUrl"] == url:
+            raise ReadTimeoutError(endpoint_url=url)
+
+    with _hooked(refuse, "provide-client-params.sqs.SendMessageBatch", "provide-client-params.sqs.SendMessage"):
+        yield
 
 
 def peek(url: str) -> list[dict[str, Any]]:
