@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from zellify_tiktok.hashing import hash_external_id
 
-from tests.integration.helpers import call, put_settings
+from tests.integration.helpers import call, deliver_queued, put_settings
 from tests.payment_webhooks import (
     FUNNEL,
     PADDLE_LIVE,
@@ -55,20 +55,24 @@ def demo(runtime, secrets):
     return configure
 
 
-def post(webhook, **kwargs) -> tuple[int, dict]:
+def post(webhook, *, deliver: bool = True, **kwargs) -> tuple[int, dict]:
+    """The webhook's answer; with `deliver`, the DeliveryFunction then takes what it queued."""
     status, _, body = call(payment_app, apigw_event(webhook, **kwargs))
+    if deliver:
+        deliver_queued()
     return status, body
 
 
-def paddle(event_type: str, change=None, *, secret=PADDLE_LIVE, occurred_at=None, **kwargs):
+def paddle(event_type: str, change=None, *, secret=PADDLE_LIVE, occurred_at=None, deliver=True, **kwargs):
     data = paddle_data(event_type)
     if change:
         change(data)
-    return post(signed("paddle", paddle_envelope(event_type, data, occurred_at), secret=secret, **kwargs))
+    return post(signed("paddle", paddle_envelope(event_type, data, occurred_at), secret=secret, **kwargs),
+                deliver=deliver)
 
 
-def solidgate(body: dict, *, secret=SOLIDGATE_LIVE, headers=None):
-    return post(signed("solidgate", body, secret=secret, headers=headers))
+def solidgate(body: dict, *, secret=SOLIDGATE_LIVE, headers=None, deliver=True):
+    return post(signed("solidgate", body, secret=secret, headers=headers), deliver=deliver)
 
 
 def one_time(data: dict) -> None:
@@ -302,10 +306,10 @@ def _utf8(body: bytes) -> bool:
 @pytest.mark.parametrize("provider", ["paddle", "solidgate"])
 def test_the_queued_event_holds_no_raw_email_or_secret(demo, tiktok, sqs_messages, provider):
     if provider == "paddle":
-        status, answer = paddle("transaction.completed")
+        status, answer = paddle("transaction.completed", deliver=False)
         event_id, record = TXN, f"first-payment:paddle:{SUB}"
     else:
-        status, answer = solidgate(solidgate_order(email=RAW_EMAIL, subscription_id="sub-sg-0001"))
+        status, answer = solidgate(solidgate_order(email=RAW_EMAIL, subscription_id="sub-sg-0001"), deliver=False)
         event_id, record = "order-0001", "first-payment:solidgate:sub-sg-0001"
     assert (status, answer) == (200, {"status": "queued", "reason": "payment_succeeded", "event_ids": [event_id]})
     [message] = sqs_messages("DELIVERY_QUEUE_URL")
