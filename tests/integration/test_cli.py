@@ -204,7 +204,7 @@ def test_list(cli, configured):
 
     human = cli("campaign", "list")
     assert human.exit_code == 0
-    assert "cmp_0" in human.stdout and "STORED123 (active)" in human.stdout
+    assert "cmp_0" in human.stdout and "STORED123 (23 h 59 min left)" in human.stdout
 
 
 def test_delete(cli, configured):
