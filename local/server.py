@@ -1,6 +1,7 @@
 """The local stack's HTTP front: /healthz and /_dev endpoints, the /demo mount, the HTTP API behind the rest."""
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote
@@ -131,8 +132,16 @@ class _RequestHandler(WSGIRequestHandler):
     every AWS call through it.
     """
 
+    def handle_one_request(self) -> None:
+        self._started = time.monotonic()
+        super().handle_one_request()
+
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
-        log.info('"%s %s" %s', self.command, self.path, getattr(code, "value", code))
+        # `POST /v1/events 202 14 ms`; the stand-ins' and pages' own reads only with LOG_LEVEL=DEBUG.
+        status = getattr(code, "value", code)
+        level = logging.DEBUG if self.command == "GET" and self.path.startswith("/_dev/") else logging.INFO
+        elapsed_ms = (time.monotonic() - getattr(self, "_started", time.monotonic())) * 1000
+        log.log(level, "%s %s %s %.0f ms", self.command, self.path, status, elapsed_ms)
 
 
 def make_http_server(app: WsgiApp, port: int) -> BaseWSGIServer:
