@@ -224,6 +224,17 @@ def test_with_only_path_and_home_the_cli_finds_the_running_stack_and_its_stored_
         health = bare_cli(local_stack.port, "health", campaign, "--hours", "1")
         assert health.returncode == 0, health.stderr
         assert f"Health of {campaign}" in health.stdout and not ISO_TIME.search(health.stdout), health.stdout
+        # The demo campaign with a delivered event: the health tables drawn in full, still within 80 columns.
+        beacon = {"campaign_id": "demo", "session_id": f"s-{uuid.uuid4().hex}",
+                  "events": [{"event": "email_captured", "event_id": f"ec-{uuid.uuid4()}", "email": "a@b.example"}]}
+        assert local_stack.request("POST", "/v1/events", json=beacon).status_code == 202
+        deadline = time.monotonic() + HEALTH_TIMEOUT_S
+        while not local_stack.admin("GET", "/v1/campaigns/demo/tiktok/health?hours=1").json()["events"]:
+            assert time.monotonic() < deadline, "no health figures for demo"
+            time.sleep(0.5)
+        demo = bare_cli(local_stack.port, "health", "demo", "--hours", "1")
+        assert demo.returncode == 0 and "CompleteRegistration" in demo.stdout, demo.stdout + demo.stderr
+        assert max(len(line) for line in demo.stdout.splitlines()) <= 80, demo.stdout
     finally:
         bare_cli(local_stack.port, "campaign", "delete", campaign, "--yes")
 
