@@ -467,6 +467,14 @@ def test_an_admin_sees_and_saves_who_may_see_the_campaign(stack, console, campai
     expect(console.by("message")).to_have_text(f"Saved {campaign_id}.")
     assert sent[-1]["access"] == ["growth", "agency-a"]
 
+    # A server that does not count this operator as an admin says so at the field.
+    console.page.unroute(f"**{path}")
+    refusal = {"error": {"code": "access_admin_only", "message": "only admins change access", "details": []}}
+    console.page.route(f"**{path}", lambda route: route.fulfill(
+        status=403, content_type="application/json", body=json.dumps(refusal)))
+    console.by("save").click()
+    expect(console.by("error-access")).to_contain_text("Only admins may change who sees a campaign")
+
 
 def test_errors_the_disclosure_and_history_fit_a_phone(stack, browser, campaign_id):
     configure(stack, campaign_id, test_event_code=TEST_CODE)

@@ -292,7 +292,8 @@ function clearErrors() {
 }
 
 function fieldError(name, message) {
-  const target = $(`error-${name}`) ? name : "form";
+  // A field this page does not show (or does not have) reports at the form.
+  const target = $(`error-${name}`) && !$(`error-${name}`).closest("[hidden]") ? name : "form";
   const node = $(`error-${target}`);
   node.textContent = node.textContent ? `${node.textContent} ${message}` : message;
   if (target === "form") return;
