@@ -7,7 +7,8 @@ issuer; `aud`, or `client_id` when there is no `aud`, one of the audience; `exp`
 token is a 401 (a missing scope a 403) in API Gateway's shape, with its `www-authenticate` header.
 The event then carries `requestContext.authorizer.jwt` = {claims (values as strings), scopes}.
 
-Locally the settings bearer token (`dev-admin-token`) is accepted too, for curl and the CLI's tests.
+Locally the settings bearer token (`dev-admin-token`) is accepted too, for curl and the CLI's tests: its
+claims are a machine client's, so the settings function treats it as an admin.
 """
 
 import hmac
@@ -81,7 +82,9 @@ class JwtAuthorizer:
         if not token:
             raise _unauthorized("no token in the Authorization header")
         if self.admin_token and hmac.compare_digest(token.encode(), self.admin_token.encode()):
-            claims = {"sub": LOCAL_ADMIN_SUBJECT, "iss": self.issuer, "scope": " ".join(scopes)}
+            # As a machine client's token (sub = client_id, no groups): an admin (docs/design.md §6.4).
+            claims = {"sub": LOCAL_ADMIN_SUBJECT, "client_id": LOCAL_ADMIN_SUBJECT, "token_use": "access",
+                      "iss": self.issuer, "scope": " ".join(scopes)}
             return {"jwt": {"claims": claims, "scopes": list(scopes) or None}}
         claims = self._verified_claims(token)
         granted = token_scopes(claims)

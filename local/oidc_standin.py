@@ -2,17 +2,19 @@
 for the console and for machines, on one machine.
 
 - discovery at /_dev/oidc/.well-known/openid-configuration, the public keys at /_dev/oidc/.well-known/jwks.json;
-- authorization code with PKCE (S256 only, checked) for the console, a sign-in page that asks only for
-  an email (every address signs in);
+- authorization code with PKCE (S256 only, checked) for the console, a sign-in page that asks for an
+  email and groups (every address signs in; no group given: the admin group), styled as the console;
 - client credentials for machines (HTTP Basic or client_secret_post, as Cognito takes them);
 - RS256 tokens shaped like Cognito's: access tokens carry `client_id` and `scope` (no `aud`), ID tokens
-  `aud` and `email`.
+  `aud` and `email`; a person's both carry `cognito:groups` when they are in a group (docs/design.md §6.4);
+- `POST /_dev/oidc/dev-token` `{"email", "groups"}`: a console user's access token for scripts and tests.
 """
 
 import base64
 import hashlib
 import hmac
 import html
+import json
 import re
 import secrets
 import threading
@@ -24,6 +26,7 @@ from urllib.parse import urlencode
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from werkzeug.wrappers import Request, Response
+from zellify_tiktok.access import DEFAULT_ADMIN_GROUP, GROUP_NAME, GROUP_NAME_RULE, MAX_GROUPS
 
 from .http_util import json_response
 
@@ -39,8 +42,12 @@ _CODE_VERIFIER = re.compile(r"^[A-Za-z0-9._~-]{43,128}\Z")
 _CODE_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}\Z")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}\Z")
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+GROUPS_CLAIM = "cognito:groups"
+# The console's own stylesheet (served by the ConsoleFunction on this origin): the sign-in page looks like it.
+CONSOLE_STYLESHEET = "/console/console.css"
 _PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "Content-Security-Policy": ("default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+                                "base-uri 'none'"),
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     **_NO_STORE,
@@ -77,6 +84,7 @@ class _Grant:
     code_challenge: str
     scope: str
     email: str
+    groups: tuple[str, ...]
     nonce: str | None
     expires_at: float
 
@@ -118,9 +126,11 @@ class OidcStandIn:
         return jwt.encode({name: value for name, value in merged.items() if value is not None}, claims, self._key)
 
     def _token_answer(self, client: Client, subject: str, scope: str, email: str | None = None,
-                      nonce: str | None = None) -> dict:
+                      nonce: str | None = None, groups: tuple[str, ...] = ()) -> dict:
         now = int(self.clock())
         common = {"iss": self.issuer, "sub": subject, "iat": now, "auth_time": now, "exp": now + TOKEN_LIFETIME_S}
+        if groups:  # as Cognito: no claim at all for someone in no group
+            common[GROUPS_CLAIM] = list(groups)
         access = {**common, "client_id": client.client_id, "token_use": "access", "scope": scope,
                   "jti": str(uuid.uuid4()), "username": email or client.client_id}
         answer = {"access_token": self.sign(access), "token_type": "Bearer", "expires_in": TOKEN_LIFETIME_S}
@@ -178,12 +188,43 @@ class OidcStandIn:
         email = params.get("email", "").strip()
         if not _EMAIL.match(email):
             return self._sign_in_page(params, error="Enter an email address.", status=400)
+        try:
+            groups = parse_groups(params.get("groups", ""))
+        except ValueError as exc:
+            return self._sign_in_page(params, error=str(exc), status=400)
         code = secrets.token_urlsafe(32)
         with self._lock:
             self._grants[code] = _Grant(client.client_id, redirect_uri, params["code_challenge"],
-                                        " ".join(sorted(requested)), email.lower(), params.get("nonce"),
+                                        " ".join(sorted(requested)), email.lower(), groups, params.get("nonce"),
                                         self.clock() + CODE_LIFETIME_S)
         return back(code=code)
+
+    def dev_token(self, request: Request) -> Response:
+        """`POST /_dev/oidc/dev-token` `{"email": "…", "groups": ["…"]}` (groups omitted: the admin group):
+        the access token the console would get for that person, for scripts and tests. JSON only, so a web
+        page cannot post it across sites without a preflight."""
+        if request.mimetype != "application/json":
+            return json_response({"error": "unsupported_media_type",
+                                  "error_description": "send the body as Content-Type: application/json"}, 415)
+        try:
+            body = json.loads(request.get_data(as_text=True) or "null")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return _bad_request('a JSON object: {"email": "…", "groups": ["…"]}')
+        email = body.get("email")
+        if not isinstance(email, str) or not _EMAIL.match(email.strip()):
+            return _bad_request("email: an email address")
+        groups = body.get("groups", [DEFAULT_ADMIN_GROUP])
+        if (not isinstance(groups, list) or len(groups) > MAX_GROUPS
+                or not all(isinstance(g, str) and GROUP_NAME.fullmatch(g) for g in groups)):
+            return _bad_request(f"groups: a list of at most {MAX_GROUPS} group names. {GROUP_NAME_RULE}")
+        client = self.clients[CONSOLE_CLIENT_ID]
+        email = email.strip().lower()
+        answer = self._token_answer(client, person_subject(email), " ".join(sorted(client.scopes)), email=email,
+                                    groups=tuple(dict.fromkeys(groups)))
+        return json_response({"access_token": answer["access_token"], "token_type": "Bearer",
+                              "expires_in": TOKEN_LIFETIME_S}, headers=_NO_STORE)
 
     def token(self, request: Request) -> Response:
         try:
@@ -221,8 +262,8 @@ class OidcStandIn:
         verifier = form.get("code_verifier", "")
         if not _CODE_VERIFIER.match(verifier) or not hmac.compare_digest(s256(verifier), grant.code_challenge):
             raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge")
-        subject = str(uuid.uuid5(uuid.NAMESPACE_URL, f"mailto:{grant.email}"))
-        return self._token_answer(client, subject, grant.scope, email=grant.email, nonce=grant.nonce)
+        return self._token_answer(client, person_subject(grant.email), grant.scope, email=grant.email,
+                                  nonce=grant.nonce, groups=grant.groups)
 
     def _client_credentials(self, request: Request) -> dict:
         client = self._authenticated_client(request)
@@ -252,19 +293,53 @@ class OidcStandIn:
                    "code_challenge_method", "nonce")
         hidden = "".join(f'<input type="hidden" name="{name}" value="{html.escape(params[name])}">'
                          for name in carried if name in params)
-        message = f'<p role="alert">{html.escape(error)}</p>' if error else ""
+        email = html.escape(params.get("email", ""))
+        groups = html.escape(params.get("groups", ""))
+        message = (f'<p class="message" data-kind="error" role="alert" data-testid="login-error">{html.escape(error)}'
+                   "</p>") if error else ""
         body = (
-            "<p>Local sign-in: any email address signs in (no password).</p>"
-            f'<form method="post" action="{PREFIX}/authorize">{hidden}'
-            '<label>Email <input type="email" name="email" required autocomplete="email" autofocus '
-            'data-testid="login-email"></label> '
-            '<button type="submit" data-testid="login-submit">Sign in</button></form>' + message
+            f'{message}<form class="panel" method="post" action="{PREFIX}/authorize">{hidden}'
+            '<p class="hint">Local sign-in: any email address signs in, no password. Your groups decide which '
+            "campaigns you see.</p>"
+            '<div class="field"><label for="login-email">Email</label>'
+            f'<input id="login-email" type="email" name="email" value="{email}" required autocomplete="email" '
+            'autofocus data-testid="login-email"></div>'
+            '<div class="field"><label for="login-groups">Groups</label>'
+            f'<input id="login-groups" type="text" name="groups" value="{groups}" autocomplete="off" '
+            f'placeholder="{DEFAULT_ADMIN_GROUP}" aria-describedby="login-groups-hint" data-testid="login-groups">'
+            f'<p class="hint" id="login-groups-hint">Separated by commas, e.g. agency-acme, growth. Left empty: '
+            f"{DEFAULT_ADMIN_GROUP} (sees every campaign).</p></div>"
+            '<div class="actions"><button type="submit" data-testid="login-submit">Sign in</button></div></form>'
         )
         return self._page("Sign in (local)", body, status)
 
     @staticmethod
     def _page(title: str, body: str, status: int) -> Response:
-        document = (f'<!doctype html><html lang="en"><meta charset="utf-8">'
+        document = (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
                     f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-                    f"<title>{html.escape(title)}</title><h1>{html.escape(title)}</h1>{body}</html>")
+                    f'<link rel="stylesheet" href="{CONSOLE_STYLESHEET}">'
+                    f"<title>{html.escape(title)}</title></head><body>"
+                    f'<header class="topbar"><h1>{html.escape(title)}</h1></header>'
+                    f"<main>{body}</main></body></html>")
         return Response(document, status=status, content_type="text/html; charset=utf-8", headers=_PAGE_HEADERS)
+
+
+def person_subject(email: str) -> str:
+    """A person's stable `sub`, derived from their email (as a user pool keeps one per user)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"mailto:{email}"))
+
+
+def parse_groups(text: str) -> tuple[str, ...]:
+    """The sign-in form's groups: comma-separated names; none given means the admin group."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        return (DEFAULT_ADMIN_GROUP,)
+    if len(names) > MAX_GROUPS:
+        raise ValueError(f"At most {MAX_GROUPS} groups.")
+    if not all(GROUP_NAME.fullmatch(name) for name in names):
+        raise ValueError(GROUP_NAME_RULE)
+    return tuple(dict.fromkeys(names))
+
+
+def _bad_request(description: str) -> Response:
+    return json_response({"error": "invalid_request", "error_description": description}, 400, _NO_STORE)

@@ -59,6 +59,7 @@ class LocalApp:
             Rule(f"{OIDC_PREFIX}/authorize", endpoint=oidc.authorize, methods=["GET", "POST"]),
             Rule(f"{OIDC_PREFIX}/token", endpoint=oidc.token, methods=["POST"]),
             Rule(f"{OIDC_PREFIX}/logout", endpoint=oidc.logout, methods=["GET"]),
+            Rule(f"{OIDC_PREFIX}/dev-token", endpoint=oidc.dev_token, methods=["POST"]),
         ])
 
     def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:

@@ -21,7 +21,7 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "ZellifyTikTok")
 # The functions refuse to import without their settings (docs/design.md §2); tests that use AWS set the
 # real names per test (tests/integration/conftest.py), these only let the handler modules import.
 for _name in ("CAMPAIGNS_TABLE", "SESSIONS_TABLE", "SENT_EVENTS_TABLE", "HEALTH_TABLE", "RETRY_QUEUE_URL",
-              "DEAD_LETTER_QUEUE_URL", "SECRET_PREFIX", "STRIPE_SECRET_NAME"):
+              "DEAD_LETTER_QUEUE_URL", "SECRET_PREFIX", "STRIPE_SECRET_NAME", "AUDIT_TABLE"):
     os.environ.setdefault(_name, f"unset-{_name.lower()}")
 
 

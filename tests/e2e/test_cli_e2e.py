@@ -35,7 +35,7 @@ def zellify_tiktok(local_stack):
     }
     # The queues are found by name, as they are for an operator who has not exported their URLs.
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "RETRY_QUEUE_URL", "DEAD_LETTER_QUEUE_URL",
-                 "CAMPAIGNS_TABLE", "SESSIONS_TABLE", "SENT_EVENTS_TABLE", "HEALTH_TABLE"):
+                 "CAMPAIGNS_TABLE", "SESSIONS_TABLE", "SENT_EVENTS_TABLE", "HEALTH_TABLE", "AUDIT_TABLE"):
         env.pop(name, None)
 
     def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess:

@@ -58,12 +58,14 @@ class Console:
     def by(self, testid: str):
         return self.page.get_by_test_id(testid)
 
-    def sign_in(self, email: str = "operator@example.com") -> None:
+    def sign_in(self, email: str = "operator@example.com", groups: str = "") -> None:
+        """Through the OIDC stand-in's page; no groups: the admin group (docs/design.md §8)."""
         self.page.goto(self.stack.url("/console/"))
         self.by("sign-in").click()
         expect(self.by("login-email")).to_be_visible()
         assert urlsplit(self.page.url).path == "/_dev/oidc/authorize"
         self.by("login-email").fill(email)
+        self.by("login-groups").fill(groups)
         self.by("login-submit").click()
         expect(self.by("campaign-list")).to_be_visible()
         expect(self.by("signed-in-as")).to_have_text(email)
@@ -417,7 +419,13 @@ def test_the_history_panel_tells_who_changed_what_and_when(stack, console, campa
     at = datetime(datetime.now(UTC).year, 12, 7, 18, 35, tzinfo=UTC)
     entries = [
         audit_entry(at, "updated", changes=[{"field": "allowed_origins", "old": None, "new": ["https://a.example"]}]),
-        audit_entry(at, "updated", changes=[{"field": "access_token", "old": "…wxyz", "new": "…abcd"}]),
+        audit_entry(at, "updated", changes=[{"field": "access_token", "old": None, "new": "replaced",
+                                             "new_last4": "abcd"}]),
+        audit_entry(at, "updated", changes=[
+            {"field": "test_event_code", "old": None, "new": "TEST1"},
+            {"field": "test_event_code_expires_at", "old": None, "new": "2026-12-08T18:35:00Z"},
+            {"field": "enabled", "old": True, "new": False},
+            {"field": "access_token", "old": None, "new": "removed", "new_last4": None}]),
         audit_entry(at, "test_event", test_event={"code": 40105, "message": "Access token is invalid"}),
         {**audit_entry(at, "created"), "actor": {"sub": "m2m", "email": None, "client_id": "deploy-bot", "groups": []}},
     ]
@@ -428,6 +436,8 @@ def test_the_history_panel_tells_who_changed_what_and_when(stack, console, campa
     expect(console.by("audit").get_by_test_id("audit-entry")).to_have_text([
         "alice@agency-a.example changed allowed origins, 7 Dec 18:35",
         "alice@agency-a.example replaced the access token (…abcd), 7 Dec 18:35",
+        "alice@agency-a.example changed the test event code, turned the campaign off and removed the access token, "
+        "7 Dec 18:35",
         "alice@agency-a.example sent a test event (TikTok answered 40105 Access token is invalid), 7 Dec 18:35",
         "deploy-bot created the campaign, 7 Dec 18:35",
     ])
@@ -458,8 +468,7 @@ def test_an_admin_sees_and_saves_who_may_see_the_campaign(stack, console, campai
         route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
 
     console.page.route(f"**{path}", settings_route)
-    console.sign_in()
-    expect(console.by("field-access")).to_be_hidden()  # not an admin's token, no access in a body yet
+    console.sign_in()  # no group: the admin group (docs/design.md §8)
     console.open(campaign_id)
     expect(console.by("field-access")).to_have_value("growth")
     console.by("field-access").fill("growth, agency-a")
@@ -474,6 +483,25 @@ def test_an_admin_sees_and_saves_who_may_see_the_campaign(stack, console, campai
         status=403, content_type="application/json", body=json.dumps(refusal)))
     console.by("save").click()
     expect(console.by("error-access")).to_contain_text("Only admins may change who sees a campaign")
+
+
+def test_someone_not_an_admin_sees_who_may_see_the_campaign_but_does_not_change_it(stack, console, campaign_id):
+    configure(stack, campaign_id)
+    stack.admin("PUT", f"/v1/campaigns/{campaign_id}/tiktok", json={"pixel_id": PIXEL, "access": ["growth"]})
+    puts: list[dict] = []
+    console.page.on("request", lambda request: puts.append(json.loads(request.post_data))
+                    if request.method == "PUT" else None)
+    console.sign_in("grower@example.com", groups="growth")
+    console.open(campaign_id)
+    expect(console.by("field-access")).to_have_value("growth")
+    expect(console.by("field-access")).not_to_be_editable()
+    expect(console.by("access-hint")).to_contain_text("Only an admin changes this.")
+    console.by("field-allowed_origins").fill("https://growth.example.com")
+    console.by("save").click()
+    expect(console.by("message")).to_have_text(f"Saved {campaign_id}.")
+    assert "access" not in puts[-1]  # omitted: the stored groups stay
+    stored = stack.admin("GET", f"/v1/campaigns/{campaign_id}/tiktok").json()
+    assert (stored["access"], stored["allowed_origins"]) == (["growth"], ["https://growth.example.com"])
 
 
 def test_errors_the_disclosure_and_history_fit_a_phone(stack, browser, campaign_id):

@@ -36,7 +36,8 @@ FUZZ_CAMPAIGN = "st-fuzz"
 FUZZ_PIXEL = "CSTFUZZ0000000000PIXEL"
 # Campaigns other tests rely on: a generated settings call never touches them.
 PROTECTED_CAMPAIGNS = {"demo"}
-READ_ONLY = {"GET /v1/campaigns/{campaign_id}/tracker.js", "GET /v1/campaigns/{campaign_id}/tiktok"}
+READ_ONLY = {"GET /v1/campaigns/{campaign_id}/tracker.js", "GET /v1/campaigns/{campaign_id}/tiktok",
+             "GET /v1/campaigns/{campaign_id}/tiktok/audit"}
 CAMPAIGN_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")
 CHECKS = [
     not_a_server_error,

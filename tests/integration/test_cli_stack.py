@@ -27,6 +27,7 @@ OUTPUT_VARIABLES = {
     "CampaignSecretPrefix": "SECRET_PREFIX",
     "StripeSecretName": "STRIPE_SECRET_NAME",
     "HealthTableName": "HEALTH_TABLE",
+    "AuditTableName": "AUDIT_TABLE",
 }
 
 

@@ -17,6 +17,7 @@ import boto3
 import health_app
 import pytest
 from botocore.exceptions import ReadTimeoutError
+from zellify_tiktok.access import terminal_operator
 from zellify_tiktok.health import HealthDelta
 from zellify_tiktok.repositories.aws import client
 from zellify_tiktok.repositories.health import BATCH_MARKERS
@@ -70,7 +71,7 @@ def test_a_stream_batch_delivered_again_counts_its_events_once(applied, aws, run
     health_app.lambda_handler(batch, LambdaContext())
     health_app.lambda_handler(batch, LambdaContext())
 
-    figures = health_view("demo", "2", runtime)
+    figures = health_view("demo", "2", runtime, caller=terminal_operator())
     assert {row["event"]: row["sent"] for row in figures["events"]} == {"PageView": 1, "Lead": 1}
     assert figures["match_keys"]["events"] == 2
 

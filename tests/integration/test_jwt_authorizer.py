@@ -36,7 +36,7 @@ ADMIN_TOKEN = "the-admin-token"
 VERIFIER = "v" * 43 + "-._~0123456789"
 OPERATOR_ROUTES = [("GET", "/v1/campaigns"), ("PUT", "/v1/campaigns/demo/tiktok"), ("GET", "/v1/campaigns/demo/tiktok"),
                    ("DELETE", "/v1/campaigns/demo/tiktok"), ("POST", "/v1/campaigns/demo/tiktok/test-event"),
-                   ("GET", "/v1/campaigns/demo/tiktok/health")]
+                   ("GET", "/v1/campaigns/demo/tiktok/health"), ("GET", "/v1/campaigns/demo/tiktok/audit")]
 PUBLIC_ROUTES = [("GET", "/v1/campaigns/demo/tracker.js"), ("POST", "/v1/events"), ("OPTIONS", "/v1/events"),
                  ("POST", "/v1/webhooks/stripe"), ("GET", "/console/"), ("GET", "/console/config.json")]
 
@@ -180,6 +180,8 @@ def test_the_local_admin_token_keeps_working(gateway):
         assert gateway.call("GET", "/v1/campaigns/demo/tiktok", authorization).status_code == 200
     claims = gateway.invoked[0]["requestContext"]["authorizer"]["jwt"]["claims"]
     assert claims["sub"] == "local-admin" and claims["iss"] == gateway.oidc.issuer
+    # A machine client's claims, so the settings function treats it as an admin.
+    assert claims["client_id"] == "local-admin" and "cognito:groups" not in claims
 
 
 def test_public_routes_need_no_token_and_get_no_authorizer_context(gateway):
@@ -203,9 +205,10 @@ def authorization_request(**changes) -> dict:
     return {name: value for name, value in query.items() if value is not None}
 
 
-def sign_in(oidc: OidcStandIn, email: str = "Ops@Example.com", **changes) -> dict:
+def sign_in(oidc: OidcStandIn, email: str = "Ops@Example.com", groups: str | None = None, **changes) -> dict:
     """The sign-in page's form posted: the query of the redirect back to the console."""
-    answer = oidc_call(oidc, oidc.authorize, "POST", data={**authorization_request(**changes), "email": email})
+    form = {**authorization_request(**changes), "email": email, **({"groups": groups} if groups is not None else {})}
+    answer = oidc_call(oidc, oidc.authorize, "POST", data=form)
     assert answer.status_code == 302, answer.get_data(as_text=True)
     location = urlsplit(answer.headers["Location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == CONSOLE_URL
@@ -229,12 +232,86 @@ def test_discovery_names_the_endpoints_and_the_keys_verify_its_tokens(gateway):
     assert "d" not in keys[0], "the private key is never published"
 
 
-def test_the_sign_in_page_asks_only_for_an_email(gateway):
+def test_the_sign_in_page_asks_for_an_email_and_groups_in_the_consoles_look(gateway):
     page = oidc_call(gateway.oidc, gateway.oidc.authorize, query_string=authorization_request())
     text = page.get_data(as_text=True)
-    assert page.status_code == 200 and 'data-testid="login-email"' in text and 'data-testid="login-submit"' in text
+    assert page.status_code == 200
+    for testid in ("login-email", "login-groups", "login-submit"):
+        assert f'data-testid="{testid}"' in text, testid
     assert 'type="password"' not in text
-    assert "script-src" not in page.headers["Content-Security-Policy"]  # default-src 'none': no script at all
+    assert '<link rel="stylesheet" href="/console/console.css">' in text and 'name="viewport"' in text
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src" not in policy and "style-src 'self'" in policy  # default-src 'none': no script at all
+
+
+def claims_of(oidc: OidcStandIn, token: str) -> dict:
+    return jwt.decode(token, RSAKey.import_key(oidc.jwks()["keys"][0])).claims
+
+
+@pytest.mark.parametrize(("groups", "expected"), [("", ["zellify-admins"]), ("  ", ["zellify-admins"]),
+                                                  ("agency-acme", ["agency-acme"]),
+                                                  ("agency-acme, growth ,agency-acme", ["agency-acme", "growth"])])
+def test_the_groups_signed_in_with_are_in_both_tokens(gateway, groups, expected):
+    oidc = gateway.oidc
+    tokens = json.loads(exchange(oidc, sign_in(oidc, groups=groups)["code"]).get_data())
+    assert claims_of(oidc, tokens["access_token"])["cognito:groups"] == expected
+    assert claims_of(oidc, tokens["id_token"])["cognito:groups"] == expected
+    gateway.call("GET", "/v1/campaigns", f"Bearer {tokens['access_token']}")
+    # As API Gateway hands a list claim on: "[a b]".
+    passed = gateway.invoked[-1]["requestContext"]["authorizer"]["jwt"]["claims"]["cognito:groups"]
+    assert passed == "[" + " ".join(expected) + "]"
+
+
+@pytest.mark.parametrize("groups", ["has space", "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r,s,t,u", "x" * 65, "é"])
+def test_the_sign_in_form_refuses_groups_that_are_not_group_names_in_plain_words(gateway, groups):
+    answer = oidc_call(gateway.oidc, gateway.oidc.authorize, "POST",
+                       data={**authorization_request(), "email": "ann@acme.example", "groups": groups})
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 400 and "Location" not in answer.headers and 'data-testid="login-error"' in text
+    assert "group" in text and 'value="ann@acme.example"' in text  # what was typed stays
+
+
+def dev_token(oidc: OidcStandIn, body, content_type: str = "application/json"):
+    data = body if isinstance(body, str) else json.dumps(body)
+    return oidc_call(oidc, oidc.dev_token, "POST", data=data, content_type=content_type)
+
+
+def test_a_dev_token_is_a_console_users_access_token_with_the_groups_given(gateway):
+    oidc = gateway.oidc
+    answer = dev_token(oidc, {"email": "Ann@Acme.example", "groups": ["agency-acme"]})
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
+    token = json.loads(answer.get_data())["access_token"]
+    claims = claims_of(oidc, token)
+    assert claims["cognito:groups"] == ["agency-acme"] and claims["client_id"] == CONSOLE_CLIENT_ID
+    assert claims["username"] == "ann@acme.example" and claims["token_use"] == "access"
+    assert CAMPAIGNS_SCOPE in claims["scope"].split()
+    assert gateway.call("GET", "/v1/campaigns", f"Bearer {token}").status_code == 200
+    # The same person signing in through the page gets the same sub.
+    tokens = json.loads(exchange(oidc, sign_in(oidc, email="ann@acme.example")["code"]).get_data())
+    assert claims_of(oidc, tokens["access_token"])["sub"] == claims["sub"]
+
+
+def test_a_dev_token_without_groups_is_an_admins_and_with_an_empty_list_in_no_group(gateway):
+    oidc = gateway.oidc
+    admin = json.loads(dev_token(oidc, {"email": "ops@example.com"}).get_data())["access_token"]
+    assert claims_of(oidc, admin)["cognito:groups"] == ["zellify-admins"]
+    nobody = json.loads(dev_token(oidc, {"email": "ops@example.com", "groups": []}).get_data())["access_token"]
+    assert "cognito:groups" not in claims_of(oidc, nobody)
+
+
+@pytest.mark.parametrize(("body", "content_type", "status"), [
+    ({"email": "ops@example.com"}, "text/plain", 415),
+    ({"email": "ops@example.com"}, "application/x-www-form-urlencoded", 415),
+    ("not json", "application/json", 400),
+    (["ops@example.com"], "application/json", 400),
+    ({"email": "nope"}, "application/json", 400),
+    ({"email": "ops@example.com", "groups": "agency-acme"}, "application/json", 400),
+    ({"email": "ops@example.com", "groups": ["has space"]}, "application/json", 400),
+    ({"email": "ops@example.com", "groups": [f"g{i}" for i in range(21)]}, "application/json", 400),
+])
+def test_a_dev_token_request_that_is_not_a_json_email_and_groups_is_refused(gateway, body, content_type, status):
+    answer = dev_token(gateway.oidc, body, content_type)
+    assert answer.status_code == status and "access_token" not in json.loads(answer.get_data())
 
 
 def test_authorization_code_with_pkce_gives_cognito_shaped_tokens_the_gateway_accepts(gateway):

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 from botocore.exceptions import ReadTimeoutError
+from zellify_tiktok.access import terminal_operator
 from zellify_tiktok.repositories.aws import client
 from zellify_tiktok.repositories.queues import MAX_DELAY_S
 from zellify_tiktok.services.health import health_view
@@ -92,7 +93,8 @@ def delayed(aws) -> int:
 
 
 def figures(runtime, clock) -> list[dict]:
-    return health_view("demo", "24", runtime, now=datetime.fromtimestamp(clock(), UTC))["events"]
+    return health_view("demo", "24", runtime, now=datetime.fromtimestamp(clock(), UTC),
+                       caller=terminal_operator())["events"]
 
 
 def test_a_partly_answered_message_is_narrowed_until_its_pending_event_is_sent_each_event_answered_once(

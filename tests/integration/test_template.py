@@ -82,6 +82,7 @@ OPERATOR_ROUTES = {
     ("GET", "/v1/campaigns"), ("PUT", "/v1/campaigns/{campaign_id}/tiktok"),
     ("GET", "/v1/campaigns/{campaign_id}/tiktok"), ("DELETE", "/v1/campaigns/{campaign_id}/tiktok"),
     ("POST", "/v1/campaigns/{campaign_id}/tiktok/test-event"), ("GET", "/v1/campaigns/{campaign_id}/tiktok/health"),
+    ("GET", "/v1/campaigns/{campaign_id}/tiktok/audit"),
 }
 PUBLIC_ROUTES = {
     ("POST", "/v1/events"), ("OPTIONS", "/v1/events"), ("GET", "/v1/campaigns/{campaign_id}/tracker.js"),
@@ -185,6 +186,7 @@ REQUIRED_OUTPUTS = {
     "CampaignSecretPrefix": {"Fn::Sub": "${AWS::StackName}/campaigns/"},
     "StripeSecretName": {"Fn::Sub": "${AWS::StackName}/stripe-webhook"},
     "HealthTableName": {"Ref": "HealthTable"},
+    "AuditTableName": {"Ref": "AuditTable"},
     "AlarmTopicArn": {"Ref": "AlarmTopic"},
 }
 CAMPAIGN_SECRETS = "campaign secrets"
@@ -204,6 +206,7 @@ FUNCTION_PERMISSIONS = {
         ("dynamodb:GetItem", "CampaignsTable"), ("dynamodb:PutItem", "CampaignsTable"),
         ("dynamodb:DeleteItem", "CampaignsTable"), ("dynamodb:Scan", "CampaignsTable"),  # the campaign list
         ("dynamodb:Query", "HealthTable"),
+        ("dynamodb:PutItem", "AuditTable"), ("dynamodb:Query", "AuditTable"),  # only it writes the audit trail
         ("secretsmanager:GetSecretValue", CAMPAIGN_SECRETS),  # the test event
         ("secretsmanager:CreateSecret", CAMPAIGN_SECRETS), ("secretsmanager:PutSecretValue", CAMPAIGN_SECRETS),
         ("secretsmanager:DeleteSecret", CAMPAIGN_SECRETS),
@@ -545,6 +548,7 @@ def test_every_function_and_the_api_log_to_a_group_with_the_retention_parameter(
     record = json.loads(access["Format"])
     assert {"requestId", "routeKey", "status"} <= set(record)
     assert not [v for v in record.values() if "sourceIp" in v or "userAgent" in v], "no visitor data in access logs"
+    assert record["sub"] == "$context.authorizer.claims.sub", "who called an operator route"
     assert used | {"ApiAccessLogGroup"} == set(groups)
 
 
@@ -558,7 +562,8 @@ def test_outputs_name_everything_the_cli_and_an_operator_need(template):
     for output, variable in (("CampaignsTableName", "CAMPAIGNS_TABLE"), ("SessionsTableName", "SESSIONS_TABLE"),
                              ("SentEventsTableName", "SENT_EVENTS_TABLE"), ("RetryQueueUrl", "RETRY_QUEUE_URL"),
                              ("DeadLetterQueueUrl", "DEAD_LETTER_QUEUE_URL"), ("CampaignSecretPrefix", "SECRET_PREFIX"),
-                             ("StripeSecretName", "STRIPE_SECRET_NAME"), ("HealthTableName", "HEALTH_TABLE")):
+                             ("StripeSecretName", "STRIPE_SECRET_NAME"), ("HealthTableName", "HEALTH_TABLE"),
+                             ("AuditTableName", "AUDIT_TABLE")):
         assert outputs[output]["Value"] == variables[variable], output
     assert {"ApiUrl", "BeaconUrl", "TrackerUrlPattern", "PublicBaseUrl", "StripeWebhookUrl"} <= set(outputs)
 

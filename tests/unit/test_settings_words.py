@@ -27,6 +27,7 @@ NEAR_MISSES = {
     "event_names": [{"nope": "Purchase"}, {"payment_succeeded": "Buy now"}, {"page_view": 5}, [], "Purchase"],
     "stripe_account": ["bogus", "acct_", "acct_a-b", 12],
     "enabled": ["yes", 1, None],
+    "access": ["growth", ["no spaces"], ["g"] * 21, [3]],
 }
 
 

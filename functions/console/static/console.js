@@ -318,10 +318,15 @@ function fillForm(view) {
   field("event_names").value = Object.entries(view.event_names || {}).map(([k, v]) => `${k} = ${v}`).join("\n");
   for (const name of ["limited_data_use", "require_consent", "report_renewals"]) field(name).checked = Boolean(view[name]);
   field("stripe_account").value = view.stripe_account || "";
-  // Who may see the campaign: admins only (the GET body names it for them; a new campaign asks the token).
-  const accessShown = Array.isArray(view.access) || isAdmin();
-  document.getElementById("access-field").hidden = !accessShown;
+  // Who may see the campaign: shown when the API names it or to an admin; only an admin changes it (the
+  // API refuses anyone else with 403 access_admin_only), so for others it is read-only and never sent.
+  const admin = isAdmin();
+  document.getElementById("access-field").hidden = !(Array.isArray(view.access) || admin);
   field("access").value = (view.access || []).join(", ");
+  field("access").readOnly = !admin;
+  document.getElementById("h-access").textContent = admin
+    ? "Operators in these groups see and edit the campaign (admins see every campaign)."
+    : "Operators in these groups see and edit the campaign. Only an admin changes this.";
   showTestCodeStatus();
 }
 
@@ -444,7 +449,7 @@ function readForm() {
   } else if (field("remove_access_token").checked) {
     body.access_token = null;
   }
-  if (!document.getElementById("access-field").hidden) {
+  if (!document.getElementById("access-field").hidden && !field("access").readOnly) {
     body.access = field("access").value.split(/[\s,]+/).filter(Boolean);
   }
   return { campaignId, body, problems };
@@ -605,17 +610,12 @@ function listed(phrases) {
   return phrases.length <= 1 ? phrases.join("") : `${phrases.slice(0, -1).join(", ")} and ${phrases.at(-1)}`;
 }
 
-function lastFour(value) {
-  if (value && typeof value === "object") value = value.last4 || value.access_token_last4 || "";
-  const text = String(value || "").replace(/^…/, "");
-  return text ? ` (…${text.slice(-4)})` : "";
-}
-
 function changeWords(change) {
-  const { field: name, old, new: now } = change;
-  if (name === "access_token" || name === "access_token_last4") {
-    if (now === null || now === undefined || now === false) return "removed the access token";
-    return `${old ? "replaced" : "set"} the access token${lastFour(now)}`;
+  const { field: name, new: now } = change;
+  if (name === "access_token") {
+    // The audit never holds a token: "replaced" with its new last four, or "removed".
+    if (now === "removed" || now === null) return "removed the access token";
+    return `replaced the access token${change.new_last4 ? ` (…${change.new_last4})` : ""}`;
   }
   if (name === "enabled") return now ? "turned the campaign on" : "turned the campaign off";
   if (typeof now === "boolean") return `turned ${SETTING_WORDS[name] || name.replace(/_/g, " ")} ${now ? "on" : "off"}`;
@@ -633,8 +633,12 @@ function auditWords(entry) {
     what = answer.code === 0 ? "sent a test event (TikTok received it)"
       : `sent a test event (TikTok answered ${[answer.code, answer.message].filter((v) => v !== undefined && v !== null).join(" ")})`;
   } else {
-    const changes = (entry.changes || []).map(changeWords);
-    what = changes.length ? listed(changes) : "saved the settings unchanged";
+    const changes = entry.changes || [];
+    const named = new Set(changes.map((change) => change.field));
+    // A new test code brings its own end: one change to a person.
+    const shown = changes.filter((c) => !(c.field === "test_event_code_expires_at" && named.has("test_event_code")));
+    const words = shown.map(changeWords);
+    what = words.length ? listed(words) : "saved the settings unchanged";
   }
   return `${who} ${what}, ${dayTime(entry.at).replace(",", "")}`;
 }

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
+from .access import Caller, caller_from_claims
 from .budget import Budget
 from .errors import ApiError, BadRequest, NotFound, ServiceUnavailable
 from .repositories import INFRASTRUCTURE_ERRORS
@@ -121,6 +122,21 @@ def client_ip(event: APIGatewayProxyEventV2, headers: Mapping[str, str], header:
     # requestContext.http.sourceIp, read from the event itself: Powertools' accessors build an object a level.
     source_ip: str | None = event.raw_event.get("requestContext", {}).get("http", {}).get("sourceIp")
     return source_ip
+
+
+def operator_caller(event: Mapping[str, Any], *, admin_group: str, groups_claim: str) -> Caller:
+    """The caller of an operator route, from what API Gateway's JWT authorizer verified
+    (`requestContext.authorizer.jwt.claims`): the one place a function learns who calls it.
+
+    A route without the authorizer's claims (none reach the function in AWS) gets a caller who sees nothing.
+    """
+    context = event.get("requestContext") or {}
+    authorizer = context.get("authorizer") or {}
+    jwt = authorizer.get("jwt") if isinstance(authorizer, dict) else None
+    claims = jwt.get("claims") if isinstance(jwt, dict) else None
+    source_ip = (context.get("http") or {}).get("sourceIp")
+    return caller_from_claims(claims if isinstance(claims, dict) else {}, admin_group=admin_group,
+                              groups_claim=groups_claim, source_ip=source_ip)
 
 
 def request_base_url(event: APIGatewayProxyEventV2) -> str:

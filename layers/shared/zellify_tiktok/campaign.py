@@ -58,6 +58,8 @@ class Campaign:
     require_consent: bool = False
     report_renewals: bool = False
     stripe_account: str | None = None
+    # The groups whose members may see and change the campaign (docs/design.md §6.4); admins see all.
+    access: tuple[str, ...] = ()
     has_token: bool = False
     access_token_last4: str | None = None
     updated_at: datetime | None = None
@@ -97,6 +99,7 @@ class Campaign:
             "require_consent": self.require_consent,
             "report_renewals": self.report_renewals,
             "stripe_account": self.stripe_account,
+            "access": list(self.access),
         }
 
 

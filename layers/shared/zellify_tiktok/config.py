@@ -57,6 +57,14 @@ class Settings:
     # last_delivery is rewritten when TikTok's answer changes, or at most this often.
     last_delivery_refresh_s: int = 60
 
+    # Who may touch a campaign (docs/design.md §6.4): the admin group, and the token claim listing a
+    # person's groups. Only the settings function needs them and the Audit table (it refuses to start
+    # without AUDIT_TABLE); the others leave them at their defaults.
+    admin_group: str = "zellify-admins"
+    groups_claim: str = "cognito:groups"
+    audit_table: str = ""
+    audit_retention_days: int = 400
+
     @classmethod
     def from_environ(cls, defaults: Mapping[str, str] | None = None) -> "Settings":
         """Each field from its upper-case environment variable, else `defaults` (by variable name), else

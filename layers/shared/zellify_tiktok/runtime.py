@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from .config import Settings, get_settings
+from .repositories.audit import AuditRepository
 from .repositories.campaigns import CampaignsRepository
 from .repositories.health import HealthRepository
 from .repositories.ledger import SentEventsLedger
@@ -24,6 +25,8 @@ class Runtime:
     retry_queue: MessageQueue
     dead_letter_queue: MessageQueue
     tiktok: TikTokClient
+    # The settings function's alone (AUDIT_TABLE); None where the environment names no Audit table.
+    audit: AuditRepository | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Runtime":
@@ -41,6 +44,8 @@ class Runtime:
                 connect_timeout=settings.tiktok_connect_timeout_s,
                 total_timeout=settings.tiktok_total_timeout_s,
             ),
+            audit=(AuditRepository(settings.audit_table, settings.audit_retention_days)
+                   if settings.audit_table else None),
         )
 
 

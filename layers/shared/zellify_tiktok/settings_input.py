@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
+from .access import GROUP_NAME, GROUP_NAME_RULE, MAX_GROUPS
 from .campaign import TEST_EVENT_CODE_LIFETIME, Campaign, LastDelivery, token_warning
 from .errors import Unprocessable
 from .events import EVENT_TABLE
@@ -56,7 +57,8 @@ RULES = {
                    "(e.g. payment_succeeded = Purchase); the funnel events are: " + ", ".join(EVENT_TABLE) + ".",
     "stripe_account": "A Stripe account ID is acct_ followed by letters and digits, as shown in the Stripe "
                       "Dashboard (e.g. acct_1A2b3C4d5E6f7G8h); leave it out when there is one Stripe account.",
-    "access": "Access is a list of group names that may see the campaign (e.g. growth, agency-a).",
+    "access": f"Access is a list of up to {MAX_GROUPS} groups that may see the campaign (e.g. growth, agency-a); "
+              f"{GROUP_NAME_RULE[0].lower()}{GROUP_NAME_RULE[1:]}",
 }
 # pydantic's error types, said in plain words (what is wrong; the field's RULES sentence says what is right).
 _PROBLEMS = {
@@ -130,6 +132,8 @@ class CampaignSettingsInput(BaseModel):
     require_consent: bool = False
     report_renewals: bool = False
     stripe_account: str | None = None
+    # Who may see the campaign (group names); omitted or null keeps the stored list. Only admins change it.
+    access: list[str] | None = None
 
     @field_validator("pixel_id", "access_token", "test_event_code", mode="before")
     @classmethod
@@ -158,6 +162,22 @@ class CampaignSettingsInput(BaseModel):
     @classmethod
     def _stripe_account(cls, value: str | None) -> str | None:
         return None if value is None else _checked_text("stripe_account", value, _STRIPE_ACCOUNT, 6, 69, "[A-Za-z0-9_]")
+
+    @field_validator("access", mode="before")
+    @classmethod
+    def _access(cls, groups: Any) -> Any:
+        if groups is None:
+            return None
+        if not isinstance(groups, list) or not all(isinstance(group, str) for group in groups):
+            raise _refuse(f"Access must be a list of group names. {RULES['access']}")
+        if len(groups) > MAX_GROUPS:
+            raise _refuse(f"There are too many groups ({len(groups)}; at most {MAX_GROUPS}). {RULES['access']}")
+        bad = [group for group in groups if not GROUP_NAME.fullmatch(group)]
+        if bad:
+            shown = _shown(bad)
+            what = f"These are not group names: {shown}." if shown else "Some are not group names."
+            raise _refuse(f"{what} {RULES['access']}")
+        return list(dict.fromkeys(groups))
 
     @field_validator("allowed_origins")
     @classmethod
@@ -255,6 +275,7 @@ def apply_settings(
     has_token: bool,
     token_last4: str | None,
     token_replaced: bool = False,
+    access: tuple[str, ...] = (),
     now: datetime,
 ) -> Campaign:
     """Replace semantics, except the test code's expiry: an unchanged code keeps its clock, and TikTok's last
@@ -278,6 +299,7 @@ def apply_settings(
         require_consent=new.require_consent,
         report_renewals=new.report_renewals,
         stripe_account=new.stripe_account,
+        access=access,
         has_token=has_token,
         access_token_last4=token_last4,
         updated_at=now,

@@ -16,6 +16,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from ..access import terminal_operator
 from ..campaign import SETTINGS_FIELDS
 from ..services.settings import delete_settings, get_settings_view, put_settings, settings_view
 from .common import cell, delivery_text, key_value_table, print_warnings, state_of, when
@@ -80,7 +81,7 @@ def set_campaign(
     token = _token_field(token_from_stdin, prompt_token, remove_token)
     body = json.dumps(given | token).encode() if from_json is None else _merge_token(_read(from_json), token)
     state = state_of(ctx)
-    view = put_settings(campaign_id, body, state.runtime)
+    view = put_settings(campaign_id, body, state.runtime, caller=terminal_operator())
     state.emit(view, _render_view(view))
 
 
@@ -154,14 +155,15 @@ def update_campaign(
                             f"campaign update changes only what it is given: give at least one of "
                             f"{', '.join(UPDATE_OPTIONS)}")
     state = state_of(ctx)
-    stored = get_settings_view(campaign_id, state.runtime)  # an unknown campaign exits 3
+    stored = get_settings_view(campaign_id, state.runtime, caller=terminal_operator())  # an unknown campaign exits 3
     # The stored settings as a PUT body; an unchanged test code keeps its expiry (campaign.apply_settings).
     body = {name: stored[name] for name in SETTINGS_FIELDS if name != "test_event_code_expires_at"}
     if event_name:
         # FUNNEL= drops that override; the others are kept.
         names = {**body["event_names"], **(_event_names(event_name) or {})}
         changes["event_names"] = {funnel: tiktok for funnel, tiktok in names.items() if tiktok}
-    view = put_settings(campaign_id, json.dumps(body | changes | token).encode(), state.runtime)
+    view = put_settings(campaign_id, json.dumps(body | changes | token).encode(), state.runtime,
+                        caller=terminal_operator())
     state.emit(view, _render_view(view))
 
 
@@ -169,7 +171,7 @@ def update_campaign(
 def show_campaign(ctx: typer.Context, campaign_id: Annotated[str, typer.Argument()]) -> None:
     """Show a campaign's settings, warnings and TikTok's last answer (never the token)."""
     state = state_of(ctx)
-    view = get_settings_view(campaign_id, state.runtime)
+    view = get_settings_view(campaign_id, state.runtime, caller=terminal_operator())
     state.emit(view, _render_view(view))
 
 
@@ -214,11 +216,11 @@ def delete_campaign(
     """Delete a campaign's settings and its access token at once (no recovery window)."""
     state = state_of(ctx)
     # Read first: an unknown id (a typo) exits 3 instead of silently deleting nothing.
-    view = get_settings_view(campaign_id, state.runtime)
+    view = get_settings_view(campaign_id, state.runtime, caller=terminal_operator())
     if not yes:
         typer.confirm(f"Delete campaign {campaign_id} (pixel {view['pixel_id']}) and its access token?",
                       abort=True, err=True)
-    delete_settings(campaign_id, state.runtime)
+    delete_settings(campaign_id, state.runtime, caller=terminal_operator())
     state.emit({"deleted": campaign_id},
                lambda console: console.print(f"Deleted campaign {cell(campaign_id)} and its access token."))
 

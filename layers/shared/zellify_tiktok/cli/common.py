@@ -26,6 +26,7 @@ LOCAL_STACK_NAMES = {
     "SESSIONS_TABLE": "SessionsTable",
     "SENT_EVENTS_TABLE": "SentEventsTable",
     "HEALTH_TABLE": "HealthTable",
+    "AUDIT_TABLE": "AuditTable",
     "RETRY_QUEUE_URL": "",
     "DEAD_LETTER_QUEUE_URL": "",
     "SECRET_PREFIX": "zellify-tiktok-local/campaigns/",

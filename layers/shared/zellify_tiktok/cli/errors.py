@@ -48,7 +48,7 @@ _AWS_NOT_FOUND_CODES = frozenset({
     "ResourceNotFoundException", "QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue",
 })
 _AWS_HINT = "check credentials, --profile, --region and --endpoint-url"
-_NAMES_HINT = ("check --stack, or CAMPAIGNS_TABLE, SESSIONS_TABLE, SENT_EVENTS_TABLE, RETRY_QUEUE_URL, "
+_NAMES_HINT = ("check --stack, or CAMPAIGNS_TABLE, SESSIONS_TABLE, SENT_EVENTS_TABLE, AUDIT_TABLE, RETRY_QUEUE_URL, "
                "DEAD_LETTER_QUEUE_URL and SECRET_PREFIX (docs/cli.md)")
 
 class CommandFailed(Exception):

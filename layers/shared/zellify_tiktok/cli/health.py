@@ -14,6 +14,7 @@ from rich.bar import Bar
 from rich.console import Console
 from rich.table import Table
 
+from ..access import terminal_operator
 from ..campaign import readable
 from ..services.health import health_view
 from .common import cell, delivery_text, print_warnings, state_of
@@ -36,7 +37,7 @@ def health(
     """
     state = state_of(ctx)
     # The route's own validation of `hours` (a string, as the query string brings it): same answer, same error.
-    view = health_view(campaign_id, hours, state.runtime)
+    view = health_view(campaign_id, hours, state.runtime, caller=terminal_operator())
     state.emit(view, lambda console: render(console, view))
 
 

@@ -11,7 +11,7 @@ from botocore.config import Config
 from typer.core import TyperGroup
 
 from ..repositories import aws
-from . import campaign, erase, health, replay, send_test, status
+from . import campaign, erase, health, history, replay, send_test, status
 from .common import State
 from .errors import HANDLED, classify
 from .local import use_local_stack
@@ -76,6 +76,7 @@ def _global_options(
     ctx.obj = State(json=json_output, stack=stack)
 
 
+campaign.app.command("history")(history.history)
 app.add_typer(campaign.app, name="campaign")
 app.command("send-test-event")(send_test.send_test_event)
 app.command("status")(status.status)

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from ..access import terminal_operator
 from ..answers import Outcome
 from ..budget import Budget
 from ..errors import Unprocessable
@@ -52,7 +53,8 @@ def send_test_event(
     rt.tiktok = tiktok_client(rt.settings.tiktok_api_base)
     try:
         answer = send(campaign, checked_test_code(test_event_code), Budget(TOTAL_TIMEOUT_S), rt,
-                      funnel_event=event.value, visitor=TEST_VISITOR, page_url=TEST_PAGE_URL)
+                      caller=terminal_operator(), funnel_event=event.value, visitor=TEST_VISITOR,
+                      page_url=TEST_PAGE_URL)
     except Unprocessable as refused:
         if refused.code == "test_event_code_required":
             raise CommandFailed(EXIT_USAGE, "test_event_code_required",

@@ -17,6 +17,7 @@ OUTPUT_SETTINGS = {
     "CampaignSecretPrefix": "secret_prefix",
     "StripeSecretName": "stripe_secret_name",
     "HealthTableName": "health_table",
+    "AuditTableName": "audit_table",
 }
 
 

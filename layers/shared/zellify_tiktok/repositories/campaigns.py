@@ -45,6 +45,7 @@ def campaign_from_item(item: dict[str, Any]) -> Campaign:
         require_consent=bool(data.get("require_consent", False)),
         report_renewals=bool(data.get("report_renewals", False)),
         stripe_account=data.get("stripe_account"),
+        access=tuple(str(group) for group in data.get("access") or ()),
         has_token=bool(data.get("has_token", False)),
         access_token_last4=data.get("access_token_last4"),
         updated_at=_time(data.get("updated_at")),

@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ..access import Caller
 from ..campaign import Campaign, readable, token_warning, warnings_for
-from ..errors import BadRequest, NotFound
+from ..errors import BadRequest
 from ..health import (
     LOW_COVERAGE,
     MAX_HOURS,
@@ -25,7 +26,7 @@ from ..health import (
 )
 from ..observability import average, count, milliseconds
 from ..runtime import Runtime, get_runtime
-from .settings import checked_id
+from .settings import campaign_for
 
 DEFAULT_HOURS = 24
 
@@ -86,12 +87,10 @@ def iso_z(moment: datetime) -> str:
 
 
 def health_view(campaign_id: str, hours: str | None, runtime: Runtime | None = None,
-                now: datetime | None = None) -> dict[str, Any]:
+                now: datetime | None = None, *, caller: Caller) -> dict[str, Any]:
     rt = runtime or get_runtime()
     span = parse_hours(hours)
-    campaign = rt.campaigns.get(checked_id(campaign_id), fresh=True)
-    if campaign is None:
-        raise NotFound(f"campaign {campaign_id!r} has no TikTok configuration", code="unknown_campaign")
+    campaign = campaign_for(caller, campaign_id, rt)
     now = now or datetime.now(UTC)
     start, end = window(span, now)
     buckets = rt.health.read(campaign.campaign_id, int(start.timestamp()), int(end.timestamp()))

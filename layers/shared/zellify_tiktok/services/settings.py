@@ -1,12 +1,19 @@
 """PUT | GET | DELETE /v1/campaigns/{campaign_id}/tiktok (docs/design.md §6.4), and GET /v1/campaigns:
-the console's campaign list."""
+the console's campaign list.
+
+Every function takes the caller: a campaign the caller may not see answers exactly as one that does not
+exist (access.py), and every change is in the audit trail before the function returns.
+"""
 
 from datetime import UTC, datetime
 from typing import Any
 
+from ..access import Caller, access_to_store, may_see, visible
+from ..audit import Action, Actor, AuditEntry, TestEventResult, TokenChange, settings_changes
 from ..beacon import decode_json_object
 from ..campaign import Campaign, is_campaign_id, iso, warnings_for
 from ..errors import BadRequest, NotFound
+from ..repositories.audit import AuditRepository
 from ..runtime import Runtime, get_runtime
 from ..settings_input import apply_settings, parse_settings
 
@@ -30,47 +37,86 @@ def settings_view(campaign: Campaign, now: datetime) -> dict[str, Any]:
     }
 
 
-def put_settings(campaign_id: str, body: bytes, runtime: Runtime | None = None) -> dict[str, Any]:
+def unknown_campaign(campaign_id: str) -> NotFound:
+    """The one answer for a campaign that does not exist and for one the caller may not see."""
+    return NotFound(f"campaign {campaign_id!r} has no TikTok configuration", code="unknown_campaign")
+
+
+def campaign_for(caller: Caller, campaign_id: str, runtime: Runtime) -> Campaign:
+    """The campaign, read fresh, when the caller may see it; else the unknown campaign's 404."""
+    campaign = runtime.campaigns.get(checked_id(campaign_id), fresh=True)
+    if campaign is None or not may_see(caller, campaign.access):
+        raise unknown_campaign(campaign_id)
+    return campaign
+
+
+def audit_log(runtime: Runtime) -> AuditRepository:
+    if runtime.audit is None:
+        raise RuntimeError("AUDIT_TABLE is not set: changes to campaigns cannot be recorded")
+    return runtime.audit
+
+
+def record(runtime: Runtime, campaign_id: str, caller: Caller, action: Action, now: datetime, *,
+           old: Campaign | None = None, new: Campaign | None = None, token: TokenChange | None = None,
+           test_event: TestEventResult | None = None) -> None:
+    entry = AuditEntry(at=now, action=action, actor=Actor.of(caller), source_ip=caller.source_ip,
+                       changes=settings_changes(old, new, token) if action != "test_event" else (),
+                       test_event=test_event)
+    audit_log(runtime).record(campaign_id, entry)
+
+
+def put_settings(campaign_id: str, body: bytes, runtime: Runtime | None = None, *,
+                 caller: Caller) -> dict[str, Any]:
     runtime = runtime or get_runtime()
     campaign_id = checked_id(campaign_id)
     settings, names_token = parse_settings(decode_json_object(body, MAX_SETTINGS_BYTES))
     previous = runtime.campaigns.get(campaign_id, fresh=True)
+    if previous is not None and not may_see(caller, previous.access):
+        raise unknown_campaign(campaign_id)
+    requested = tuple(settings.access) if settings.access is not None else None
+    access = access_to_store(caller, requested, previous.access if previous else None)
+    audit_log(runtime)  # refused before anything changes, not after
     has_token = previous.has_token if previous else False
     last4 = previous.access_token_last4 if previous else None
+    token: TokenChange | None = None
     if names_token and settings.access_token is None:
         runtime.secrets.delete_token(campaign_id)
+        token = "removed" if has_token else None
         has_token, last4 = False, None
     elif settings.access_token is not None:
         runtime.secrets.put_token(campaign_id, settings.access_token)
-        has_token, last4 = True, settings.access_token[-4:]
+        has_token, last4, token = True, settings.access_token[-4:], "replaced"
     now = datetime.now(UTC)
     campaign = apply_settings(campaign_id, settings, previous, has_token=has_token, token_last4=last4,
-                              token_replaced=names_token, now=now)
+                              token_replaced=names_token, access=access, now=now)
     runtime.campaigns.put(campaign)
+    record(runtime, campaign_id, caller, "created" if previous is None else "updated", now,
+           old=previous, new=campaign, token=token)
     return settings_view(campaign, now)
 
 
-def get_settings_view(campaign_id: str, runtime: Runtime | None = None) -> dict[str, Any]:
+def get_settings_view(campaign_id: str, runtime: Runtime | None = None, *, caller: Caller) -> dict[str, Any]:
     runtime = runtime or get_runtime()
-    campaign = runtime.campaigns.get(checked_id(campaign_id), fresh=True)
-    if campaign is None:
-        raise NotFound(f"campaign {campaign_id!r} has no TikTok configuration", code="unknown_campaign")
-    return settings_view(campaign, datetime.now(UTC))
+    return settings_view(campaign_for(caller, campaign_id, runtime), datetime.now(UTC))
 
 
-def list_settings_views(runtime: Runtime | None = None) -> dict[str, Any]:
-    """Every configured campaign's settings view, by id: the console's campaign list (docs/design.md §10).
+def list_settings_views(runtime: Runtime | None = None, *, caller: Caller) -> dict[str, Any]:
+    """The settings view of every campaign the caller may see, by id: the console's campaign list
+    (docs/design.md §10).
 
     A scan of the Campaigns table, which holds one small item per campaign; no token is read.
     """
     runtime = runtime or get_runtime()
     now = datetime.now(UTC)
-    campaigns = sorted(runtime.campaigns.list(), key=lambda campaign: campaign.campaign_id)
+    campaigns = sorted(visible(caller, runtime.campaigns.list()), key=lambda campaign: campaign.campaign_id)
     return {"campaigns": [settings_view(campaign, now) for campaign in campaigns]}
 
 
-def delete_settings(campaign_id: str, runtime: Runtime | None = None) -> None:
+def delete_settings(campaign_id: str, runtime: Runtime | None = None, *, caller: Caller) -> None:
     runtime = runtime or get_runtime()
-    campaign_id = checked_id(campaign_id)
-    runtime.secrets.delete_token(campaign_id)
-    runtime.campaigns.delete(campaign_id)
+    campaign = campaign_for(caller, campaign_id, runtime)
+    audit_log(runtime)
+    runtime.secrets.delete_token(campaign.campaign_id)
+    runtime.campaigns.delete(campaign.campaign_id)
+    record(runtime, campaign.campaign_id, caller, "deleted", datetime.now(UTC), old=campaign,
+           token="removed" if campaign.has_token else None)

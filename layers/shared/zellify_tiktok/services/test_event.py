@@ -14,15 +14,17 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from ..access import Caller
+from ..audit import TestEventResult
 from ..beacon import decode_json_object
 from ..budget import Budget
-from ..errors import NotFound, Unprocessable
+from ..errors import Unprocessable
 from ..events import EVENT_TABLE
 from ..hashing import hash_external_id
 from ..runtime import Runtime, get_runtime
 from ..server_event import UserData, server_event
 from ..settings_input import parse_settings
-from .settings import checked_id
+from .settings import audit_log, campaign_for, record
 
 MAX_BODY_BYTES = 4 * 1024
 TEST_VISITOR = "zt-test-visitor"
@@ -67,13 +69,13 @@ def checked_test_code(code: Any) -> str | None:
 
 
 def send_test_event(campaign_id: str, test_event_code: str | None, budget: Budget,
-                    runtime: Runtime | None = None, *, funnel_event: str = "page_view",
+                    runtime: Runtime | None = None, *, caller: Caller, funnel_event: str = "page_view",
                     visitor: str = TEST_VISITOR, page_url: str | None = None,
                     clock: Any = time.time) -> TestEventAnswer:
+    """TikTok's answer to one test event, recorded in the campaign's audit trail before it is returned."""
     rt = runtime or get_runtime()
-    campaign = rt.campaigns.get(checked_id(campaign_id), fresh=True)
-    if campaign is None:
-        raise NotFound(f"campaign {campaign_id!r} has no TikTok configuration", code="unknown_campaign")
+    campaign = campaign_for(caller, campaign_id, rt)
+    audit_log(rt)
     now = clock()
     code = test_event_code or campaign.active_test_event_code(datetime.fromtimestamp(now, UTC))
     if code is None:
@@ -89,6 +91,8 @@ def send_test_event(campaign_id: str, test_event_code: str | None, budget: Budge
     result = rt.tiktok.send(pixel_id=campaign.pixel_id, access_token=token, events=[event],
                             test_event_code=code, budget=budget)
     answer = result.last_answer or (result.unanswered or result.refused)[0][1]
+    record(rt, campaign.campaign_id, caller, "test_event", datetime.now(UTC),
+           test_event=TestEventResult(answer.code, answer.message))
     return TestEventAnswer(event=event.name, event_id=event.event_id, pixel_id=campaign.pixel_id,
                            test_event_code=code, outcome=str(answer.outcome), code=answer.code,
                            message=answer.message, request_id=answer.request_id, http_status=answer.http_status)
