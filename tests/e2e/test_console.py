@@ -444,6 +444,24 @@ def test_the_history_panel_tells_who_changed_what_and_when(stack, console, campa
     assert not ISO_TIME.search(page_text(console))
 
 
+def test_the_history_panel_reads_the_real_audit_route_after_each_save(stack, console, campaign_id):
+    console.sign_in("alice@agency-a.example")
+    console.by("new-campaign").click()
+    console.by("field-campaign_id").fill(campaign_id)
+    console.by("field-pixel_id").fill(PIXEL)
+    console.by("save").click()
+    entries = console.by("audit").get_by_test_id("audit-entry")
+    expect(entries).to_have_count(1)
+    expect(entries.first).to_contain_text("alice@agency-a.example created the campaign, ")
+    console.by("field-allowed_origins").fill("https://funnel.example.com")
+    console.by("field-access_token").fill(TOKEN)
+    console.by("save").click()
+    expect(entries).to_have_count(2)
+    expect(entries.first).to_contain_text(
+        f"alice@agency-a.example changed allowed origins and replaced the access token (…{TOKEN[-4:]}), ")
+    assert not ISO_TIME.search(page_text(console))
+
+
 def test_without_a_history_route_the_panel_says_no_history_yet(stack, console, campaign_id):
     configure(stack, campaign_id)
     console.page.route("**/tiktok/audit?limit=50", lambda route: route.fulfill(
