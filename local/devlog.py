@@ -7,7 +7,7 @@ machines. Here the same records are written as one line each:
     20:10:08  Collect: beacon delivered · campaign_id=demo sent=1 duplicates=0 queued=0 dead_lettered=0
 
 Every invocation's routine lines are written (a sample rate of 1: a delivered beacon says so), and the
-metric lines are left out. `LOG_LEVEL=DEBUG` shows everything as Lambda writes it: the JSON lines, the
+metric lines are left out of stdout. `LOG_LEVEL=DEBUG` shows everything as Lambda writes it: the JSON lines, the
 metric lines and the stand-ins' own reads (GET /_dev/…).
 """
 
@@ -15,14 +15,16 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TextIO
 
 from aws_lambda_powertools import Logger
 
 from .functions import LambdaFunction
 
+METRIC_LINE = '{"_aws"'
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "zellify-tiktok")
 # Keys every Powertools line carries: said once by the line's layout, or not at all.
 _STANDARD_KEYS = frozenset({
@@ -78,6 +80,34 @@ def readable_line(line: str) -> str:
     return f"{head}{message}{' · ' + extra if extra else ''}"
 
 
+class WithoutMetricLines:
+    """sys.stdout less Powertools' EMF lines (print()ed JSON for CloudWatch), noise on a terminal.
+
+    Filtered rather than switched off: with POWERTOOLS_METRICS_DISABLED Powertools keeps every value it is
+    given and prints them all once a metric holds 100, so the buffer would grow for as long as the stack runs.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._pending = ""
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._pending += text
+            *lines, self._pending = self._pending.split("\n")
+            for line in lines:
+                if not line.startswith(METRIC_LINE):
+                    self._stream.write(line + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def configure() -> None:
     """The local stack's own loggers, before it starts."""
     level = logging.DEBUG if debugging() else logging.INFO
@@ -88,9 +118,9 @@ def configure() -> None:
     # it would write every AWS call's wire bytes.
     logging.getLogger("botocore").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
-    if not debugging():
-        # Powertools' EMF lines (print()ed JSON, for CloudWatch) are noise on a terminal.
-        os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    if not debugging() and not isinstance(sys.stdout, WithoutMetricLines):
+        # Before the functions load: their Loggers write to the sys.stdout they find then.
+        sys.stdout = WithoutMetricLines(sys.stdout)
 
 
 def readable_functions(functions: Iterable[LambdaFunction]) -> None:

@@ -1,8 +1,9 @@
 """`make dev`'s log reads as one line per thing that happened (local/devlog.py), not Lambda's JSON."""
 
+import io
 import json
 import logging
-import os
+import sys
 
 from local import devlog
 
@@ -32,14 +33,22 @@ def test_a_line_that_is_not_json_is_kept_as_it_is():
     assert devlog.readable_line("plain text") == "plain text"
 
 
-def test_metric_lines_are_off_unless_log_level_is_debug(monkeypatch):
-    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
-    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
-    devlog.configure()
-    assert "POWERTOOLS_METRICS_DISABLED" not in os.environ
+def test_metric_lines_leave_stdout_unless_log_level_is_debug(monkeypatch):
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
     monkeypatch.setenv("LOG_LEVEL", "INFO")
     devlog.configure()
-    assert os.environ["POWERTOOLS_METRICS_DISABLED"] == "true"
+    print(json.dumps({"_aws": {"Timestamp": 1}, "EventsSent": [1.0]}))
+    print("20:11:39  POST /v1/events 202 14 ms")
+    sys.stdout.write('{"level":"INFO","message":"in')  # a line written in two parts stays one line
+    sys.stdout.write('"}\n')
+    assert out.getvalue() == '20:11:39  POST /v1/events 202 14 ms\n{"level":"INFO","message":"in"}\n'
+
+    monkeypatch.setattr(sys, "stdout", out := io.StringIO())
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    devlog.configure()
+    print('{"_aws": {}}')
+    assert out.getvalue() == '{"_aws": {}}\n'  # everything, as Lambda writes it
     logging.basicConfig(force=True)  # leave pytest's logging as it was
 
 
