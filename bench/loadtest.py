@@ -50,6 +50,10 @@ import requests
 from zellify_tiktok.events import EVENT_TABLE
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from local.shutdown import stop_process  # noqa: E402
+
 DELAY_MARKER = "loadtest: answer delayed past the sender's time budget"
 # Every answer of the burst is transient (docs/design.md §7): queued, retried, never dead-lettered.
 DEFAULT_BURST = [{"http_status": 503, "times": 50}, {"code": 40100, "times": 50}, {"code": 50000, "times": 20},
@@ -187,13 +191,7 @@ class OwnStack:
         raise RuntimeError(f"the local stack was not healthy within {STARTUP_TIMEOUT_S} s: see {self.log.name}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, signal.SIGINT)
         self.log.close()
         Path(self.log.name).unlink(missing_ok=True)
 

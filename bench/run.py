@@ -52,6 +52,10 @@ from common import (
     stripe_apigw_event,
 )
 
+sys.path.insert(0, str(ROOT))
+
+from local.shutdown import stop_process as stop_stack_process  # noqa: E402
+
 PYTHON = sys.executable
 # The SAM CLI's own virtualenv (make bench creates it: pyproject.toml's dependency group `sam`).
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
@@ -117,15 +121,8 @@ def free_port() -> int:
 
 
 def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
-    """Stop a process this script started (by its own handle), politely first."""
-    if process.poll() is not None:
-        return
-    process.send_signal(sig)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    """Stop a process this script started (by its own handle), politely first: the stacks' one stop path."""
+    stop_stack_process(process, sig, timeout)
 
 
 def tail(path: Path, lines: int = 30) -> str:
@@ -190,12 +187,12 @@ def cold_variants(stack: Stack, notes: Notes) -> dict[str, tuple[Path, str, obje
         "collect": (FUNCTIONS / "collect", "collect_app", lambda: beacon_apigw_event(1)),
     }
     secret = stack.info["stripe_signing_secret"]
-    if not (FUNCTIONS / "stripe_webhook" / "stripe_app.py").exists():
-        notes.add("functions/stripe_webhook/stripe_app.py does not exist: Stripe cold start not measured")
+    if not (FUNCTIONS / "payment_webhook" / "payment_app.py").exists():
+        notes.add("functions/payment_webhook/payment_app.py does not exist: Stripe cold start not measured")
     elif stripe_apigw_event(secret) is None:
         notes.add("events/stripe_payment_intent_succeeded.json does not exist: Stripe cold start not measured")
     else:
-        variants["stripe"] = (FUNCTIONS / "stripe_webhook", "stripe_app", lambda: stripe_apigw_event(secret))
+        variants["stripe"] = (FUNCTIONS / "payment_webhook", "payment_app", lambda: stripe_apigw_event(secret))
     return variants
 
 
@@ -211,7 +208,7 @@ def cold_once(stack: Stack, name: str, folder: Path, module: str, event: dict) -
                            f"{completed.stdout[-1000:]}")
     result = json.loads(lines[-1].removeprefix("BENCH_RESULT "))
     expected = 200 if name == "stripe" else 202
-    if result["status"] != expected or (name == "stripe" and result["outcome"] != "sent") or (
+    if result["status"] != expected or (name == "stripe" and result["outcome"] != "queued") or (
             name.startswith("collect") and (result["rejected"] or not result["accepted"])):
         raise RuntimeError(f"{module} answered {result['status']}: {result['body']}")
     return result

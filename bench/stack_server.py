@@ -9,25 +9,21 @@ everything is up, and runs until SIGTERM/SIGINT.
 """
 
 import json
-import signal
 import sys
-import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from local.shutdown import serve_until_signalled  # noqa: E402
 from local.stack import LocalStack  # noqa: E402
 
 
 def main(info_file: str) -> int:
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
     stack = LocalStack(port=0, root=ROOT)
-    try:
-        stack.start()
-        for poller in getattr(stack, "pollers", []):
+
+    def ready() -> None:
+        for poller in stack.pollers:
             poller.stop()
         stack.pollers = []
         info = {
@@ -42,11 +38,9 @@ def main(info_file: str) -> int:
         tmp = Path(info_file).with_suffix(".tmp")
         tmp.write_text(json.dumps(info))
         tmp.replace(info_file)
-        while not stopping.wait(0.5):
-            pass
-    finally:
-        stack.stop()
-    return 0
+
+    # The same start, signal handling and bounded stop as `make dev` (local/shutdown.py).
+    return serve_until_signalled(stack.start, stack.stop, on_ready=ready)
 
 
 if __name__ == "__main__":

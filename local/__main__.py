@@ -3,29 +3,26 @@
 import os
 import signal
 import sys
-import threading
 
-from . import devlog
-from .stack import LocalStack
+# Nothing needs stopping while the modules import: a signal then ends the process at once, without a
+# KeyboardInterrupt traceback. serve_until_signalled installs the real handlers (local/shutdown.py).
+for _signum in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(_signum, lambda signum, frame: os._exit(128 + signum))
+
+from . import devlog  # noqa: E402
+from .shutdown import serve_until_signalled  # noqa: E402
+from .stack import LocalStack  # noqa: E402
 
 
 def main() -> int:
     devlog.configure()
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
     stack = LocalStack(port=int(os.environ.get("PORT", "3000")))
-    try:
-        stack.start()
+
+    def ready() -> None:
         devlog.readable_functions(stack.functions.values())
         print(stack.banner(), flush=True)
-        # A timed wait, so the signal handlers get to run promptly on every platform.
-        while not stopping.wait(0.5):
-            pass
-    finally:
-        stack.stop()
-    print("Local stack stopped.", flush=True)
-    return 0
+
+    return serve_until_signalled(stack.start, stack.stop, on_ready=ready)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,16 @@ class MotoServer:
         return self.endpoint_url
 
     def stop(self) -> None:
+        if getattr(self._server, "_thread", None) is None:  # never started
+            return
+        # Stopped while starting (Ctrl-C during start-up): moto's stop() joins a thread that would serve
+        # forever if it got to serve_forever() after the check for its server, so wait for it to exist.
+        self._server._server_ready_event.wait(timeout=5)
         self._server.stop()
+        # moto's stop() ends serve_forever but leaves the listening socket open until the process ends.
+        server = getattr(self._server, "_server", None)
+        if server is not None:
+            server.server_close()
 
 
 def use_endpoint(endpoint_url: str) -> None:
@@ -102,10 +111,15 @@ def _create_table(dynamodb: Any, logical_id: str, props: dict) -> dict[str, str]
 
 
 def create_stripe_secret(name: str, signing_secret: str) -> None:
+    create_provider_secret(name, [signing_secret], [], "Stripe")
+
+
+def create_provider_secret(name: str, live: list[str], test: list[str], provider: str) -> None:
+    """A payment provider's signing secrets as the stack keeps them: {"live": [...], "test": [...]}."""
     boto3.client("secretsmanager").create_secret(
         Name=name,
-        SecretString=json.dumps({"secrets": [signing_secret]}),
-        Description="Stripe webhook signing secret(s) of the local stack",
+        SecretString=json.dumps({"live": live, "test": test}),
+        Description=f"{provider} webhook signing secret(s) of the local stack",
     )
 
 

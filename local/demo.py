@@ -2,9 +2,11 @@
 
 `demo_app` is a WSGI callable; it sees PATH_INFO relative to its mount (SCRIPT_NAME = /demo).
 The pages (local/demo/*.html) carry the two-line tracker snippet a merchant would paste and fire
-the funnel events; `POST /pay` stands in for Stripe: it makes the PaymentIntent a real payment
-would, and delivers the matching signed `payment_intent.succeeded` webhook to our own
-`/v1/webhooks/stripe`, so both channels of CompletePayment can be watched end to end.
+the funnel events; `POST /pay` stands in for the payment provider: for Stripe (the default) it makes
+the PaymentIntent a real payment would and delivers the matching signed `payment_intent.succeeded`
+webhook to our own `/v1/webhooks/stripe`; with `"provider": "paddle"` it delivers the signed
+`transaction.completed` Paddle would send to `/v1/webhooks/paddle` (payments/samples.py, the local
+secrets). Either way both channels of CompletePayment can be watched end to end.
 
 `/pay` calls back into the same local server, which therefore has to serve requests concurrently
 (the local stack's server is threaded).
@@ -25,6 +27,8 @@ from typing import Any
 import stripe
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
+
+from .payment_secrets import LocalPaymentSecrets
 
 CAMPAIGN_ID = "demo"
 STATIC_DIR = Path(__file__).resolve().parent / "demo"
@@ -87,7 +91,9 @@ def payment_intent_succeeded(*, session_id: str, amount_minor: int, currency: st
         "description": description,
         "last_payment_error": None,
         "latest_charge": stripe_id("ch"),
-        "livemode": False,
+        # Live mode: the stand-in plays a real purchase. A test-mode one (livemode false) reaches TikTok only
+        # while the campaign has a test event code (docs/design.md §6.3), and the demo campaign has none.
+        "livemode": True,
         "metadata": metadata,
         "next_action": None,
         "on_behalf_of": None,
@@ -113,7 +119,7 @@ def payment_intent_succeeded(*, session_id: str, amount_minor: int, currency: st
         "api_version": STRIPE_API_VERSION,
         "created": created,
         "data": {"object": intent},
-        "livemode": False,
+        "livemode": True,
         "pending_webhooks": 1,
         "request": {"id": "req_" + "".join(secrets.choice(ID_ALPHABET) for _ in range(14)),
                     "idempotency_key": str(uuid.uuid4())},
@@ -174,7 +180,10 @@ def _pay_request(request: Request) -> tuple[dict | None, Response | None]:
         return None, _error(400, "invalid_json", "body must be a JSON object")
     session_id, amount, currency = data.get("session_id"), data.get("amount_minor"), data.get("currency")
     contents, email = data.get("contents", []), data.get("email")
+    provider = data.get("provider", "stripe")
     problems = []
+    if provider not in ("stripe", "paddle"):
+        problems.append("provider: stripe or paddle")
     if not isinstance(session_id, str) or not SESSION_ID.match(session_id):
         problems.append("session_id: 1-128 characters of [A-Za-z0-9._:-]")
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
@@ -188,18 +197,58 @@ def _pay_request(request: Request) -> tuple[dict | None, Response | None]:
     if problems:
         return None, _error(400, "invalid_field", "; ".join(problems))
     return {"session_id": session_id, "amount_minor": amount, "currency": currency, "contents": contents,
-            "email": email or None}, None
+            "email": email or None, "provider": provider}, None
 
 
 def pay(request: Request) -> Response:
     order, problem = _pay_request(request)
     if problem is not None:
         return problem
-    event = payment_intent_succeeded(**order)
     base_url = os.environ.get("PUBLIC_BASE_URL") or request.host_url
+    if order.pop("provider") == "paddle":
+        return _json(pay_with_paddle(order, base_url))
+    event = payment_intent_succeeded(**order)
     delivery = deliver_webhook(json.dumps(event, indent=2), base_url)
     # The PaymentIntent id is the CompletePayment event_id on both channels (docs/design.md §4).
-    return _json({"event_id": event["data"]["object"]["id"], **delivery})
+    return _json({"event_id": event["data"]["object"]["id"], "provider": "stripe", **delivery})
+
+
+def pay_with_paddle(order: dict, base_url: str) -> dict:
+    """Paddle's `transaction.completed` for the checkout, signed with the local live secret and delivered.
+
+    The transaction id is the event_id: Paddle.js's `checkout.completed` hands it to the page (docs/paddle.md).
+    """
+    # Imported here, not at start: the layer's logging must first see the handlers' environment
+    # (POWERTOOLS_SERVICE_NAME), which the stack sets after importing this module.
+    from zellify_tiktok.payments.core import major_units
+    from zellify_tiktok.payments.samples import Secrets, build
+
+    local = LocalPaymentSecrets.from_environ()
+    currency = order["currency"].upper()
+    contents = order["contents"] if len(json.dumps(order["contents"])) <= MAX_METADATA_VALUE else None
+    webhook = build("paddle", "payment", campaign_id=CAMPAIGN_ID, session_id=order["session_id"],
+                    value=major_units(order["amount_minor"], currency), currency=currency,
+                    secrets=Secrets(paddle_live=local.paddle_live, paddle_test=local.paddle_test),
+                    contents=contents or None)
+    request = urllib.request.Request(base_url.rstrip("/") + webhook.path, data=webhook.body, method="POST",
+                                     headers={**webhook.headers, "User-Agent": "Paddle"})
+    return {"event_id": webhook.event_id, "provider": "paddle", **_send(request)}
+
+
+def _send(request: urllib.request.Request) -> dict:
+    try:
+        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_S) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    except (urllib.error.URLError, TimeoutError) as exc:
+        return {"webhook_status": None, "webhook_body": None, "webhook_error": str(exc)}
+    text = raw.decode("utf-8", "replace")
+    try:
+        body: Any = json.loads(text)
+    except ValueError:
+        body = text
+    return {"webhook_status": status, "webhook_body": body}
 
 
 def _file(name: str, content_type: str) -> Response:

@@ -18,11 +18,10 @@ import sys
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from aws_lambda_powertools import Logger
-
-from .functions import LambdaFunction
+if TYPE_CHECKING:
+    from .functions import LambdaFunction
 
 METRIC_LINE = '{"_aws"'
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "zellify-tiktok")
@@ -123,10 +122,13 @@ def configure() -> None:
         sys.stdout = WithoutMetricLines(sys.stdout)
 
 
-def readable_functions(functions: Iterable[LambdaFunction]) -> None:
+def readable_functions(functions: Iterable["LambdaFunction"]) -> None:
     """Once the handlers are loaded: their Loggers write every routine line, readable (not with DEBUG)."""
     if debugging():
         return
+    # Imported here, after the handlers: Powertools reads its environment when it is first imported.
+    from aws_lambda_powertools import Logger
+
     for function in functions:
         module = sys.modules.get(function.spec.handler.rsplit(".", 1)[0])
         logger = getattr(module, "logger", None)

@@ -49,21 +49,45 @@ def sqs_record(message: dict, queue_arn: str) -> dict:
     }
 
 
-class SqsPoller:
-    def __init__(self, function: LambdaFunction, spec: SqsEventSpec, queue_url: str, queue_arn: str):
+class Poller:
+    """A daemon thread that polls until asked to stop; what the stack's shutdown needs of every poller.
+
+    `_run` checks `self._stopping` between polls and waits on it (never `time.sleep`), and each AWS call
+    it makes returns within about WAIT_TIME_S, so a stop takes effect within a poll; a function invocation
+    under way is not cut short (a daemon thread: the process does not wait for it).
+    """
+
+    def __init__(self, function: LambdaFunction, name: str):
         self.function = function
-        self.spec = spec
-        self.queue_url = queue_url
-        self.queue_arn = queue_arn
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"sqs-poller-{function.spec.name}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
         self._stopping.set()
-        self._thread.join(timeout=WAIT_TIME_S + self.function.spec.timeout_s + 1)
+
+    def join(self, timeout: float) -> bool:
+        """Wait at most `timeout` seconds for the thread to end; answer whether it has."""
+        if self._thread.ident is not None:
+            self._thread.join(timeout=max(0.0, timeout))
+        return not self._thread.is_alive()
+
+    def stop(self, timeout: float | None = None) -> bool:
+        self.request_stop()
+        return self.join(WAIT_TIME_S + self.function.spec.timeout_s + 1 if timeout is None else timeout)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class SqsPoller(Poller):
+    def __init__(self, function: LambdaFunction, spec: SqsEventSpec, queue_url: str, queue_arn: str):
+        super().__init__(function, f"sqs-poller-{function.spec.name}")
+        self.spec = spec
+        self.queue_url = queue_url
+        self.queue_arn = queue_arn
 
     def _run(self) -> None:
         sqs = boto3.client("sqs")
@@ -129,7 +153,7 @@ def matches(pattern: Any, value: Any) -> bool:
     return bool(pattern == value)
 
 
-class StreamPoller:
+class StreamPoller(Poller):
     """A DynamoDB stream event source mapping: reads every shard from its start, filters, batches, invokes.
 
     A batch the function fails on is offered again, the same records, on the next poll, as Lambda retries a
@@ -137,22 +161,13 @@ class StreamPoller:
     """
 
     def __init__(self, function: LambdaFunction, spec: StreamEventSpec, stream_arn: str, poll_s: float = 1.0):
-        self.function = function
+        super().__init__(function, f"stream-poller-{function.spec.name}")
         self.spec = spec
         self.stream_arn = stream_arn
         self.poll_s = poll_s
         self._iterators: dict[str, str | None] = {}
         self._pending: list[dict] = []
         self._failed_size = 0
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"stream-poller-{function.spec.name}", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=self.poll_s + self.function.spec.timeout_s + 1)
 
     def _run(self) -> None:
         streams = boto3.client("dynamodbstreams")
@@ -169,7 +184,7 @@ class StreamPoller:
                 self._iterators[shard_id] = streams.get_shard_iterator(
                     StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
             iterator = self._iterators[shard_id]
-            while iterator:
+            while iterator and not self._stopping.is_set():
                 answer = streams.get_records(ShardIterator=iterator, Limit=1000)
                 records = answer.get("Records", [])
                 self._pending.extend({**r, "eventSourceARN": self.stream_arn} for r in records
@@ -178,7 +193,7 @@ class StreamPoller:
                 self._iterators[shard_id] = iterator
                 if not records:
                     break
-        while self._pending:
+        while self._pending and not self._stopping.is_set():
             # A failed batch is offered again as it was, not grown by the records that came meanwhile: Lambda
             # retries the same batch (the HealthFunction's adds are idempotent per batch, §9).
             batch = self._pending[:self._failed_size or self.spec.batch_size]

@@ -1,6 +1,8 @@
 """The local stack's HTTP front: /healthz and /_dev endpoints, the /demo mount, the HTTP API behind the rest."""
 
 import logging
+import os
+import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -24,6 +26,20 @@ log = logging.getLogger("local.http")
 
 WsgiApp = Callable[[dict, Any], Iterable[bytes]]
 DEMO_PREFIX = "/demo"
+# The names this stack answers to (with its port); DEV_ALLOWED_HOSTS adds more. Any other Host is a page
+# reaching 127.0.0.1 through a name it controls (DNS rebinding), refused before anything runs.
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]"})
+# State-changing /_dev/ requests must be JSON: a page of another site can send a form or text/plain
+# without asking (no CORS preflight), but not application/json.
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+JSON_EXEMPT = frozenset({
+    # The Pixel stand-in's SDK reports calls as TikTok's Pixel does, with text/plain beacons, from funnel
+    # pages of any origin; what it adds is a record on the Test Events page, nothing that changes delivery.
+    ("POST", "/_dev/pixel/requests"),
+    # OAuth 2.0 speaks forms: the sign-in page's form and the token endpoint (RFC 6749 §4.1.3, §4.4.2).
+    ("POST", f"{OIDC_PREFIX}/authorize"),
+    ("POST", f"{OIDC_PREFIX}/token"),
+})
 
 
 class LocalApp:
@@ -35,6 +51,7 @@ class LocalApp:
                  render_test_events: Callable[[dict], str],
                  render_health: Callable[[str, int, int, Any], str], demo_app: WsgiApp):
         self.api = api
+        self.allowed_hosts = parse_allowed_hosts(os.environ.get("DEV_ALLOWED_HOSTS", ""))
         self.aws_endpoint_url = aws_endpoint_url
         self.admin_token = admin_token
         self.health = health
@@ -63,6 +80,11 @@ class LocalApp:
         ])
 
     def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
+        host = environ.get("HTTP_HOST", "")
+        if not host_allowed(host, str(environ.get("SERVER_PORT", "")), self.allowed_hosts):
+            return error_response(400, "host_not_allowed", "this local stack answers only 127.0.0.1, localhost "
+                                  "and [::1] with its port; DEV_ALLOWED_HOSTS names more",
+                                  [{"field": "Host", "value": printable(host[:200])}])(environ, start_response)
         path = environ.get("PATH_INFO", "")
         if path == DEMO_PREFIX or path.startswith(DEMO_PREFIX + "/"):
             return self._demo(environ, start_response)
@@ -71,6 +93,10 @@ class LocalApp:
         return self.api(environ, start_response)
 
     def _dev(self, request: Request) -> Response:
+        if needs_json(request) and request.mimetype != "application/json":
+            return error_response(415, "unsupported_media_type",
+                                  f"{request.method} {request.path} takes only Content-Type: application/json",
+                                  [{"field": "Content-Type", "value": printable(request.content_type or "")[:200]}])
         try:
             endpoint, arguments = self.dev_routes.bind_to_environ(request.environ).match()
         except HTTPException as exc:
@@ -126,8 +152,58 @@ class LocalApp:
             response.close()
 
 
+def parse_allowed_hosts(value: str) -> frozenset[str]:
+    """DEV_ALLOWED_HOSTS: comma-separated names (`devbox.lan`, `192.168.1.20`, or with a port, `devbox.lan:3000`)."""
+    return frozenset(name.strip().lower() for name in value.split(",") if name.strip())
+
+
+def host_allowed(host: str, port: str, extra: frozenset[str] = frozenset()) -> bool:
+    """Whether a Host header names this stack: a local name, or one of `extra`, with this server's port."""
+    host = host.strip().lower()
+    if not host:
+        return False
+    if host in extra:  # named with its port
+        return True
+    if host.startswith("["):  # an IPv6 literal: [::1]:3000
+        name, _, rest = host.partition("]")
+        name += "]"
+        if rest and not rest.startswith(":"):
+            return False
+        host_port = rest[1:]
+    else:
+        name, _, host_port = host.partition(":")
+    if host_port and host_port != port:
+        return False
+    return name in LOCAL_HOSTS or name in extra
+
+
+def needs_json(request: Request) -> bool:
+    """A state-changing /_dev/ request, which must come as application/json (JSON_EXEMPT aside).
+
+    A DELETE without a body has nothing to type: browsers preflight a DELETE from another site anyway.
+    """
+    if request.method not in STATE_CHANGING or (request.method, request.path) in JSON_EXEMPT:
+        return False
+    if request.method == "DELETE":
+        return bool(request.content_type or request.content_length)
+    return True
+
+
+def error_response(status: int, code: str, message: str, details: list | None = None) -> Response:
+    return json_response({"error": {"code": code, "message": message, "details": details or []}}, status)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
+
+
+def printable(text: str) -> str:
+    """`text` with control characters (and the backslash) escaped as Python writes them: a request
+    cannot move the log's cursor, colour it, or forge a line."""
+    return _CONTROL.sub(lambda m: "\\\\" if m.group() == "\\" else f"\\x{ord(m.group()):02x}", text)
+
+
 class _RequestHandler(WSGIRequestHandler):
-    """One log line per request through `local.http`.
+    """One log line per request through `local.http`, control characters escaped.
 
     werkzeug's own logger is quietened by the stack: moto's server, in this process too, would log
     every AWS call through it.
@@ -142,7 +218,13 @@ class _RequestHandler(WSGIRequestHandler):
         status = getattr(code, "value", code)
         level = logging.DEBUG if self.command == "GET" and self.path.startswith("/_dev/") else logging.INFO
         elapsed_ms = (time.monotonic() - getattr(self, "_started", time.monotonic())) * 1000
-        log.log(level, "%s %s %s %.0f ms", self.command, self.path, status, elapsed_ms)
+        log.log(level, "%s %s %s %.0f ms", printable(str(self.command)), printable(str(self.path)), status,
+                elapsed_ms)
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        # What http.server and werkzeug log themselves (a malformed request line, an error): the same escaping.
+        log.log(logging.ERROR if type == "error" else logging.INFO, "%s %s", self.address_string(),
+                printable(message % args if args else message))
 
 
 def make_http_server(app: WsgiApp, port: int) -> BaseWSGIServer:

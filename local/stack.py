@@ -11,6 +11,7 @@ One stack per process: moto's backends and the handlers' environment are process
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +21,16 @@ from werkzeug.serving import BaseWSGIServer
 from werkzeug.test import Client
 
 from .apigw import HttpApi, Route
-from .aws import MotoServer, create_resources, create_stripe_secret, peek_messages, use_endpoint
+from .aws import MotoServer, create_provider_secret, create_resources, create_stripe_secret, peek_messages, use_endpoint
 from .demo import demo_app
 from .functions import LambdaFunction, Status, load_function
 from .jwt_authorizer import JwtAuthorizer
 from .oidc_standin import CAMPAIGNS_SCOPE, CONSOLE_CLIENT_ID, MACHINE_CLIENT_ID, MACHINE_CLIENT_SECRET, OidcStandIn
+from .payment_secrets import LocalPaymentSecrets
 from .pixel_standin import PixelStandIn
 from .poller import SqsPoller, StreamPoller
 from .server import LocalApp, make_http_server
+from .shutdown import STOP_TIMEOUT_S
 from .template import FunctionSpec, Resolver, Template, TemplateError, cfn_string
 from .testevents import render as render_test_events
 from .testevents import render_health
@@ -59,6 +62,7 @@ class LocalStack:
         # Read now: the handlers' environment is written into os.environ at start.
         self.admin_token = os.environ.get("DEV_ADMIN_TOKEN") or DEFAULT_ADMIN_TOKEN
         self.stripe_signing_secret = os.environ.get("STRIPE_WEBHOOK_SECRET") or DEFAULT_STRIPE_SIGNING_SECRET
+        self.payment_secrets = LocalPaymentSecrets.from_environ()
         self._tiktok_api_base = os.environ.get("TIKTOK_API_BASE")
         self._pixel_sdk_url = os.environ.get("TIKTOK_PIXEL_SDK_URL")
         self.tiktok = TikTokStandIn()
@@ -97,6 +101,9 @@ class LocalStack:
         os.environ.update(self.handler_environment)
         if "STRIPE_SECRET_NAME" in self.handler_environment:
             create_stripe_secret(self.handler_environment["STRIPE_SECRET_NAME"], self.stripe_signing_secret)
+        for variable, (provider, live, test) in self.payment_secrets.by_setting().items():
+            if self.handler_environment.get(variable):
+                create_provider_secret(self.handler_environment[variable], live, test, provider)
         self.functions = {spec.name: load_function(spec) for spec in specs}
         # A function whose handler failed to import keeps its routes, as the deployed API would: they answer 500.
         self.routes = [Route(spec, self.functions[spec.function]) for spec in template.http_routes()]
@@ -122,18 +129,28 @@ class LocalStack:
         self._http_thread.start()
         return self.base_url
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> bool:
+        """Stop everything within about `timeout` seconds; answer whether every thread of the stack ended.
+
+        Every poller is told at once and then given what is left of one shared deadline, so a poller in a
+        slow invocation cannot hold up the rest; its daemon thread is left behind (local/shutdown.py).
+        """
+        deadline = time.monotonic() + timeout
         for poller in self.pollers:
-            poller.stop()
-        self.pollers = []
+            poller.request_stop()
+        ended = True
         if self._http is not None:
             if self._http_thread is not None:  # shutdown() waits for serve_forever, so only when it runs
                 self._http.shutdown()
             self._http.server_close()
             self._http = self._http_thread = None
+        for poller in self.pollers:
+            ended = poller.join(deadline - time.monotonic()) and ended
+        self.pollers = []
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+        return ended
 
     def _dispatch(self, environ: dict, start_response: Any) -> Any:
         # The server is bound before the app exists (the handlers need its port) and serves once it does.
@@ -262,7 +279,9 @@ class LocalStack:
             f"  Pixel stand-in    {self.handler_environment['TIKTOK_PIXEL_SDK_URL']}  "
             f"(recorded: {base}/_dev/pixel/requests)",
             f"  AWS (moto)        {self.aws_endpoint_url}",
-            f"  Stripe secret     {self.stripe_signing_secret}  (POST {base}/v1/webhooks/stripe)",
+            f"  Stripe secret     {self.stripe_signing_secret}  "
+            f"(POST {base}/v1/webhooks/stripe; test mode: livemode false)",
+            *self.payment_secrets.banner_lines(base),
             f"  Admin token       Authorization: Bearer {self.admin_token}  (operator routes, local only)",
             f"  Seeded campaign   {seeded}",
             "  Ctrl-C stops it.",

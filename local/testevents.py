@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from zellify_tiktok.url_scrub import scrub_url
+
 from .http_util import mask_contact
 
 MATCH_KEYS = ("email", "phone", "external_id", "ttp", "ttclid", "ip", "user_agent")
@@ -53,6 +55,7 @@ class ServerCopy:
     test_event_code: str | None
     hash_prefixes: dict = field(default_factory=dict)  # hashed key -> the first characters of its hash
     unhashed: tuple = ()  # hashed keys that arrived as something else: a bug TikTok answers 40062 to
+    page_url: str | None = None
 
 
 @dataclass
@@ -139,6 +142,7 @@ def _collect(state: dict) -> tuple[list[Row], list[dict]]:
                     test_event_code=_text(body.get("test_event_code")),
                     hash_prefixes=prefixes,
                     unhashed=unhashed,
+                    page_url=_text((event.get("page") if isinstance(event.get("page"), dict) else {}).get("url")),
                 ))
 
     for section, note in (("queued", "server copy queued for retry"), ("dead_lettered", "server copy dead-lettered")):
@@ -286,6 +290,9 @@ def _event_row(row: Row, by_pixel: dict[str, list[str]]) -> str:
         server = f"×{len(row.server)} {_properties(last.properties)}"
         if last.test_event_code:
             server += f'<br><span class="muted">test code {_e(last.test_event_code)}</span>'
+        if last.page_url:
+            # Scrubbed again: whatever sent it, the page shows no email or phone of a URL (docs/design.md §5).
+            server += f'<br><span class="muted" data-testid="page-url">{_e(scrub_url(last.page_url))}</span>'
         answers = "<br>".join(_answer(c.answer) for c in row.server)
     else:
         server = answers = '<span class="muted">–</span>'

@@ -1,10 +1,12 @@
 """Stripe webhook samples (events/stripe_*.json) re-signed for a test.
 
 The samples are signed with whsec_dev at a fixed time, so their signatures are stale: a test takes
-a sample's body (changed if it wants), and signs it now with the secret it configured.
+a sample's body (changed if it wants), and signs it now with the secret it configured. Their events are
+re-dated to an hour ago (one time for the whole run): the webhook ignores events older than 7 days.
 """
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -13,11 +15,16 @@ import stripe
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 SAMPLE_SECRET = "whsec_dev"
 SAMPLES = sorted(path.name for path in EVENTS.glob("stripe_*.json"))
+RECENT = int(time.time()) - 3600
+_EVENT_CREATED = re.compile(r'^  "created": \d+', re.MULTILINE)  # the event's own, not its object's
 
 
-def sample(name: str) -> dict:
-    """The API Gateway event of a sample, as stored."""
-    return json.loads((EVENTS / name).read_text())
+def sample(name: str, *, as_stored: bool = False) -> dict:
+    """The API Gateway event of a sample, its Stripe event re-dated to RECENT (the text otherwise as stored)."""
+    event = json.loads((EVENTS / name).read_text())
+    if not as_stored:
+        event["body"] = _EVENT_CREATED.sub(f'  "created": {RECENT}', event["body"], count=1)
+    return event
 
 
 def stripe_event(name: str) -> dict:

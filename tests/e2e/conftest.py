@@ -17,13 +17,16 @@ import boto3
 import pytest
 import requests
 
+from local.shutdown import stop_process
+
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 10
 # A leftover retry of an earlier test waits out its backoff (seconds locally) before it is delivered.
 RETRY_DRAIN_TIMEOUT_S = 120
 # The user's own settings must not leak in: the tests expect the stack's defaults.
-_SCRUBBED = ("TIKTOK_API_BASE", "TIKTOK_PIXEL_SDK_URL", "DEV_ADMIN_TOKEN", "STRIPE_WEBHOOK_SECRET", "PORT")
+_SCRUBBED = ("TIKTOK_API_BASE", "TIKTOK_PIXEL_SDK_URL", "DEV_ADMIN_TOKEN", "STRIPE_WEBHOOK_SECRET", "PORT",
+             "PADDLE_WEBHOOK_SECRET", "PADDLE_TEST_WEBHOOK_SECRET", "SOLIDGATE_WEBHOOK_KEYS")
 
 
 def free_port() -> int:
@@ -75,13 +78,7 @@ class LocalStackProcess:
 
     def interrupt(self) -> int | None:
         """Ctrl-C, as a developer stops `make dev`; the exit code, or None when it did not stop in time."""
-        self.process.send_signal(signal.SIGINT)
-        try:
-            return self.process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            return None
+        return stop_process(self.process, signal.SIGINT, STOP_TIMEOUT_S)
 
     # HTTP helpers
 

@@ -49,8 +49,8 @@ def complete_payments(stack, event_id: str) -> list[tuple[dict, dict]]:
 
 
 def test_payment_after_beacons_sends_one_enriched_complete_payment(stack, tiktok):
-    if not stack.function_loaded("StripeWebhookFunction"):
-        pytest.fail("StripeWebhookFunction is not loaded in the local stack (see /healthz)")
+    if not stack.function_loaded("PaymentWebhookFunction"):
+        pytest.fail("PaymentWebhookFunction is not loaded in the local stack (see /healthz)")
     session_id = f"e2e-{uuid.uuid4()}"
     post_beacon(stack, session_id, [{"event": "page_view", "event_id": f"{session_id}:pv",
                                      "page": {"url": "https://funnel.example.com/"}}])
@@ -71,7 +71,7 @@ def test_payment_after_beacons_sends_one_enriched_complete_payment(stack, tiktok
     body = json.dumps(event, indent=2)
 
     answer = post_webhook(stack, body, stack.stripe_signing_secret)
-    assert (answer.status_code, answer.json()) == (200, {"status": "sent", "reason": "payment_succeeded",
+    assert (answer.status_code, answer.json()) == (200, {"status": "queued", "reason": "payment_succeeded",
                                                          "event_ids": [pi]})
     [(request, sent)] = complete_payments(stack, pi)
     assert request["body"]["event_source_id"] == DEMO_PIXEL

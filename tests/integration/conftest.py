@@ -68,7 +68,7 @@ def runtime(aws, tiktok, monkeypatch):
                              http=tiktok)
     get_runtime.cache_clear()
     monkeypatch.setattr("zellify_tiktok.runtime.get_runtime", lambda: rt)
-    for module in ("collect", "settings", "tracker", "retry", "stripe_webhook", "test_event", "health"):
+    for module in ("collect", "settings", "tracker", "retry", "payment_webhook", "test_event", "health"):
         monkeypatch.setattr(f"zellify_tiktok.services.{module}.get_runtime", lambda: rt, raising=False)
     return rt
 

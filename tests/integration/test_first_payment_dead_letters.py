@@ -12,8 +12,8 @@ import json
 import os
 
 import boto3
+import payment_app as stripe_app
 import pytest
-import stripe_app
 from zellify_tiktok.repositories.ledger import ledger_key
 from zellify_tiktok.services.replay import ReplayFilter, replay_dead_letters
 

@@ -38,7 +38,7 @@ def import_as_lambda(spec: FunctionSpec) -> subprocess.CompletedProcess:
 
 def test_the_template_has_its_six_functions():
     assert {spec.name for spec in SPECS} == {"CollectFunction", "CampaignSettingsFunction", "RetryFunction",
-                                             "StripeWebhookFunction", "HealthFunction", "ConsoleFunction"}
+                                             "PaymentWebhookFunction", "HealthFunction", "ConsoleFunction"}
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)

@@ -13,10 +13,10 @@ import logging
 
 import boto3
 import collect_app
+import payment_app as stripe_app
 import pytest
 import retry_app
 import settings_app
-import stripe_app
 
 from local.template import Template
 from tests.integration.conftest import ROOT, LambdaContext, load_event
@@ -90,7 +90,7 @@ def test_stripe_event_of_one_campaign_reads_only_its_own_session(two_campaigns, 
     payment["data"]["object"].pop("receipt_email", None)
     status, _, body = call(stripe_app, signed_event("stripe_payment_intent_succeeded.json", payment,
                                                     secret=SIGNING_SECRET))
-    assert status == 200 and body["status"] == "sent", body
+    assert status == 200 and body["status"] == "queued", body
     [(event, headers)] = events_of(tiktok, PIXEL_B)
     assert headers["Access-Token"] == TOKEN_B
     assert "email" not in event["user"] and "ttp" not in event["user"], event["user"]
@@ -120,7 +120,7 @@ def test_every_operator_route_uses_the_jwt_authorizer_in_the_template():
     assert all(r.authorizer == "OperatorJwt" and r.authorization_scopes == ("zellify-tiktok/campaigns",)
                for r in operator)
     public = [r for r in routes if r.authorizer is None]
-    assert {r.function for r in public} == {"CollectFunction", "StripeWebhookFunction", "ConsoleFunction"}
+    assert {r.function for r in public} == {"CollectFunction", "PaymentWebhookFunction", "ConsoleFunction"}
 
 
 # Secrets in logs, responses, queue messages and tracker.js

@@ -6,8 +6,8 @@ import os
 import time
 
 import boto3
+import payment_app as stripe_app
 import pytest
-import stripe_app
 from zellify_tiktok.hashing import hash_email, hash_external_id
 
 from tests.integration.helpers import beacon_body, call, post_beacon, put_settings
@@ -96,7 +96,7 @@ def test_every_sample_has_an_expectation():
 def test_each_mapped_event_type_sends_its_tiktok_event(demo, tiktok, name):
     tiktok_name, event_id, value, currency = EXPECTED[name]
     status, body = webhook(name)
-    assert (status, body) == (200, {"status": "sent", "reason": body["reason"], "event_ids": [event_id]})
+    assert (status, body) == (200, {"status": "queued", "reason": body["reason"], "event_ids": [event_id]})
     event = only_event(tiktok)
     assert (event["event"], event["event_id"]) == (tiktok_name, event_id)
     assert event["event_time"] == stripe_event(name)["created"]
@@ -116,7 +116,7 @@ def test_value_in_each_currency_class(demo, tiktok, currency, amount, value):
         pi.update(currency=currency, amount=amount, amount_received=amount)
         pi["metadata"].pop("zellify_contents")
 
-    assert webhook("stripe_payment_intent_succeeded.json", change)[1]["status"] == "sent"
+    assert webhook("stripe_payment_intent_succeeded.json", change)[1]["status"] == "queued"
     properties = only_event(tiktok)["properties"]
     assert (properties["value"], properties["currency"]) == (value, currency.upper())
     assert type(properties["value"]) is type(value)  # 500 JPY goes as the integer 500
@@ -135,7 +135,7 @@ def test_event_names_override_applies(demo, tiktok):
 
 def test_duplicate_delivery_is_answered_duplicate_and_not_sent_again(demo, tiktok):
     event = signed_event("stripe_payment_intent_succeeded.json", secret=SECRET)
-    assert deliver(event) == (200, {"status": "sent", "reason": "payment_succeeded", "event_ids": [PI]})
+    assert deliver(event) == (200, {"status": "queued", "reason": "payment_succeeded", "event_ids": [PI]})
     assert deliver(event) == (200, {"status": "duplicate", "reason": "already_sent", "event_ids": [PI]})
     assert len(tiktok.calls) == 1
 
@@ -146,13 +146,13 @@ def test_duplicate_delivery_is_answered_duplicate_and_not_sent_again(demo, tikto
                                     "stripe_checkout_session_completed_payment.json")])
 def test_checkout_session_and_payment_intent_send_one_complete_payment(demo, tiktok, order):
     first, second = (webhook(name)[1] for name in order)
-    assert (first["status"], second["status"]) == ("sent", "duplicate")
+    assert (first["status"], second["status"]) == ("queued", "duplicate")
     assert first["event_ids"] == second["event_ids"] == [PI]
     assert only_event(tiktok)["event"] == "CompletePayment"
 
 
 def test_subscription_checkout_and_first_invoice_send_one_complete_payment(demo, tiktok, aws):
-    assert webhook("stripe_checkout_session_completed_subscription.json")[1]["status"] == "sent"
+    assert webhook("stripe_checkout_session_completed_subscription.json")[1]["status"] == "queued"
     assert webhook("stripe_invoice_paid_subscription_create.json")[1] == {
         "status": "duplicate", "reason": "already_sent", "event_ids": [INVOICE]}
     assert only_event(tiktok)["event_id"] == INVOICE
@@ -169,12 +169,12 @@ def test_trial_then_first_paid_invoice_then_renewal(demo, tiktok):
         invoice.update(id="in_1SXkD9LkdIwHu7ixTrial000", billing_reason="subscription_create", amount_due=0,
                        amount_paid=0)
 
-    assert webhook("stripe_customer_subscription_created_trialing.json")[1]["status"] == "sent"
+    assert webhook("stripe_customer_subscription_created_trialing.json")[1]["status"] == "queued"
     assert webhook("stripe_invoice_paid_subscription_cycle.json", trial_invoice)[1] == {
         "status": "ignored", "reason": "zero_amount", "event_ids": []}
     # The trial's first real payment arrives as subscription_cycle: still the first paid invoice.
-    assert webhook("stripe_invoice_paid_subscription_cycle.json")[1]["status"] == "sent"
-    assert webhook("stripe_customer_subscription_updated_trialing_active.json")[1]["status"] == "sent"
+    assert webhook("stripe_invoice_paid_subscription_cycle.json")[1]["status"] == "queued"
+    assert webhook("stripe_customer_subscription_updated_trialing_active.json")[1]["status"] == "queued"
     assert webhook("stripe_invoice_paid_subscription_cycle.json", renewal)[1] == {
         "status": "ignored", "reason": "not_first_payment", "event_ids": ["in_1TKxR9LkdIwHu7ixNextMonth"]}
     assert [(e["event"], e["event_id"]) for e in tiktok.events] == [
@@ -184,7 +184,7 @@ def test_trial_then_first_paid_invoice_then_renewal(demo, tiktok):
 @pytest.mark.parametrize("report_renewals", [False, True])
 def test_renewal_is_reported_only_with_report_renewals(demo, tiktok, report_renewals):
     demo(report_renewals=report_renewals)
-    assert webhook("stripe_invoice_paid_subscription_create.json")[1]["status"] == "sent"
+    assert webhook("stripe_invoice_paid_subscription_create.json")[1]["status"] == "queued"
     next_month = "in_1TKxR9LkdIwHu7ixNextMonth"
 
     def renewal(invoice):
@@ -192,7 +192,7 @@ def test_renewal_is_reported_only_with_report_renewals(demo, tiktok, report_rene
 
     answer = webhook("stripe_invoice_paid_subscription_create.json", renewal)[1]
     if report_renewals:
-        assert answer == {"status": "sent", "reason": "payment_succeeded", "event_ids": [next_month]}
+        assert answer == {"status": "queued", "reason": "payment_succeeded", "event_ids": [next_month]}
         assert [e["event_id"] for e in tiktok.events] == [INVOICE, next_month]
     else:
         assert answer == {"status": "ignored", "reason": "not_first_payment", "event_ids": [next_month]}
@@ -261,7 +261,7 @@ def test_a_signature_within_300_s_either_way_is_accepted(demo, tiktok, offset_s)
     # Stripe's clock and ours differ a little in both directions.
     status, body = deliver(_signed(make=lambda header, body: signature_header(body, SECRET,
                                                                               int(time.time()) + offset_s)))
-    assert (status, body["status"]) == (200, "sent")
+    assert (status, body["status"]) == (200, "queued")
 
 
 def _metric_values(output: str, name: str) -> list[float]:
@@ -297,8 +297,8 @@ def test_non_utf8_body_is_refused(demo):
 
 def test_rotation_accepts_every_configured_secret(demo, tiktok, stripe_secret):
     stripe_secret("whsec_new", SECRET)
-    assert webhook("stripe_payment_intent_succeeded.json", secret="whsec_new")[1]["status"] == "sent"
-    assert webhook("stripe_invoice_paid_subscription_create.json", secret=SECRET)[1]["status"] == "sent"
+    assert webhook("stripe_payment_intent_succeeded.json", secret="whsec_new")[1]["status"] == "queued"
+    assert webhook("stripe_invoice_paid_subscription_create.json", secret=SECRET)[1]["status"] == "queued"
     assert len(tiktok.events) == 2
 
 
@@ -308,13 +308,13 @@ def test_several_v1_signatures_one_of_them_right(demo):
     right = event["headers"]["stripe-signature"]
     wrong = signature_header(event["body"], "whsec_expired").split(",")[1]
     event["headers"]["stripe-signature"] = f"{right.split(',')[0]},{wrong},{right.split(',')[1]},v0=abc"
-    assert deliver(event)[1]["status"] == "sent"
+    assert deliver(event)[1]["status"] == "queued"
 
 
 def test_base64_encoded_body_is_verified_after_decoding(demo, tiktok):
     event = signed_event("stripe_payment_intent_succeeded.json", secret=SECRET)
     event["body"], event["isBase64Encoded"] = base64.b64encode(event["body"].encode()).decode(), True
-    assert deliver(event) == (200, {"status": "sent", "reason": "payment_succeeded", "event_ids": [PI]})
+    assert deliver(event) == (200, {"status": "queued", "reason": "payment_succeeded", "event_ids": [PI]})
 
 
 def test_body_over_1_mib_is_refused(demo, tiktok):
@@ -368,7 +368,7 @@ def test_disabled_and_pixel_only_campaigns_send_nothing(demo, tiktok):
 
 # -- guards -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("account", "status"), [("acct_1MerchantA", "sent"), ("acct_1MerchantB", "ignored"),
+@pytest.mark.parametrize(("account", "status"), [("acct_1MerchantA", "queued"), ("acct_1MerchantB", "ignored"),
                                                  (None, "ignored")])
 def test_account_guard(demo, tiktok, account, status):
     demo(stripe_account="acct_1MerchantA")
@@ -380,7 +380,7 @@ def test_account_guard(demo, tiktok, account, status):
 
 
 def test_connect_events_pass_for_campaigns_without_an_account(demo, tiktok):
-    assert webhook("stripe_payment_intent_succeeded.json", account="acct_1Anyone")[1]["status"] == "sent"
+    assert webhook("stripe_payment_intent_succeeded.json", account="acct_1Anyone")[1]["status"] == "queued"
 
 
 def test_consent_required_campaign_without_consent_gets_nothing(demo, tiktok):
@@ -392,7 +392,7 @@ def test_consent_required_campaign_without_consent_gets_nothing(demo, tiktok):
     assert tiktok.calls == []
     post_beacon(beacon_body(consent=True))
     tiktok.calls.clear()
-    assert webhook("stripe_payment_intent_succeeded.json")[1]["status"] == "sent"
+    assert webhook("stripe_payment_intent_succeeded.json")[1]["status"] == "queued"
     assert only_event(tiktok)["event"] == "CompletePayment"
 
 
@@ -402,7 +402,7 @@ def test_complete_payment_carries_the_session_from_earlier_beacons(demo, tiktok)
     assert post_beacon(beacon_body())[0] == 202
     tiktok.calls.clear()
     assert webhook("stripe_payment_intent_succeeded.json", lambda pi: pi.update(receipt_email="other@example.com"))[1][
-        "status"] == "sent"
+        "status"] == "queued"
     event = only_event(tiktok)
     assert event["user"] == {
         "external_id": hash_external_id(SESSION),
@@ -477,7 +477,7 @@ def test_queue_down_on_a_transient_failure_answers_500(demo, tiktok, runtime):
     assert status == 500 and body["error"]["code"] == "retry_later"
     # Nothing was recorded: Stripe's redelivery is sent, not taken for a duplicate.
     runtime.retry_queue.url = os.environ["RETRY_QUEUE_URL"]
-    assert webhook("stripe_payment_intent_succeeded.json")[1]["status"] == "sent"
+    assert webhook("stripe_payment_intent_succeeded.json")[1]["status"] == "queued"
 
 
 def test_unreadable_tables_answer_500_so_stripe_redelivers(demo, tiktok, runtime):

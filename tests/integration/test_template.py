@@ -64,7 +64,7 @@ def test_sam_build_produces_arm64_layer(tmp_path):
         assert not (layer / absent).exists(), absent
     # Bytecode for what a cold start imports (Lambda's /opt is read-only: it could not be written there).
     assert list((layer / "zellify_tiktok" / "services" / "__pycache__").glob("collect.cpython-313.pyc"))
-    assert (layer / "aws_xray_sdk").exists() and (tmp_path / "build" / "StripeWebhookFunction" / "stripe").exists()
+    assert (layer / "aws_xray_sdk").exists() and (tmp_path / "build" / "PaymentWebhookFunction" / "stripe").exists()
     # Browsers get the minified script; the readable source and its build files stay behind.
     collect = tmp_path / "build" / "CollectFunction"
     assert sorted(p.name for p in collect.iterdir()) == ["collect_app.py", "tracker.min.js"]
@@ -86,7 +86,7 @@ OPERATOR_ROUTES = {
 }
 PUBLIC_ROUTES = {
     ("POST", "/v1/events"), ("OPTIONS", "/v1/events"), ("GET", "/v1/campaigns/{campaign_id}/tracker.js"),
-    ("POST", "/v1/webhooks/stripe"), ("GET", "/console"), ("GET", "/console/{file+}"),
+    ("POST", "/v1/webhooks/{provider}"), ("GET", "/console"), ("GET", "/console/{file+}"),
 }
 
 
@@ -219,11 +219,13 @@ FUNCTION_PERMISSIONS = {
         ("sqs:ChangeMessageVisibility", "RetryQueue"), ("sqs:SendMessage", "RetryQueue"),
         ("sqs:SendMessage", "DeadLetterQueue"),
     },
-    "StripeWebhookFunction": {
+    "PaymentWebhookFunction": {
         ("dynamodb:GetItem", "CampaignsTable"), CAMPAIGN_UPDATE, ("dynamodb:GetItem", "SessionsTable"),
         ("dynamodb:BatchGetItem", "SentEventsTable"), ("dynamodb:BatchWriteItem", "SentEventsTable"),
         ("dynamodb:UpdateItem", "HealthTable"), ("secretsmanager:GetSecretValue", CAMPAIGN_SECRETS),
         ("secretsmanager:GetSecretValue", "StripeWebhookSigningSecret"),
+        ("secretsmanager:GetSecretValue", "PaddleWebhookSigningSecret"),
+        ("secretsmanager:GetSecretValue", "SolidgateWebhookSigningSecret"),
         ("sqs:SendMessage", "RetryQueue"), ("sqs:SendMessage", "DeadLetterQueue"),
     },
     "ConsoleFunction": set(),  # static files and config.json: no AWS at all
@@ -408,7 +410,8 @@ def test_metrics_alarmed_on_are_the_ones_the_code_emits(template):
     source = "\n".join(path.read_text() for path in layer.rglob("*.py"))
     custom = {m["MetricName"] for alarm in resources_of(template, "AWS::CloudWatch::Alarm").values()
               for m in _alarm_metrics(alarm) if m["Namespace"] == "ZellifyTikTok"}
-    assert custom == {"StripeSignatureFailures", "TikTokPermanentFailures", "EventsSent"}
+    assert custom == {"StripeSignatureFailures", "PaddleSignatureFailures", "SolidgateSignatureFailures",
+                      "TikTokPermanentFailures", "EventsSent"}
     for name in custom:
         assert f'count("{name}"' in source, name
     for alarm in resources_of(template, "AWS::CloudWatch::Alarm").values():

@@ -354,7 +354,7 @@ def test_health_page_shows_what_the_route_refused():
 
 
 def test_masking_twice_keeps_the_first_mask():
-    """The Pixel stand-in stores identify arguments masked and the page masks what it shows: one mask."""
+    """A value masked once (an older record, a queued message) is not masked again by the page."""
     stored = mask_contact({"email": "ann.smith@example.com", "phone_number": "+15551234567"})
     assert stored == {"email": "a…@example.com (masked)", "phone_number": "+1…67 (masked)"}
     assert mask_contact(stored) == stored

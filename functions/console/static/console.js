@@ -681,6 +681,24 @@ async function copySnippet() {
   }
 }
 
+// Payment webhooks (docs/paddle.md, docs/solidgate.md, docs/stripe.md): the URLs to paste in each
+// provider's dashboard, with the metadata a checkout must carry. One per provider, whatever the campaign.
+
+const PAYMENT_PROVIDERS = [
+  ["Stripe", "stripe", "Developers → Webhooks → Add endpoint"],
+  ["Paddle", "paddle", "Developer tools → Notifications → New destination"],
+  ["Solidgate", "solidgate", "Hub: Developers → Webhooks"],
+];
+
+function showWebhookUrls(view) {
+  const base = (config.public_base_url || location.origin).replace(/\/+$/, "");
+  $("webhook-urls").replaceChildren(...PAYMENT_PROVIDERS.map(([name, path, where]) => el("li", {},
+    el("strong", {}, name), " ", el("code", { "data-testid": `webhook-url-${path}` }, `${base}/v1/webhooks/${path}`),
+    el("span", { class: "muted" }, ` (${where})`))));
+  $("webhook-metadata").textContent = view.isNew ? "zellify_campaign_id: (the new campaign's id)"
+    : `zellify_campaign_id: ${view.campaign_id} · zellify_session_id: the funnel's session id`;
+}
+
 // Screens
 
 function showEditorFor(view) {
@@ -691,6 +709,7 @@ function showEditorFor(view) {
   $("snippet").textContent = view.isNew ? "Save the campaign first." : snippetText(view.campaign_id);
   $("copy-snippet").disabled = Boolean(view.isNew);
   $("copy-status").textContent = "";
+  showWebhookUrls(view);
 }
 
 async function openCampaign(campaignId) {

@@ -17,6 +17,7 @@ from .errors import BadRequest, PayloadTooLarge
 from .events import EVENT_TABLE
 from .hashing import encodable, hash_email, hash_phone, is_valid_email
 from .server_event import Content, Naming, ServerEvent, UserData, server_event
+from .url_scrub import scrub_url
 
 MAX_BEACON_BYTES = 64 * 1024
 MAX_EVENTS = 50
@@ -275,8 +276,9 @@ def _page(value: Any) -> tuple[str | None, str | None]:
     if not isinstance(value, dict):
         raise InvalidEvent("invalid_field", "page: must be an object with url and referrer")
     url, referrer = value.get("url"), value.get("referrer")
-    return (_text(url, "page.url") if url not in (None, "") else None,
-            _text(referrer, "page.referrer") if referrer not in (None, "") else None)
+    # docs/design.md §5: emails and phone numbers in the URLs go here, before anything stores or sends them.
+    return (scrub_url(_text(url, "page.url")) if url not in (None, "") else None,
+            scrub_url(_text(referrer, "page.referrer")) if referrer not in (None, "") else None)
 
 
 def _step(value: Any) -> tuple[int | None, str | None]:

@@ -28,6 +28,9 @@ class Settings:
     # One Secrets Manager secret per campaign: f"{secret_prefix}{campaign_id}".
     secret_prefix: str
     stripe_secret_name: str
+    # The other payment providers' signing secrets (docs/design.md §6.3); empty: that provider is not set up.
+    paddle_secret_name: str = ""
+    solidgate_secret_name: str = ""
 
     tiktok_api_base: str = "https://business-api.tiktok.com/open_api/v1.3"
     tiktok_pixel_sdk_url: str = "https://analytics.tiktok.com/i18n/pixel/events.js"

@@ -1,92 +1,51 @@
-"""Stripe webhook events → the TikTok conversion they stand for (docs/design.md §4, §6.3). Pure, no I/O.
+"""Stripe's adapter mapping: webhook events → the payment core's `Conversion` (docs/design.md §4, §6.3). Pure.
 
 The `stripe` package is deliberately not imported here: this layer is shared with the collector,
 which must not carry it. Events arrive already verified and JSON-decoded, as plain dicts, and any
-shape is tolerated: what cannot be used becomes `Ignored(reason)`, never an exception.
+shape is tolerated: what cannot be used becomes `Ignored(reason)`, never an exception. The rules every
+provider shares (funnel ids, contents, amounts, the TikTok event) live in payments/core.py.
 """
 
-import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
-from .beacon import MAX_CONTENTS, SESSION_ID, InvalidEvent, content_item
-from .campaign import Campaign, is_campaign_id
 from .events import EVENT_TABLE
-from .hashing import encodable, hash_email, hash_external_id, hash_phone, is_valid_email
-from .repositories.sessions import SessionRecord
-from .server_event import Content, ServerEvent, UserData, server_event
+from .payments.core import (
+    MAX_AMOUNT_MINOR,
+    THREE_DECIMAL_CURRENCIES,
+    ZERO_DECIMAL_CURRENCIES,
+    Conversion,
+    Ignored,
+    InvalidAmount,
+    SubscriptionCheck,
+    conversion_contents,
+    conversion_event,
+    conversion_user,
+    currency_exponent,
+    first_payment_record_key,
+    funnel_ids,
+    major_units,
+    parse_contents,
+)
+from .payments.core import Malformed as _Malformed
+from .payments.core import email_hash as _email_hash
+from .payments.core import phone_hash as _phone_hash
 
-# Stripe's currency classes (docs/stripe.md). ISK, HUF, TWD and UGX have payment-method
-# specific rules at Stripe, but their API amounts follow these classes.
-ZERO_DECIMAL_CURRENCIES = frozenset("BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split())
-THREE_DECIMAL_CURRENCIES = frozenset("BHD JOD KWD OMR TND".split())
+__all__ = [
+    "STRIPE_RULES", "THREE_DECIMAL_CURRENCIES", "ZERO_DECIMAL_CURRENCIES", "Conversion", "Ignored", "StripeRule",
+    "SubscriptionCheck", "conversion_contents", "conversion_event", "conversion_user", "currency_exponent",
+    "first_payment_key", "major_units", "map_event", "parse_contents",
+]
+
 _STRIPE_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
 
 
-def currency_exponent(currency: str) -> int:
-    if currency in ZERO_DECIMAL_CURRENCIES:
-        return 0
-    if currency in THREE_DECIMAL_CURRENCIES:
-        return 3
-    return 2
-
-
-def major_units(amount: int, currency: str) -> Decimal:
-    """Exact: 1999 USD → 19.99, 500 JPY → 500, 1234 KWD → 1.234 (a shift of the exponent, no division)."""
-    return Decimal(amount).scaleb(-currency_exponent(currency))
-
-
-class SubscriptionCheck(StrEnum):
-    """How an event relates to its subscription's `first-payment:{subscription_id}` ledger record."""
-
-    NONE = "none"
-    # CompletePayment: the first paid invoice is reported (and recorded); later ones are renewals.
-    FIRST_PAYMENT = "first_payment"
-    # PaymentFailed: reported only while the subscription has never been paid.
-    UNPAID_ONLY = "unpaid_only"
-
-
 def first_payment_key(subscription_id: str) -> str:
-    """Ledger key recording that a subscription's first payment was reported (docs/design.md §4).
-
-    Not scoped to a pixel: "paid once" is a fact about the subscription, so a campaign that changes
-    its pixel does not report next month's renewal as a first payment.
-    """
-    return f"first-payment:{subscription_id}"
-
-
-@dataclass(frozen=True)
-class Conversion:
-    """What one Stripe event reports, before the campaign and the session are looked up."""
-
-    funnel_event: str
-    event_id: str
-    event_time: int
-    campaign_id: str
-    session_id: str
-    account: str | None
-    value: Decimal
-    currency: str | None
-    contents: tuple[Content, ...] | None  # from zellify_contents, when it parses
-    # The Stripe object's email and phone, hashed at once: the raw values go no further.
-    email_hash: str | None
-    phone_hash: str | None
-    subscription_id: str | None
-    subscription_check: SubscriptionCheck
-
-
-@dataclass(frozen=True)
-class Ignored:
-    reason: str
-    event_id: str | None = None
-
-
-class _Malformed(Exception):
-    """The event does not have the shape its type promises."""
+    """Ledger key recording that a Stripe subscription's first payment was reported (docs/design.md §4)."""
+    return first_payment_record_key("stripe", subscription_id)
 
 
 # -- reading Stripe objects defensively ---------------------------------------------------------
@@ -119,6 +78,8 @@ def _amount(obj: dict[str, Any], field: str) -> int:
     amount = obj.get(field)
     if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
         raise _Malformed
+    if amount > MAX_AMOUNT_MINOR:
+        raise InvalidAmount
     return amount
 
 
@@ -127,19 +88,6 @@ def _currency(obj: dict[str, Any]) -> str:
     if not isinstance(currency, str) or len(currency) != 3 or not currency.isascii() or not currency.isalpha():
         raise _Malformed
     return currency.upper()
-
-
-def _email_hash(*candidates: Any) -> str | None:
-    for candidate in candidates:
-        if isinstance(candidate, str) and is_valid_email(candidate):
-            return hash_email(candidate)
-    return None
-
-
-def _phone_hash(candidate: Any) -> str | None:
-    if isinstance(candidate, str) and len(candidate) <= 64 and encodable(candidate):
-        return hash_phone(candidate)
-    return None
 
 
 @dataclass(frozen=True)
@@ -286,50 +234,6 @@ STRIPE_RULES: tuple[StripeRule, ...] = (
 )
 
 
-# -- funnel metadata ----------------------------------------------------------------------------
-
-def parse_contents(raw: Any) -> tuple[Content, ...] | None:
-    """`zellify_contents`: a JSON list of content items; None when it does not parse (a fallback applies)."""
-    if not isinstance(raw, str):
-        return None
-    try:
-        parsed = json.loads(raw, parse_float=Decimal)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(parsed, list) or not 1 <= len(parsed) <= MAX_CONTENTS:
-        return None
-    items = [_content_item(item) for item in parsed]
-    return None if any(item is None for item in items) else tuple(item for item in items if item is not None)
-
-
-def _content_item(item: Any) -> Content | None:
-    """A beacon's content checks, plus what metadata adds: quantity 1 by default, at least 1."""
-    if isinstance(item, dict) and isinstance(item.get("content_id"), Decimal):
-        return None  # 1.5 is no product id
-    try:
-        content = content_item(item, "zellify_contents")
-    except InvalidEvent:
-        return None
-    if content.quantity is None:
-        content = replace(content, quantity=1)
-    if content.quantity is not None and content.quantity < 1:
-        return None
-    return content if content.content_id is not None or content.content_name is not None else None
-
-
-def _funnel_ids(facts: _Facts) -> tuple[str, str] | str:
-    """(campaign_id, session_id), or the reason there are none."""
-    campaign_id = facts.metadata.get("zellify_campaign_id")
-    session_id = facts.metadata.get("zellify_session_id") or facts.session_id_fallback
-    if not campaign_id or not session_id:
-        return "no_funnel_metadata"
-    if not isinstance(campaign_id, str) or not is_campaign_id(campaign_id):
-        return "invalid_funnel_metadata"
-    if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
-        return "invalid_funnel_metadata"
-    return campaign_id, session_id
-
-
 # -- the mapping --------------------------------------------------------------------------------
 
 def map_event(event: Any) -> Conversion | Ignored:
@@ -348,6 +252,8 @@ def map_event(event: Any) -> Conversion | Ignored:
         return _apply_rules(rules, event, obj, previous, created)
     except _Malformed:
         return Ignored("malformed_event")
+    except InvalidAmount:
+        return Ignored("invalid_amount")
 
 
 def _apply_rules(rules: list[StripeRule], event: dict[str, Any], obj: dict[str, Any], previous: dict[str, Any],
@@ -359,7 +265,7 @@ def _apply_rules(rules: list[StripeRule], event: dict[str, Any], obj: dict[str, 
     rule = matching[0]
     event_id = rule.event_id(obj)
     facts = rule.read(obj)
-    ids = _funnel_ids(facts)
+    ids = funnel_ids(facts.metadata, facts.session_id_fallback)
     if isinstance(ids, str):
         return Ignored(ids, event_id)
     campaign_id, session_id = ids
@@ -384,37 +290,8 @@ def _apply_rules(rules: list[StripeRule], event: dict[str, Any], obj: dict[str, 
         phone_hash=facts.phone_hash,
         subscription_id=facts.subscription_id,
         subscription_check=rule.subscription if facts.subscription_id else SubscriptionCheck.NONE,
+        provider="stripe",
+        # Test mode is the event's own flag: a signed event says which mode produced it.
+        test_mode=event.get("livemode") is False,
+        first_payment_key=first_payment_key(facts.subscription_id) if facts.subscription_id else None,
     )
-
-
-# -- the TikTok event ---------------------------------------------------------------------------
-
-def conversion_user(conversion: Conversion, session: SessionRecord | None) -> UserData:
-    """The session's match keys; without them, the hashed session id and the Stripe object's email/phone.
-
-    Never the webhook request's own IP or agent: those are Stripe's servers.
-    """
-    user = session.user if session else UserData()
-    return replace(
-        user,
-        external_id=user.external_id or hash_external_id(conversion.session_id),
-        email=user.email or conversion.email_hash,
-        phone=user.phone or conversion.phone_hash,
-    )
-
-
-def conversion_contents(conversion: Conversion, session: SessionRecord | None) -> tuple[Content, ...]:
-    """Stripe decides the value; what was bought comes from metadata, else the funnel's checkout, else the
-    payment itself (its id as content_id, identical on the checkout and direct routes)."""
-    if conversion.funnel_event != "payment_succeeded":
-        return ()
-    checkout = session.last_checkout if session else None
-    return (conversion.contents or (checkout.contents if checkout else ())
-            or (Content(content_id=conversion.event_id, quantity=1, price=conversion.value),))
-
-
-def conversion_event(conversion: Conversion, campaign: Campaign, session: SessionRecord | None) -> ServerEvent:
-    return server_event(conversion.funnel_event, campaign.naming, event_id=conversion.event_id,
-                        event_time=conversion.event_time, user=conversion_user(conversion, session),
-                        value=conversion.value, currency=conversion.currency,
-                        contents=conversion_contents(conversion, session))

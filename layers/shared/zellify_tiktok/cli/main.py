@@ -11,7 +11,7 @@ from botocore.config import Config
 from typer.core import TyperGroup
 
 from ..repositories import aws
-from . import campaign, erase, health, history, replay, send_test, status
+from . import campaign, dev, erase, health, history, replay, send_test, status
 from .common import State
 from .errors import HANDLED, classify
 from .local import use_local_stack
@@ -83,6 +83,7 @@ app.command("status")(status.status)
 app.command("health")(health.health)
 app.command("erase")(erase.erase)
 app.command("replay")(replay.replay)
+app.add_typer(dev.app, name="dev")
 
 
 def main() -> None:

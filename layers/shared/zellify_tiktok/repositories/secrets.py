@@ -1,4 +1,4 @@
-"""Secrets Manager: one secret per campaign (its Events API token) and the Stripe signing secret(s).
+"""Secrets Manager: one secret per campaign (its Events API token) and one per payment provider (signing secrets).
 
 Reads go through Powertools' SecretsProvider, cached with a short max age across warm invocations.
 """
@@ -6,6 +6,8 @@ Reads go through Powertools' SecretsProvider, cached with a short max age across
 import contextlib
 import json
 import time
+from dataclasses import dataclass
+from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
@@ -17,6 +19,38 @@ _RECREATE_ATTEMPTS = 5
 
 class SecretUnavailable(Exception):
     """Secrets Manager could not be read (not: the secret does not exist)."""
+
+
+@dataclass(frozen=True)
+class ProviderSecrets:
+    """A payment provider's signing secrets: `live` ones, and `test` ones (its test mode / sandbox)."""
+
+    live: tuple[str, ...] = ()
+    test: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.live or self.test)
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    return tuple(s.strip() for s in value if isinstance(s, str) and s.strip()) if isinstance(value, list) else ()
+
+
+def parse_provider_secrets(raw: str | None) -> ProviderSecrets:
+    """`{"live": [...], "test": [...]}` (several each during a rotation); the older `{"secrets": [...]}` and a
+    bare string are live secrets."""
+    if not raw:
+        return ProviderSecrets()
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return ProviderSecrets(live=_strings(raw))
+    if isinstance(parsed, dict):
+        return ProviderSecrets(live=_strings(parsed.get("live", [])) + _strings(parsed.get("secrets", [])),
+                               test=_strings(parsed.get("test", [])))
+    return ProviderSecrets(live=_strings(parsed))
 
 
 class SecretsRepository:
@@ -76,17 +110,6 @@ class SecretsRepository:
             secrets.delete_secret(SecretId=self.token_name(campaign_id), ForceDeleteWithoutRecovery=True)
         self.provider.clear_cache()  # type: ignore[no-untyped-call]
 
-    def stripe_signing_secrets(self) -> list[str]:
-        """The webhook signing secret(s): JSON {"secrets": [...]} (several during rotation) or one string."""
-        raw = self._read(self.stripe_secret_name)
-        if not raw:
-            return []
-        try:
-            parsed = json.loads(raw)
-        except ValueError:
-            return [raw.strip()]
-        if isinstance(parsed, dict):
-            parsed = parsed.get("secrets", [])
-        if isinstance(parsed, str):
-            parsed = [parsed]
-        return [s for s in parsed if isinstance(s, str) and s]
+    def provider_secrets(self, name: str) -> ProviderSecrets:
+        """The signing secrets kept in the secret `name` (none when the name is empty or the secret is absent)."""
+        return parse_provider_secrets(self._read(name)) if name else ProviderSecrets()

@@ -1,21 +1,21 @@
-"""StripeWebhookFunction: POST /v1/webhooks/stripe (docs/design.md §6.3)."""
+"""PaymentWebhookFunction: POST /v1/webhooks/{provider} for Stripe, Paddle and Solidgate (docs/design.md §6.3)."""
 
 from aws_lambda_powertools import Logger
 from zellify_tiktok.api import invocation_budget, json_response, make_resolver, raw_body
 from zellify_tiktok.config import get_settings
 from zellify_tiktok.observability import lambda_entry, tracer
-from zellify_tiktok.services.stripe_webhook import handle_webhook
+from zellify_tiktok.services.payment_webhook import handle_webhook
 
 logger = Logger()
 get_settings()  # at cold start: a function missing a setting stops here, naming it
 app = make_resolver()
 
 
-@app.post("/v1/webhooks/stripe")
-def post_stripe_webhook():
+@app.post("/v1/webhooks/<provider>")
+def post_payment_webhook(provider: str):
     event = app.current_event
-    # The exact bytes Stripe signed (base64-decoded when API Gateway encoded them).
-    return json_response(200, handle_webhook(raw_body(event), event.headers.get("stripe-signature"),
+    # The exact bytes the provider signed (base64-decoded when API Gateway encoded them).
+    return json_response(200, handle_webhook(provider, raw_body(event), event.headers or {},
                                              invocation_budget(app)))
 
 
