@@ -229,7 +229,8 @@ def test_with_only_path_and_home_the_cli_finds_the_running_stack_and_its_stored_
                   "events": [{"event": "email_captured", "event_id": f"ec-{uuid.uuid4()}", "email": "a@b.example"}]}
         assert local_stack.request("POST", "/v1/events", json=beacon).status_code == 202
         deadline = time.monotonic() + HEALTH_TIMEOUT_S
-        while not local_stack.admin("GET", "/v1/campaigns/demo/tiktok/health?hours=1").json()["events"]:
+        while not any(e["event"] == "CompleteRegistration" for e in local_stack.admin(
+                "GET", "/v1/campaigns/demo/tiktok/health?hours=1").json()["events"]):
             assert time.monotonic() < deadline, "no health figures for demo"
             time.sleep(0.5)
         demo = bare_cli(local_stack.port, "health", "demo", "--hours", "1")
