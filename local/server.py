@@ -214,9 +214,11 @@ class _RequestHandler(WSGIRequestHandler):
         super().handle_one_request()
 
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
-        # `POST /v1/events 202 14 ms`; the stand-ins' and pages' own reads only with LOG_LEVEL=DEBUG.
+        # `POST /v1/events 202 14 ms`; the stand-ins' and pages' own reads, when answered, only with LOG_LEVEL=DEBUG.
         status = getattr(code, "value", code)
-        level = logging.DEBUG if self.command == "GET" and self.path.startswith("/_dev/") else logging.INFO
+        answered = str(status).isdigit() and int(str(status)) < 400
+        routine = self.command == "GET" and self.path.startswith("/_dev/") and answered
+        level = logging.DEBUG if routine else logging.INFO
         elapsed_ms = (time.monotonic() - getattr(self, "_started", time.monotonic())) * 1000
         log.log(level, "%s %s %s %.0f ms", printable(str(self.command)), printable(str(self.path)), status,
                 elapsed_ms)
