@@ -1,6 +1,5 @@
 """`python -m local` (`make dev`): the local stack on 127.0.0.1:$PORT (3000) until Ctrl-C or SIGTERM."""
 
-import logging
 import os
 import signal
 import sys
@@ -10,16 +9,20 @@ import sys
 for _signum in (signal.SIGINT, signal.SIGTERM):
     signal.signal(_signum, lambda signum, frame: os._exit(128 + signum))
 
+from . import devlog  # noqa: E402
 from .shutdown import serve_until_signalled  # noqa: E402
 from .stack import LocalStack  # noqa: E402
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    # botocore announces at INFO where it found credentials and endpoints, for every client.
-    logging.getLogger("botocore").setLevel(logging.WARNING)
+    devlog.configure()
     stack = LocalStack(port=int(os.environ.get("PORT", "3000")))
-    return serve_until_signalled(stack.start, stack.stop, on_ready=lambda: print(stack.banner(), flush=True))
+
+    def ready() -> None:
+        devlog.readable_functions(stack.functions.values())
+        print(stack.banner(), flush=True)
+
+    return serve_until_signalled(stack.start, stack.stop, on_ready=ready)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import html
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -192,6 +193,21 @@ def _time(received_at: Any) -> str:
     day_time = _CLOCK.match(clock) if sep else None
     shown = day_time.group(0) if day_time else stamp
     return f'<time datetime="{_e(stamp)}" title="{_e(stamp)}">{_e(shown)}</time>'
+
+
+def _day_time(stamp: Any) -> str:
+    """An ISO timestamp as a day and time people read ("6 Dec 2026, 19:00 UTC"), the stamp itself on hover."""
+    text = str(stamp or "")
+    try:
+        moment = datetime.fromisoformat(text).astimezone(UTC)
+    except ValueError:
+        return _time(stamp)
+    shown = f"{moment.day} {moment:%b %Y, %H:%M} UTC"
+    return f'<time datetime="{_e(text)}" title="{_e(text)}">{_e(shown)}</time>'
+
+
+def _plural(count: Any, word: str) -> str:
+    return f"{_e(count)} {word}{'' if count == 1 else 's'}"
 
 
 def _json(value: Any, *, compact: bool = False) -> str:
@@ -391,6 +407,15 @@ code { font-size: 12px; }
 .note { color: #8a4b00; font-size: 12px; }
 button { font: inherit; padding: .4rem .9rem; border-radius: 8px; border: 1px solid #c9cbd6; background: #fff; }
 ul { background: #fff; padding: .75rem 2rem; } li { margin-bottom: .5rem; }
+td { overflow-wrap: anywhere; } pre { overflow-wrap: anywhere; }
+/* A phone: the page keeps its width; a wide table scrolls sideways inside itself. */
+@media (max-width: 48rem) {
+  body { margin: .75rem; }
+  table { display: block; overflow-x: auto; max-width: 100%; }
+  td, th { padding: .35rem .45rem; }
+  td.when { white-space: normal; }
+  ul { padding: .6rem 1.2rem; }
+}
 """
 
 # Auto-refresh stays on across reloads (sessionStorage) until unticked.
@@ -490,14 +515,14 @@ def _health_body(health: dict) -> str:
     revenue = _dicts(health.get("revenue"))
     revenue_html = "".join(
         f'<li data-testid="revenue">{_e(r.get("value"))} {_e(r.get("currency"))} '
-        f'<span class="muted">({_e(r.get("payments"))} payments)</span></li>' for r in revenue) or (
+        f'<span class="muted">({_plural(r.get("payments"), "payment")})</span></li>' for r in revenue) or (
         '<li class="muted">None in this window.</li>')
     last = health.get("last_delivery")
     last_html = _last_delivery(last) if isinstance(last, dict) else '<span class="muted">nothing delivered yet</span>'
     warnings = health.get("warnings") if isinstance(health.get("warnings"), list) else []
     warnings_html = "".join(f'<li data-testid="health-warning">{_e(w)}</li>' for w in warnings) or (
         '<li class="muted">None.</li>')
-    return f"""<p>From {_time(health.get("from"))} to {_time(health.get("to"))} (UTC) ·
+    return f"""<p data-testid="health-window">From {_day_time(health.get("from"))} to {_day_time(health.get("to"))} ·
 server-side {"on" if health.get("server_side") is True else "off"} · last delivery {last_html}</p>
 <h2>Warnings</h2><ul>{warnings_html}</ul>
 <h2>Events</h2>{events_html}
@@ -537,6 +562,7 @@ page asks with the local admin token. <code>zellify-tiktok health {_e(campaign_i
 
 
 HEALTH_STYLE = """
-.coverage { width: auto; min-width: 24rem; }
+.coverage { width: auto; min-width: min(24rem, 100%); }
 td.bar { width: 16rem; } td.bar span { display: block; height: .8rem; background: #25c28a; border-radius: 3px; }
+@media (max-width: 48rem) { td.bar { width: 40vw; } }
 """

@@ -180,3 +180,73 @@ def test_replay_moves_an_event_from_dead_lettered_to_sent_in_health(zellify_tikt
                                         "dead_lettered": 0}]
     finally:
         zellify_tiktok("campaign", "delete", campaign, "--yes")
+
+
+ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT")
+
+
+def bare_cli(port: int | str, *args: str, local_flag: bool = True, input: str | None = None,
+             extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """The CLI as a newcomer runs it: nothing in the environment but PATH, HOME and the stack's PORT."""
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "PORT": str(port),
+           **(extra_env or {})}
+    command = [sys.executable, "-m", "zellify_tiktok.cli", *(["--local"] if local_flag else []), *args]
+    return subprocess.run(command, input=input, capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_with_only_path_and_home_the_cli_finds_the_running_stack_and_its_stored_test_code(local_stack, tiktok):
+    campaign = f"bare-{uuid.uuid4().hex[:8]}"
+    test_code = f"TEST{uuid.uuid4().hex[:6].upper()}"
+    configured = bare_cli(local_stack.port, "campaign", "set", campaign, "--pixel-id", PIXEL,
+                          "--test-event-code", test_code, "--token-from-stdin", input=TOKEN + "\n")
+    assert configured.returncode == 0, configured.stderr
+    try:
+        # ZELLIFY_LOCAL=1 instead of --local; no --test-event-code: the campaign's active one is used.
+        sent = bare_cli(local_stack.port, "send-test-event", "--campaign", campaign, local_flag=False,
+                        extra_env={"ZELLIFY_LOCAL": "1"})
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        assert f"with test event code {test_code}" in sent.stdout and "TikTok answered: code 0" in sent.stdout
+        [received] = [r for r in local_stack.tiktok_requests() if r["body"].get("event_source_id") == PIXEL]
+        assert received["body"]["test_event_code"] == test_code
+        assert received["headers"].get("Access-Token") == TOKEN
+
+        listed = bare_cli(local_stack.port, "campaign", "list")
+        assert listed.returncode == 0, listed.stderr
+        lines = listed.stdout.splitlines()
+        assert max(len(line) for line in lines) <= 80, listed.stdout  # rich's width without a terminal
+        row = "\n".join(lines)
+        assert campaign in row and PIXEL in row, listed.stdout  # nothing cut off
+        assert f"{test_code} (23 h" in listed.stdout and "59 min left)" in listed.stdout, listed.stdout
+        assert not ISO_TIME.search(listed.stdout), listed.stdout
+
+        shown = bare_cli(local_stack.port, "campaign", "show", campaign)
+        assert shown.returncode == 0 and "in 23 h" in shown.stdout and not ISO_TIME.search(shown.stdout), shown.stdout
+        health = bare_cli(local_stack.port, "health", campaign, "--hours", "1")
+        assert health.returncode == 0, health.stderr
+        assert f"Health of {campaign}" in health.stdout and not ISO_TIME.search(health.stdout), health.stdout
+        # The demo campaign with a delivered event: the health tables drawn in full, still within 80 columns.
+        beacon = {"campaign_id": "demo", "session_id": f"s-{uuid.uuid4().hex}",
+                  "events": [{"event": "email_captured", "event_id": f"ec-{uuid.uuid4()}", "email": "a@b.example"}]}
+        assert local_stack.request("POST", "/v1/events", json=beacon).status_code == 202
+        deadline = time.monotonic() + HEALTH_TIMEOUT_S
+        while not any(e["event"] == "CompleteRegistration" for e in local_stack.admin(
+                "GET", "/v1/campaigns/demo/tiktok/health?hours=1").json()["events"]):
+            assert time.monotonic() < deadline, "no health figures for demo"
+            time.sleep(0.5)
+        demo = bare_cli(local_stack.port, "health", "demo", "--hours", "1")
+        assert demo.returncode == 0 and "CompleteRegistration" in demo.stdout, demo.stdout + demo.stderr
+        assert max(len(line) for line in demo.stdout.splitlines()) <= 80, demo.stdout
+    finally:
+        bare_cli(local_stack.port, "campaign", "delete", campaign, "--yes")
+
+
+def test_without_a_running_stack_local_says_to_start_make_dev(tmp_path):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens once closed
+    result = bare_cli(port, "campaign", "list")
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert f"no local stack answers at http://127.0.0.1:{port}" in result.stderr and "make dev" in result.stderr
+    assert "Traceback" not in result.stderr

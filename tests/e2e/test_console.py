@@ -5,8 +5,10 @@ are written against their documented shapes.
 """
 
 import json
+import re
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,6 +22,8 @@ PIXEL = "C4ABCDEF0123456789AB"
 TOKEN = "tt-console-token-0123456789abcd"
 TEST_CODE = "TEST12345"
 HEALTH_TIMEOUT_S = 90  # docs/design.md §9: figures trail the truth by at most 60 s
+ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT")
+ENGINEER_WORDS = ("pattern", "regex", "Value error", "String should", "Input should", "^[")
 
 
 def snippet(base: str, campaign: str) -> str:
@@ -38,7 +42,8 @@ class Console:
 
     def __init__(self, stack, browser, width: int = 1280, height: int = 900):
         self.stack = stack
-        self.context = browser.new_context(viewport={"width": width, "height": height})
+        # One time zone, so the times the page writes can be read back exactly.
+        self.context = browser.new_context(viewport={"width": width, "height": height}, timezone_id="UTC")
         self.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=stack.base_url)
         self.page = self.context.new_page()
         self.requests: list[tuple[str, str]] = []
@@ -130,11 +135,11 @@ def test_sign_in_create_refuse_a_bad_pixel_then_save_and_see_tiktoks_answer(stac
     console.by("field-access_token").fill(TOKEN)
     console.by("field-test_event_code").fill(TEST_CODE)
     console.by("save").click()
-    expect(console.by("message")).to_have_text(f"Saved {campaign_id}.")
+    expect(console.by("message")).to_have_text(f"Saved {campaign_id}. TikTok received the test event.", timeout=15_000)
     # Write-only: the field is empty again and names the stored token by its last four characters.
     expect(console.by("field-access_token")).to_have_value("")
     expect(console.by("field-access_token")).to_have_attribute("placeholder", f"…{TOKEN[-4:]} (stored; empty keeps it)")
-    expect(console.by("test-code-status")).to_contain_text("h 59 min left")
+    expect(console.by("test-code-status")).to_contain_text("it ends in 23 h 59 min (")
     stored = stack.admin("GET", f"/v1/campaigns/{campaign_id}/tiktok").json()
     assert (stored["pixel_id"], stored["access_token_last4"]) == (PIXEL, TOKEN[-4:])
     assert stored["test_event_code"] == TEST_CODE
@@ -277,3 +282,258 @@ def test_a_sign_in_answer_that_was_not_asked_for_is_refused(stack, console):
     assert urlsplit(console.page.url).query == ""
     assert console.sent("POST", "/_dev/oidc/token") == []
     assert console.page.evaluate("sessionStorage.getItem('zt.console.session')") is None
+
+
+def page_text(console) -> str:
+    return console.page.evaluate("document.body.innerText")
+
+
+def assert_plain(text: str) -> None:
+    for word in ENGINEER_WORDS:
+        assert word.lower() not in text.lower(), (word, text)
+
+
+def test_every_invalid_field_is_marked_at_once_in_plain_words(stack, console, campaign_id):
+    console.sign_in()
+    console.by("new-campaign").click()
+    typed = {"campaign_id": "not allowed!", "pixel_id": "C4AB-CDEF-0123", "access_token": "tök€n-1234",
+             "test_event_code": "T!",
+             "allowed_origins": "ftp://funnel.example.com/path", "event_names": "nope = Purchase\npage_view = Buy now",
+             "stripe_account": "bogus"}
+    console.page.locator("details.more > summary").click()
+    for name, value in typed.items():
+        console.by(f"field-{name}").fill(value)
+    console.page.locator("details.more > summary").click()  # folded again: an error must unfold it
+    console.by("save").click()
+    for name in typed:
+        error = console.by(f"error-{name}")
+        expect(error).to_be_visible()
+        assert_plain(error.inner_text())
+        expect(console.by(f"field-{name}")).to_have_attribute("aria-invalid", "true")
+    expect(console.by("error-pixel_id")).to_have_text(
+        "This Pixel ID holds characters it cannot have (\"-\"). A Pixel ID is 8 to 64 letters and digits, as shown "
+        "in TikTok Events Manager (e.g. C4ABCDEF0123456789AB).")
+    # A token's characters are never shown.
+    expect(console.by("error-access_token")).to_contain_text("This access token holds characters it cannot have. ")
+    expect(console.by("error-form")).to_have_text("Fix the 7 marked fields: nothing was saved.")
+    assert [m for m, _ in console.requests if m == "PUT"] == []
+
+
+def test_the_apis_refusals_are_shown_at_their_fields_as_they_come(stack, console, campaign_id):
+    """Whatever the form lets through, the API's 422 details land at their fields, in the API's words."""
+    console.sign_in()
+    console.by("new-campaign").click()
+    console.by("field-campaign_id").fill(campaign_id)
+    console.by("field-pixel_id").fill(PIXEL)
+    path = f"/v1/campaigns/{campaign_id}/tiktok"
+    # The real API gets a body the form would never send; its real answer comes back to the page.
+    console.page.route(f"**{path}", lambda route: route.continue_(post_data=json.dumps(
+        {"pixel_id": "x", "enabled": "yes", "allowed_origins": ["ftp://x"], "extra": 1})))
+    console.by("save").click()
+    expect(console.by("error-form")).to_contain_text("nothing was saved")
+    for name in ("pixel_id", "enabled", "allowed_origins"):
+        expect(console.by(f"error-{name}")).not_to_be_empty()
+        assert_plain(console.by(f"error-{name}").inner_text())
+    expect(console.by("error-pixel_id")).to_contain_text("A Pixel ID is 8 to 64 letters and digits")
+    expect(console.by("error-form")).to_contain_text('"extra" is not a setting of a campaign')
+    assert stack.admin("GET", path).status_code == 404
+
+
+def test_spaces_pasted_in_the_pixel_id_token_and_test_code_are_removed(stack, tiktok, console, campaign_id):
+    console.sign_in()
+    console.by("new-campaign").click()
+    console.by("field-campaign_id").fill(campaign_id)
+    console.by("field-pixel_id").fill("  C4AB CDEF 0123\t4567 89AB \n")
+    console.by("field-access_token").fill(f" {TOKEN[:10]} {TOKEN[10:]} ")
+    console.by("field-test_event_code").fill(" TEST 12345 ")
+    console.by("save").click()
+    expect(console.by("message")).to_contain_text(f"Saved {campaign_id}.", timeout=15_000)
+    expect(console.by("field-pixel_id")).to_have_value(PIXEL)
+    expect(console.by("field-test_event_code")).to_have_value(TEST_CODE)
+    stored = stack.admin("GET", f"/v1/campaigns/{campaign_id}/tiktok").json()
+    assert (stored["pixel_id"], stored["test_event_code"]) == (PIXEL, TEST_CODE)
+    assert stored["access_token_last4"] == TOKEN[-4:]
+
+
+def test_a_refused_test_event_is_said_at_the_top_not_a_bare_saved(stack, tiktok, console, campaign_id):
+    revoked = "tt-revoked-token-0123456789wxyz"
+    stack.mark_token(revoked, "revoked")
+    configure(stack, campaign_id)
+    console.sign_in()
+    console.open(campaign_id)
+    console.by("field-access_token").fill(revoked)
+    console.by("field-test_event_code").fill(TEST_CODE)
+    console.by("save").click()
+    message = console.by("message")
+    expect(message).to_contain_text("Saved, but TikTok refused the test event: 40105", timeout=15_000)
+    expect(message).to_have_attribute("data-kind", "warn")
+    expect(console.by("test-event-answer")).to_contain_text("TikTok answered code 40105")
+    expect(console.by("test-event-answer")).to_contain_text("TikTok refused the test event")
+
+
+def test_the_preset_fills_tiktoks_current_names_in_one_click(stack, console, campaign_id):
+    configure(stack, campaign_id, event_names={"page_completed": "StepDone", "payment_succeeded": "CompletePayment"})
+    console.sign_in()
+    console.open(campaign_id)
+    summary = console.page.locator("details.more > summary")
+    expect(summary).to_be_visible()
+    expect(console.by("preset-tiktok-names")).to_be_hidden()
+    summary.click()
+    console.by("preset-tiktok-names").click()
+    names = console.by("field-event_names").input_value()
+    assert "payment_succeeded = Purchase" in names and "lead = Lead" in names and "page_completed = StepDone" in names
+    console.by("save").click()
+    expect(console.by("message")).to_have_text(f"Saved {campaign_id}.")
+    stored = stack.admin("GET", f"/v1/campaigns/{campaign_id}/tiktok").json()["event_names"]
+    assert stored == {"page_completed": "StepDone", "payment_succeeded": "Purchase", "lead": "Lead",
+                      "page_view": "Pageview"}
+
+
+def test_no_time_on_the_page_reads_as_an_iso_string(stack, console, campaign_id):
+    configure(stack, campaign_id, test_event_code=TEST_CODE)
+    listing = stack.admin("GET", "/v1/campaigns").json()
+    for view in listing["campaigns"]:
+        view["last_delivery"] = {"at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(), "outcome": "sent",
+                                 "code": 0, "message": "OK", "http_status": 200}
+    console.page.route("**/v1/campaigns", lambda route: route.fulfill(
+        status=200, content_type="application/json", body=json.dumps(listing)))
+    console.sign_in()
+    row = console.by(f"campaign-row-{campaign_id}")
+    expect(row).to_contain_text("test code active · ends in 23 h")
+    expect(row).to_contain_text("Last delivery 5 min ago (")
+    assert not ISO_TIME.search(page_text(console)), page_text(console)
+    console.open(campaign_id)
+    expect(console.by("health")).to_contain_text("From ")
+    expect(console.by("test-code-status")).to_contain_text("it ends in 23 h")
+    assert not ISO_TIME.search(page_text(console)), page_text(console)
+
+
+def audit_entry(at: datetime, action: str, **fields) -> dict:
+    return {"at": at.isoformat().replace("+00:00", "Z"), "action": action, "source_ip": "203.0.113.7",
+            "actor": {"sub": "u-1", "email": "alice@agency-a.example", "client_id": None, "groups": ["growth"]},
+            "changes": [], **fields}
+
+
+def test_the_history_panel_tells_who_changed_what_and_when(stack, console, campaign_id):
+    configure(stack, campaign_id)
+    at = datetime(datetime.now(UTC).year, 12, 7, 18, 35, tzinfo=UTC)
+    entries = [
+        audit_entry(at, "updated", changes=[{"field": "allowed_origins", "old": None, "new": ["https://a.example"]}]),
+        audit_entry(at, "updated", changes=[{"field": "access_token", "old": None, "new": "replaced",
+                                             "new_last4": "abcd"}]),
+        audit_entry(at, "updated", changes=[
+            {"field": "test_event_code", "old": None, "new": "TEST1"},
+            {"field": "test_event_code_expires_at", "old": None, "new": "2026-12-08T18:35:00Z"},
+            {"field": "enabled", "old": True, "new": False},
+            {"field": "access_token", "old": None, "new": "removed", "new_last4": None}]),
+        audit_entry(at, "test_event", test_event={"code": 40105, "message": "Access token is invalid"}),
+        {**audit_entry(at, "created"), "actor": {"sub": "m2m", "email": None, "client_id": "deploy-bot", "groups": []}},
+    ]
+    console.page.route(f"**/v1/campaigns/{campaign_id}/tiktok/audit?limit=50", lambda route: route.fulfill(
+        status=200, content_type="application/json", body=json.dumps({"entries": entries})))
+    console.sign_in()
+    console.open(campaign_id)
+    expect(console.by("audit").get_by_test_id("audit-entry")).to_have_text([
+        "alice@agency-a.example changed allowed origins, 7 Dec 18:35",
+        "alice@agency-a.example replaced the access token (…abcd), 7 Dec 18:35",
+        "alice@agency-a.example changed the test event code, turned the campaign off and removed the access token, "
+        "7 Dec 18:35",
+        "alice@agency-a.example sent a test event (TikTok answered 40105 Access token is invalid), 7 Dec 18:35",
+        "deploy-bot created the campaign, 7 Dec 18:35",
+    ])
+    assert not ISO_TIME.search(page_text(console))
+
+
+def test_the_history_panel_reads_the_real_audit_route_after_each_save(stack, console, campaign_id):
+    console.sign_in("alice@agency-a.example")
+    console.by("new-campaign").click()
+    console.by("field-campaign_id").fill(campaign_id)
+    console.by("field-pixel_id").fill(PIXEL)
+    console.by("save").click()
+    entries = console.by("audit").get_by_test_id("audit-entry")
+    expect(entries).to_have_count(1)
+    expect(entries.first).to_contain_text("alice@agency-a.example created the campaign, ")
+    console.by("field-allowed_origins").fill("https://funnel.example.com")
+    console.by("field-access_token").fill(TOKEN)
+    console.by("save").click()
+    expect(entries).to_have_count(2)
+    expect(entries.first).to_contain_text(
+        f"alice@agency-a.example changed allowed origins and replaced the access token (…{TOKEN[-4:]}), ")
+    assert not ISO_TIME.search(page_text(console))
+
+
+def test_without_a_history_route_the_panel_says_no_history_yet(stack, console, campaign_id):
+    configure(stack, campaign_id)
+    console.page.route("**/tiktok/audit?limit=50", lambda route: route.fulfill(
+        status=404, content_type="application/json", body=json.dumps({"message": "Not Found"})))
+    console.sign_in()
+    console.open(campaign_id)
+    expect(console.by("audit")).to_have_text("No history yet.")
+    expect(console.by("message")).to_be_hidden()
+
+
+def test_an_admin_sees_and_saves_who_may_see_the_campaign(stack, console, campaign_id):
+    view = configure(stack, campaign_id)
+    path = f"/v1/campaigns/{campaign_id}/tiktok"
+    sent: list[dict] = []
+
+    def settings_route(route):
+        if route.request.method == "PUT":
+            sent.append(json.loads(route.request.post_data))
+            body = {**view, **sent[-1]}
+        else:
+            body = {**view, "access": ["growth"]}
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    console.page.route(f"**{path}", settings_route)
+    console.sign_in()  # no group: the admin group (docs/design.md §8)
+    console.open(campaign_id)
+    expect(console.by("field-access")).to_have_value("growth")
+    console.by("field-access").fill("growth, agency-a")
+    console.by("save").click()
+    expect(console.by("message")).to_have_text(f"Saved {campaign_id}.")
+    assert sent[-1]["access"] == ["growth", "agency-a"]
+
+    # A server that does not count this operator as an admin says so at the field.
+    console.page.unroute(f"**{path}")
+    refusal = {"error": {"code": "access_admin_only", "message": "only admins change access", "details": []}}
+    console.page.route(f"**{path}", lambda route: route.fulfill(
+        status=403, content_type="application/json", body=json.dumps(refusal)))
+    console.by("save").click()
+    expect(console.by("error-access")).to_contain_text("Only admins may change who sees a campaign")
+
+
+def test_someone_not_an_admin_sees_who_may_see_the_campaign_but_does_not_change_it(stack, console, campaign_id):
+    configure(stack, campaign_id)
+    stack.admin("PUT", f"/v1/campaigns/{campaign_id}/tiktok", json={"pixel_id": PIXEL, "access": ["growth"]})
+    puts: list[dict] = []
+    console.page.on("request", lambda request: puts.append(json.loads(request.post_data))
+                    if request.method == "PUT" else None)
+    console.sign_in("grower@example.com", groups="growth")
+    console.open(campaign_id)
+    expect(console.by("field-access")).to_have_value("growth")
+    expect(console.by("field-access")).not_to_be_editable()
+    expect(console.by("access-hint")).to_contain_text("Only an admin changes this.")
+    console.by("field-allowed_origins").fill("https://growth.example.com")
+    console.by("save").click()
+    expect(console.by("message")).to_have_text(f"Saved {campaign_id}.")
+    assert "access" not in puts[-1]  # omitted: the stored groups stay
+    stored = stack.admin("GET", f"/v1/campaigns/{campaign_id}/tiktok").json()
+    assert (stored["access"], stored["allowed_origins"]) == (["growth"], ["https://growth.example.com"])
+
+
+def test_errors_the_disclosure_and_history_fit_a_phone(stack, browser, campaign_id):
+    configure(stack, campaign_id, test_event_code=TEST_CODE)
+    phone = Console(stack, browser, width=390, height=844)
+    try:
+        phone.sign_in()
+        phone.open(campaign_id)
+        phone.page.locator("details.more > summary").click()
+        phone.by("field-pixel_id").fill("x" * 70)
+        phone.by("field-allowed_origins").fill("https://a-really-long-funnel-domain-name.example.com/with/a/path")
+        phone.by("save").click()
+        expect(phone.by("error-allowed_origins")).to_be_visible()
+        expect(phone.by("audit")).not_to_be_empty()
+        phone.no_sideways_scroll()
+    finally:
+        phone.close()

@@ -169,7 +169,7 @@ def test_known_traffic_gives_the_exact_counts_coverage_and_revenue(stack, tiktok
     assert settled["campaign_id"] == campaign_id and settled["server_side"] is True
     assert settled["last_delivery"]["code"] == 0
     assert settled["warnings"] == [
-        "1 event(s) dead-lettered in this window: fix the cause, then `zellify-tiktok replay`"]
+        "1 event dead-lettered in this window: fix the cause, then `zellify-tiktok replay`"]
 
     # What the stand-in was answered agrees: the lead three times 50002, then 0; the checkout 40002.
     answers: dict[str, list] = {}

@@ -121,7 +121,7 @@ def test_tokens_and_signing_secret_appear_in_no_log_answer_queue_message_or_scri
     a, b = two_campaigns
     answers = [stack.admin("GET", f"/v1/campaigns/{a['id']}/tiktok"),
                stack.admin("PUT", f"/v1/campaigns/{b['id']}/tiktok", json={"pixel_id": b["pixel"],
-                                                                            "access_token": b["token"] + " x"}),
+                                                                            "access_token": b["token"] + "é"}),
                stack.get(f"/v1/campaigns/{a['id']}/tracker.js"), stack.get(f"/v1/campaigns/{b['id']}/tracker.js")]
     # A dead-lettered (40105) and a queued (503) event; the queues are read while they hold them.
     stack.add_fault({"code": 40105, "times": 1}, {"http_status": 503, "times": 1})

@@ -178,8 +178,9 @@ def test_invalid_access_is_a_plain_language_422_naming_the_field(runtime, access
 
 def test_a_group_name_message_says_what_a_name_is(runtime):
     _, answer = put(ADMIN, "c1", access=["no spaces please"])
-    assert answer["error"]["details"][0]["message"] == (
-        "Each group name is 1 to 64 letters, digits, dots, dashes or underscores.")
+    message = answer["error"]["details"][0]["message"]
+    assert message.startswith('These are not group names: "no spaces please".'), message
+    assert message.endswith("each group name is 1 to 64 letters, digits, dots, dashes or underscores."), message
 
 
 # The audit trail

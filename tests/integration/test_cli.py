@@ -205,7 +205,7 @@ def test_list(cli, configured):
 
     human = cli("campaign", "list")
     assert human.exit_code == 0
-    assert "cmp_0" in human.stdout and "STORED123 (active)" in human.stdout
+    assert "cmp_0" in human.stdout and "STORED123 (23 h 59 min left)" in human.stdout
 
 
 def test_delete(cli, configured):
@@ -227,6 +227,26 @@ def test_delete_unknown_campaign_exits_3(cli):
 
 
 # send-test-event
+
+def test_send_test_event_without_a_code_uses_the_campaigns_active_one(cli, configured, fake_tiktok):
+    result = cli("send-test-event", "--campaign", configured)
+
+    assert result.exit_code == 0, result.output
+    [call] = fake_tiktok.calls
+    assert call["body"]["test_event_code"] == "STORED123"
+    assert "with test event code STORED123" in result.stdout
+
+
+def test_send_test_event_without_any_code_exits_2_naming_the_option(cli, fake_tiktok):
+    assert cli("campaign", "set", "cmp_2", "--pixel-id", PIXEL, "--token-from-stdin",
+               input=TOKEN + "\n").exit_code == 0
+    result = cli("--json", "send-test-event", "--campaign", "cmp_2")
+
+    assert result.exit_code == 2, result.output
+    error = json.loads(result.stderr)["error"]
+    assert error["code"] == "test_event_code_required" and "--test-event-code" in error["message"]
+    assert fake_tiktok.calls == []  # a test never reaches the live pixel
+
 
 def test_send_test_event_uses_the_given_test_code_and_prints_tiktoks_answer(cli, configured, fake_tiktok):
     result = cli("send-test-event", "--campaign", configured, "--test-event-code", "TESTCLI1")

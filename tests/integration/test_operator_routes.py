@@ -243,7 +243,7 @@ def test_health_counts_exactly_what_was_sent_repeated_queued_and_dead_lettered(r
     sent = [e for call_ in tiktok.calls if call_["answer"] == 0 for e in call_["body"]["data"]]
     assert figures["match_keys"] == {"events": 6, "coverage": coverage_of(sent)}
     assert figures["revenue"] == [{"currency": "USD", "value": 20.01, "payments": 2}]
-    assert any("1 event(s) dead-lettered" in w for w in figures["warnings"])
+    assert any("1 event dead-lettered" in w for w in figures["warnings"])
 
     # The queued event delivered by the DeliveryFunction once its backoff is over: it leaves "queued" and
     # counts as sent.

@@ -174,7 +174,8 @@ def test_token_and_signing_secret_never_leave_where_they_are_kept(two_campaigns,
 
     # Settings: the view, a refused token, a token swap.
     assert settings("GET", "cmp-a")[0] == 200
-    assert settings("PUT", "cmp-a", {"pixel_id": PIXEL_A, "access_token": TOKEN_A + " with space"})[0] == 422
+    # Refused (not printable ASCII; spaces would be removed, not refused) and never repeated.
+    assert settings("PUT", "cmp-a", {"pixel_id": PIXEL_A, "access_token": TOKEN_A + "é"})[0] == 422
     assert settings("PUT", "cmp-a", {"pixel_id": PIXEL_A, "access_token": TOKEN_A})[0] == 200
     # Beacons: sent, queued (503), dead-lettered (40105, as if the token were revoked), retried.
     view = [{"event": "page_view", "event_id": f"v{i}"} for i in range(3)]

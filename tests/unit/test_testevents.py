@@ -336,6 +336,14 @@ def test_health_page_shows_the_figures_of_the_health_route():
     assert 'href="/_dev/"' in text
 
 
+def test_health_page_window_reads_with_its_dates_and_counts_agree():
+    text = render_health("demo", 24, 200, HEALTH | {"revenue": [{"currency": "EUR", "value": 9.99, "payments": 1}]})
+    assert 'From <time datetime="2026-12-01T08:00:00Z" title="2026-12-01T08:00:00Z">1 Dec 2026, 08:00 UTC</time>' \
+        in text
+    assert 'to <time datetime="2026-12-02T08:00:00Z" title="2026-12-02T08:00:00Z">2 Dec 2026, 08:00 UTC</time>' in text
+    assert "(1 payment)" in text and "payments)" not in text
+
+
 def test_health_page_shows_what_the_route_refused():
     text = render_health("<nope>", 0, 404, {"error": {"code": "unknown_campaign", "message": "no <such> campaign",
                                                       "details": []}})

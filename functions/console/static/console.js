@@ -7,9 +7,13 @@
 
 const SESSION_KEY = "zt.console.session";
 const PENDING_KEY = "zt.console.signin";
-const CAMPAIGN_ID = /^[A-Za-z0-9_-]{1,128}$/;
 const FIELDS = ["campaign_id", "pixel_id", "access_token", "test_event_code", "enabled", "allowed_origins",
-  "event_names", "limited_data_use", "require_consent", "report_renewals", "stripe_account"];
+  "event_names", "limited_data_use", "require_consent", "report_renewals", "stripe_account", "access"];
+const ADMIN_GROUP = "zellify-admins";
+// The funnel events (docs/design.md §3) and TikTok's current names for them (2025: Purchase, Lead, Pageview).
+const FUNNEL_EVENTS = ["page_view", "lead", "page_completed", "email_captured", "checkout_presented",
+  "payment_method_added", "payment_succeeded", "payment_failed", "trial_started", "subscription_started"];
+const TIKTOK_NAMES_PRESET = { payment_succeeded: "Purchase", lead: "Lead", page_view: "Pageview" };
 const CHECKBOXES = ["enabled", "limited_data_use", "require_consent", "report_renewals"];
 const MATCH_KEYS = ["external_id", "email", "phone", "ttp", "ttclid", "ip", "user_agent"];
 
@@ -40,6 +44,45 @@ function say(text, kind = "info") {
   message.textContent = text || "";
   message.dataset.kind = kind;
   message.hidden = !text;
+}
+
+// Words for people: counts that agree, times as people read them (never ISO strings).
+
+function plural(count, word, many = `${word}s`) {
+  return `${count} ${count === 1 ? word : many}`;
+}
+
+function dayTime(moment) {
+  const date = new Date(moment);
+  if (Number.isNaN(date.getTime())) return "an unknown time";
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-GB", {
+    day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  }).formatToParts(date).map((part) => [part.type, part.value]));
+  const year = date.getFullYear() === new Date().getFullYear() ? "" : ` ${parts.year}`;
+  return `${parts.day} ${parts.month}${year}, ${parts.hour}:${parts.minute}`;
+}
+
+function span(ms) {
+  const minutes = Math.floor(Math.abs(ms) / 60000);
+  if (minutes < 1) return "less than a minute";
+  if (minutes < 60) return `${minutes} min`;
+  if (minutes < 48 * 60) {
+    const hours = Math.floor(minutes / 60);
+    return minutes % 60 ? `${hours} h ${minutes % 60} min` : `${hours} h`;
+  }
+  return plural(Math.round(minutes / 1440), "day");
+}
+
+// "in 23 h (7 Dec, 18:35)" or "5 min ago (6 Dec, 19:55)".
+function when(moment) {
+  const ms = new Date(moment).getTime() - Date.now();
+  if (Number.isNaN(ms)) return "at an unknown time";
+  return `${ms >= 0 ? `in ${span(ms)}` : `${span(ms)} ago`} (${dayTime(moment)})`;
+}
+
+// Text from the API may name a time in ISO 8601 (older servers' warnings): shown as people read it.
+function readable(text) {
+  return String(text).replace(/\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?/g, dayTime);
 }
 
 // Sign-in
@@ -124,10 +167,11 @@ async function completeSignIn(params) {
   if (tokens.id_token && identity.nonce !== pending.nonce) {
     throw new Error("sign-in refused: the ID token was not issued for this sign-in (nonce)");
   }
+  const access = claimsOf(tokens.access_token);
   sessionStorage.setItem(SESSION_KEY, JSON.stringify({
     access_token: tokens.access_token,
     expires_at: Date.now() + (Number(tokens.expires_in) || 3600) * 1000,
-    email: identity.email || claimsOf(tokens.access_token).username || "",
+    email: identity.email || access.username || "",
   }));
 }
 
@@ -186,20 +230,24 @@ function explain(error) {
   return error.message;
 }
 
+// Whether the signed-in operator is an admin: the token's groups (Cognito's claim) name the admins' group.
+function isAdmin() {
+  const signedIn = session();
+  const groups = signedIn ? claimsOf(signedIn.access_token)["cognito:groups"] : null;
+  return Array.isArray(groups) && groups.includes(ADMIN_GROUP);
+}
+
 // The campaign list
 
-function timeLeft(iso) {
-  const ms = new Date(iso).getTime() - Date.now();
-  if (!(ms > 0)) return null;
-  const minutes = Math.floor(ms / 60000);
-  return `${Math.floor(minutes / 60)} h ${minutes % 60} min left`;
+function active(moment) {
+  return Boolean(moment) && new Date(moment).getTime() > Date.now();
 }
 
 function deliveryText(delivery) {
-  if (!delivery) return "no delivery yet";
-  const when = delivery.at ? new Date(delivery.at).toLocaleString() : "";
+  if (!delivery) return "No delivery yet.";
   const code = delivery.code !== undefined && delivery.code !== null ? `code ${delivery.code}` : delivery.outcome || "";
-  return `last delivery: ${[code, delivery.message, when].filter(Boolean).join(" · ")}`;
+  const at = delivery.at ? when(delivery.at) : "";
+  return `Last delivery ${at}: ${[code, delivery.message].filter(Boolean).join(" ")}`;
 }
 
 async function loadCampaigns() {
@@ -216,13 +264,14 @@ async function loadCampaigns() {
 }
 
 function campaignRow(view) {
-  const testLeft = view.test_event_code && view.test_event_code_expires_at ? timeLeft(view.test_event_code_expires_at) : null;
+  const testLeft = view.test_event_code && active(view.test_event_code_expires_at)
+    ? `ends ${when(view.test_event_code_expires_at)}` : null;
   const badges = el("p", { class: "badges" },
     el("span", { class: view.server_side ? "badge on" : "badge" }, view.server_side ? "server-side on" : "server-side off"),
     view.enabled ? null : el("span", { class: "badge warn" }, "disabled"),
     testLeft ? el("span", { class: "badge warn" }, `test code active · ${testLeft}`) : null);
   const warnings = (view.warnings || []).length
-    ? el("ul", { class: "warnings" }, ...view.warnings.map((warning) => el("li", {}, warning)))
+    ? el("ul", { class: "warnings" }, ...view.warnings.map((warning) => el("li", {}, readable(warning))))
     : null;
   const open = el("button", { type: "button", class: "row-open", "aria-label": `Open ${view.campaign_id}` },
     el("strong", {}, view.campaign_id), el("span", { class: "muted" }, ` · pixel ${view.pixel_id}`));
@@ -243,10 +292,15 @@ function clearErrors() {
 }
 
 function fieldError(name, message) {
-  const target = $(`error-${name}`) ? name : "form";
+  // A field this page does not show (or does not have) reports at the form.
+  const target = $(`error-${name}`) && !$(`error-${name}`).closest("[hidden]") ? name : "form";
   const node = $(`error-${target}`);
   node.textContent = node.textContent ? `${node.textContent} ${message}` : message;
-  if (target !== "form") field(name)?.setAttribute("aria-invalid", "true");
+  if (target === "form") return;
+  field(name)?.setAttribute("aria-invalid", "true");
+  // An invalid setting under "More settings" must not stay folded away.
+  const fold = field(name)?.closest("details");
+  if (fold) fold.open = true;
 }
 
 function fillForm(view) {
@@ -264,60 +318,162 @@ function fillForm(view) {
   field("event_names").value = Object.entries(view.event_names || {}).map(([k, v]) => `${k} = ${v}`).join("\n");
   for (const name of ["limited_data_use", "require_consent", "report_renewals"]) field(name).checked = Boolean(view[name]);
   field("stripe_account").value = view.stripe_account || "";
+  // Who may see the campaign: shown when the API names it or to an admin; only an admin changes it (the
+  // API refuses anyone else with 403 access_admin_only), so for others it is read-only and never sent.
+  const admin = isAdmin();
+  document.getElementById("access-field").hidden = !(Array.isArray(view.access) || admin);
+  field("access").value = (view.access || []).join(", ");
+  field("access").readOnly = !admin;
+  document.getElementById("h-access").textContent = admin
+    ? "Operators in these groups see and edit the campaign (admins see every campaign)."
+    : "Operators in these groups see and edit the campaign. Only an admin changes this.";
   showTestCodeStatus();
 }
 
 function showTestCodeStatus() {
   const status = $("test-code-status");
-  const code = field("test_event_code").value.trim();
+  const code = withoutSpaces(field("test_event_code").value);
   if (!code) {
     status.textContent = "Events Manager → Test Events. While it is set, server events go to Test Events only.";
   } else if (current && !current.isNew && code === current.test_event_code && current.test_event_code_expires_at) {
-    const left = timeLeft(current.test_event_code_expires_at);
-    status.textContent = left ? `Active: ${left} (then it is no longer sent).`
-      : "Expired: no longer sent. Enter a new code to test again.";
+    const ends = current.test_event_code_expires_at;
+    status.textContent = active(ends) ? `Active: it ends ${when(ends)}, then it is no longer sent.`
+      : `Expired ${when(ends)}: no longer sent. Enter a new code to test again.`;
   } else {
     status.textContent = "Active for 24 hours from saving.";
   }
 }
 
-// The form as a PUT body, or null when a field is refused here (shown at the field).
-function settingsBody() {
+// What a right value looks like, in the words of the API's refusals (settings_input.RULES).
+const RULES = {
+  campaign_id: "A campaign ID is 1 to 128 letters, digits, _ or -, and cannot change later (e.g. spring-sale).",
+  pixel_id: "A Pixel ID is 8 to 64 letters and digits, as shown in TikTok Events Manager (e.g. C4ABCDEF0123456789AB).",
+  access_token: "An access token is 8 to 1024 letters, digits and symbols, without spaces: generate it in TikTok "
+    + "Events Manager → your pixel → Settings → Events API and paste it whole.",
+  test_event_code: "A test event code is 3 to 64 letters, digits, _ or -, as shown in TikTok Events Manager → "
+    + "Test Events (e.g. TEST12345).",
+  allowed_origins: "Allowed origins are up to 50 addresses of your funnel's sites, each http:// or https:// and a "
+    + "host name, with a port if any and nothing after it (e.g. https://funnel.example.com); leave them out to "
+    + "allow any site.",
+  event_names: "TikTok event names pair a funnel event with the name TikTok shows for it "
+    + `(e.g. payment_succeeded = Purchase); the funnel events are: ${FUNNEL_EVENTS.join(", ")}.`,
+  stripe_account: "A Stripe account ID is acct_ followed by letters and digits, as shown in the Stripe Dashboard "
+    + "(e.g. acct_1A2b3C4d5E6f7G8h); leave it out when there is one Stripe account.",
+};
+const LABELS = { campaign_id: "campaign ID", pixel_id: "Pixel ID", access_token: "access token",
+  test_event_code: "test event code", stripe_account: "Stripe account ID" };
+const ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/;
+const TIKTOK_EVENT_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,49}$/;
+
+function withoutSpaces(value) {
+  return value.replace(/\s+/g, "");
+}
+
+function quoted(values) {
+  return values.slice(0, 5).map((v) => `"${v.slice(0, 80)}"`).join(", ");
+}
+
+function characters(count) {
+  return plural(count, "character");
+}
+
+// null when value is right; else what is wrong with it and what a right one looks like.
+function textProblem(name, value, low, high, allowed, { show = true } = {}) {
+  const right = name === "stripe_account" ? /^acct_[A-Za-z0-9]{1,64}$/ : new RegExp(`^${allowed}{${low},${high}}$`);
+  if (right.test(value)) return null;
+  const label = LABELS[name];
+  let problem;
+  if (value.length < low) problem = `This ${label} is too short (${characters(value.length)}; at least ${low}).`;
+  else if (value.length > high) problem = `This ${label} is too long (${characters(value.length)}; at most ${high}).`;
+  else if (name === "stripe_account" && !value.startsWith("acct_")) problem = "This Stripe account ID does not start with acct_.";
+  else {
+    const odd = [...new Set([...value].filter((c) => !new RegExp(`^${allowed}$`).test(c)))].sort();
+    problem = show && odd.length ? `This ${label} holds characters it cannot have (${quoted(odd)}).`
+      : `This ${label} holds characters it cannot have.`;
+  }
+  return `${problem} ${RULES[name]}`;
+}
+
+// The form as a PUT body and every problem found in it, field by field (all of them, not the first).
+function readForm() {
+  const problems = [];
+  const refuse = (name, message) => { if (message) problems.push([name, message]); };
+  // Spaces pasted around or inside an ID, a token or a code are removed, in the field too.
+  for (const name of ["pixel_id", "access_token", "test_event_code"]) {
+    const cleaned = withoutSpaces(field(name).value);
+    if (cleaned !== field(name).value) field(name).value = cleaned;
+  }
+  const campaignId = current.isNew ? field("campaign_id").value.trim() : current.campaign_id;
+  if (current.isNew) {
+    refuse("campaign_id", campaignId ? textProblem("campaign_id", campaignId, 1, 128, "[A-Za-z0-9_-]")
+      : `The campaign ID is missing. ${RULES.campaign_id}`);
+  }
   const body = {
-    pixel_id: field("pixel_id").value.trim(),
-    test_event_code: field("test_event_code").value.trim() || null,
+    pixel_id: field("pixel_id").value,
+    test_event_code: field("test_event_code").value || null,
     stripe_account: field("stripe_account").value.trim() || null,
   };
+  refuse("pixel_id", body.pixel_id ? textProblem("pixel_id", body.pixel_id, 8, 64, "[A-Za-z0-9]")
+    : `The Pixel ID is missing. ${RULES.pixel_id}`);
+  if (body.test_event_code) refuse("test_event_code", textProblem("test_event_code", body.test_event_code, 3, 64, "[A-Za-z0-9_-]"));
+  if (body.stripe_account) refuse("stripe_account", textProblem("stripe_account", body.stripe_account, 6, 69, "[A-Za-z0-9_]"));
   for (const name of CHECKBOXES) body[name] = field(name).checked;
-  const origins = field("allowed_origins").value.split(/\s+/).filter(Boolean);
+
+  const origins = field("allowed_origins").value.split(/[\s,]+/).filter(Boolean);
   body.allowed_origins = origins.length ? origins : null;
+  const notOrigins = origins.filter((o) => !ORIGIN.test(o));
+  if (notOrigins.length) refuse("allowed_origins", `These are not site addresses: ${quoted(notOrigins)}. ${RULES.allowed_origins}`);
+  else if (origins.length > 50) refuse("allowed_origins", `There are too many allowed origins (${origins.length}; at most 50). ${RULES.allowed_origins}`);
+
   body.event_names = {};
+  const notPairs = [], notFunnel = [], notTikTok = [];
   for (const line of field("event_names").value.split("\n").map((l) => l.trim()).filter(Boolean)) {
-    const match = line.match(/^([a-z_]+)\s*[=:]\s*(\S+)$/);
-    if (!match) {
-      fieldError("event_names", `"${line}" is not funnel_event = TikTokName.`);
-      return null;
-    }
-    body.event_names[match[1]] = match[2];
+    const match = line.match(/^([^=:\s]+)\s*[=:]\s*(.+)$/);
+    if (!match) { notPairs.push(line); continue; }
+    const [, funnel, name] = match;
+    if (!FUNNEL_EVENTS.includes(funnel)) notFunnel.push(funnel);
+    if (!TIKTOK_EVENT_NAME.test(name.trim())) notTikTok.push(name.trim());
+    body.event_names[funnel] = name.trim();
   }
+  if (notPairs.length) refuse("event_names", `Write one pair a line, funnel event = TikTok name; these lines are not: ${quoted(notPairs)}. ${RULES.event_names}`);
+  if (notFunnel.length) refuse("event_names", `These are not funnel events: ${quoted(notFunnel)}. ${RULES.event_names}`);
+  if (notTikTok.length) {
+    refuse("event_names", `These are not TikTok event names: ${quoted(notTikTok)}. A TikTok event name is up to 50 `
+      + "letters, digits, _ or -, starting with a letter (e.g. Purchase).");
+  }
+
   const token = field("access_token").value;
-  if (token) body.access_token = token;
-  else if (field("remove_access_token").checked) body.access_token = null;
-  return body;
+  if (token) {
+    body.access_token = token;
+    refuse("access_token", textProblem("access_token", token, 8, 1024, "[\\x21-\\x7e]", { show: false }));
+  } else if (field("remove_access_token").checked) {
+    body.access_token = null;
+  }
+  if (!document.getElementById("access-field").hidden && !field("access").readOnly) {
+    body.access = field("access").value.split(/[\s,]+/).filter(Boolean);
+  }
+  return { campaignId, body, problems };
+}
+
+function tiktokNamesPreset() {
+  const lines = field("event_names").value.split("\n").map((l) => l.trim()).filter(Boolean);
+  const kept = lines.filter((line) => !(line.split(/\s*[=:]\s*/)[0] in TIKTOK_NAMES_PRESET));
+  field("event_names").value = [...kept, ...Object.entries(TIKTOK_NAMES_PRESET).map(([k, v]) => `${k} = ${v}`)].join("\n");
+  $("error-event_names").textContent = "";
+  field("event_names").removeAttribute("aria-invalid");
 }
 
 async function save(event) {
   event.preventDefault();
   clearErrors();
   say("");
-  const campaignId = current.isNew ? field("campaign_id").value.trim() : current.campaign_id;
-  if (!CAMPAIGN_ID.test(campaignId)) {
-    fieldError("campaign_id", "1–128 characters: letters, digits, _ or -.");
-    field("campaign_id").focus();
+  const { campaignId, body, problems } = readForm();
+  if (problems.length) {
+    for (const [name, message] of problems) fieldError(name, message);
+    $("error-form").textContent = `Fix the ${plural(new Set(problems.map(([name]) => name)).size, "marked field")}: nothing was saved.`;
+    form.querySelector("[aria-invalid='true']")?.focus();
     return;
   }
-  const body = settingsBody();
-  if (!body) return;
   const button = $("save");
   button.disabled = true;
   try {
@@ -325,18 +481,25 @@ async function save(event) {
     current = view;
     fillForm(view);
     showEditorFor(view);
-    say(`Saved ${view.campaign_id}.`, "ok");
     loadCampaigns();
-    if (view.server_side && view.test_event_code && timeLeft(view.test_event_code_expires_at)) {
-      await sendTestEvent(view);
+    if (view.server_side && view.test_event_code && active(view.test_event_code_expires_at)) {
+      say(`Saved ${view.campaign_id}. Sending a test event to TikTok…`, "ok");
+      const outcome = await sendTestEvent(view);
+      if (outcome) say(outcome, "ok");
+    } else {
+      say(`Saved ${view.campaign_id}.`, "ok");
     }
     loadHealth(view.campaign_id);
+    loadAudit(view.campaign_id);
   } catch (error) {
     if (error.status === 422 && error.details.length) {
       for (const detail of error.details) {
-        fieldError(String(detail.field || "form").split(".")[0], detail.message || "invalid");
+        fieldError(String(detail.field || "form").split(".")[0], detail.message || "This value is not valid.");
       }
-      $("error-form").textContent ||= "Fix the marked fields: nothing was saved.";
+      fieldError("form", "Fix the marked fields: nothing was saved.");
+      form.querySelector("[aria-invalid='true']")?.focus();
+    } else if (error.code === "access_admin_only") {
+      fieldError("access", `Only admins may change who sees a campaign: nothing was saved. ${error.message}`);
     } else {
       // Nothing is cleared: what the operator typed stays in the form for another try.
       fieldError("form", `Not saved: ${explain(error)}`);
@@ -346,24 +509,32 @@ async function save(event) {
   }
 }
 
+// Sends the test event, shows TikTok's answer in its panel, and says in one line what happened (for the top).
 async function sendTestEvent(view) {
   const panel = $("test-event-answer");
   panel.hidden = false;
+  panel.dataset.kind = "";
   panel.replaceChildren(el("p", {}, "Sending a test event to TikTok…"));
+  let answer;
   try {
-    const answer = await api("POST", `/v1/campaigns/${encodeURIComponent(view.campaign_id)}/tiktok/test-event`,
+    answer = await api("POST", `/v1/campaigns/${encodeURIComponent(view.campaign_id)}/tiktok/test-event`,
       { test_event_code: view.test_event_code });
-    const ok = answer.code === 0;
-    panel.dataset.kind = ok ? "ok" : "error";
-    panel.replaceChildren(
-      el("h3", {}, ok ? "TikTok received the test event" : "TikTok refused the test event"),
-      el("p", {}, `TikTok answered code ${answer.code}: ${answer.message || ""}`),
-      el("p", { class: "muted" }, `event_id ${answer.event_id || "?"} · request_id ${answer.request_id || "?"}`),
-      el("p", { class: "hint" }, ok ? "Look for a PageView in Events Manager → Test Events." : "Check the pixel ID and the token."));
   } catch (error) {
     panel.dataset.kind = "error";
     panel.replaceChildren(el("h3", {}, "No test event sent"), el("p", {}, explain(error)));
+    say(`Saved, but the test event could not be sent: ${explain(error)}`, "warn");
+    return null;
   }
+  const ok = answer.code === 0;
+  panel.dataset.kind = ok ? "ok" : "error";
+  panel.replaceChildren(
+    el("h3", {}, ok ? "TikTok received the test event" : "TikTok refused the test event"),
+    el("p", {}, `TikTok answered code ${answer.code}: ${answer.message || ""}`),
+    el("p", { class: "muted" }, `event_id ${answer.event_id || "?"} · request_id ${answer.request_id || "?"}`),
+    el("p", { class: "hint" }, ok ? "Look for a PageView in Events Manager → Test Events." : "Check the pixel ID and the token."));
+  if (ok) return `Saved ${view.campaign_id}. TikTok received the test event.`;
+  say(`Saved, but TikTok refused the test event: ${answer.code} ${answer.message || ""}`.trim(), "warn");
+  return null;
 }
 
 async function removeCampaign() {
@@ -404,7 +575,7 @@ function drawHealth(health) {
   const eventRows = events.length
     ? events.map((e) => el("li", { "data-testid": `health-event-${e.event}` },
       el("span", { class: "label" }, e.event), bar(e.sent, most, `${e.event} sent`),
-      el("span", { class: "figure" }, `${e.sent} sent · ${e.duplicates} repeat${e.duplicates === 1 ? "" : "s"} · ${e.queued} queued · ${e.dead_lettered} dead-lettered`)))
+      el("span", { class: "figure" }, `${e.sent} sent · ${plural(e.duplicates, "repeat")} · ${e.queued} queued · ${e.dead_lettered} dead-lettered`)))
     : [el("li", { class: "muted" }, "No server event in this window.")];
   const matchKeys = health.match_keys || { events: 0, coverage: {} };
   const coverage = MATCH_KEYS.filter((key) => key in (matchKeys.coverage || {})).map((key) => {
@@ -413,13 +584,82 @@ function drawHealth(health) {
       bar(share, 1, `${key} coverage`), el("span", { class: "figure" }, `${Math.round(share * 100)} %`));
   });
   const revenue = (health.revenue || []).map((r) => el("li", { "data-testid": `health-revenue-${r.currency}` },
-    `${r.currency} ${r.value} from ${r.payments} payment${r.payments === 1 ? "" : "s"}`));
+    `${r.currency} ${r.value} from ${plural(r.payments, "payment")}`));
+  const period = health.from && health.to
+    ? el("p", { class: "muted", "data-testid": "health-window" }, `From ${dayTime(health.from)} to ${dayTime(health.to)}`)
+    : "";
   return [
+    period,
     el("h4", {}, "Events per name"), el("ul", { class: "bars" }, ...eventRows),
-    el("h4", {}, `Match-key coverage (${matchKeys.events || 0} sent events)`), el("ul", { class: "bars" }, ...coverage),
+    el("h4", {}, `Match-key coverage (${plural(matchKeys.events || 0, "sent event")})`), el("ul", { class: "bars" }, ...coverage),
     el("h4", {}, "Revenue"), el("ul", {}, ...(revenue.length ? revenue : [el("li", { class: "muted" }, "No payment in this window.")])),
-    (health.warnings || []).length ? el("ul", { class: "warnings" }, ...health.warnings.map((w) => el("li", {}, w))) : "",
+    (health.warnings || []).length ? el("ul", { class: "warnings" }, ...health.warnings.map((w) => el("li", {}, readable(w)))) : "",
   ];
+}
+
+// The campaign's history (the audit route): who changed what, when, in plain words
+
+const SETTING_WORDS = {
+  pixel_id: "the Pixel ID", test_event_code: "the test event code", test_event_code_expires_at: "the test code's end",
+  enabled: "on/off", allowed_origins: "allowed origins", event_names: "TikTok event names",
+  limited_data_use: "limited data use", require_consent: "consent", report_renewals: "renewal reporting",
+  stripe_account: "the Stripe account", access: "who may see the campaign",
+};
+
+function listed(phrases) {
+  return phrases.length <= 1 ? phrases.join("") : `${phrases.slice(0, -1).join(", ")} and ${phrases.at(-1)}`;
+}
+
+function changeWords(change) {
+  const { field: name, new: now } = change;
+  if (name === "access_token") {
+    // The audit never holds a token: "replaced" with its new last four, or "removed".
+    if (now === "removed" || now === null) return "removed the access token";
+    return `replaced the access token${change.new_last4 ? ` (…${change.new_last4})` : ""}`;
+  }
+  if (name === "enabled") return now ? "turned the campaign on" : "turned the campaign off";
+  if (typeof now === "boolean") return `turned ${SETTING_WORDS[name] || name.replace(/_/g, " ")} ${now ? "on" : "off"}`;
+  return `changed ${SETTING_WORDS[name] || name.replace(/_/g, " ")}`;
+}
+
+function auditWords(entry) {
+  const actor = entry.actor || {};
+  const who = actor.email || actor.client_id || actor.sub || "Someone";
+  let what;
+  if (entry.action === "created") what = "created the campaign";
+  else if (entry.action === "deleted") what = "deleted the campaign";
+  else if (entry.action === "test_event") {
+    const answer = entry.test_event || {};
+    what = answer.code === 0 ? "sent a test event (TikTok received it)"
+      : `sent a test event (TikTok answered ${[answer.code, answer.message].filter((v) => v !== undefined && v !== null).join(" ")})`;
+  } else {
+    const changes = entry.changes || [];
+    const named = new Set(changes.map((change) => change.field));
+    // A new test code brings its own end: one change to a person.
+    const shown = changes.filter((c) => !(c.field === "test_event_code_expires_at" && named.has("test_event_code")));
+    const words = shown.map(changeWords);
+    what = words.length ? listed(words) : "saved the settings unchanged";
+  }
+  return `${who} ${what}, ${dayTime(entry.at).replace(",", "")}`;
+}
+
+async function loadAudit(campaignId) {
+  const target = $("audit");
+  target.replaceChildren(el("p", { class: "muted" }, "Loading…"));
+  let answer;
+  try {
+    answer = await api("GET", `/v1/campaigns/${encodeURIComponent(campaignId)}/tiktok/audit?limit=50`);
+  } catch (error) {
+    // 404: no history kept for this campaign (or no history route on this server yet).
+    target.replaceChildren(el("p", { class: "muted" }, error.status === 404 ? "No history yet."
+      : `The history could not be read: ${explain(error)}`));
+    return;
+  }
+  if (!current || current.campaign_id !== campaignId) return;
+  const entries = Array.isArray(answer && answer.entries) ? answer.entries : [];
+  target.replaceChildren(entries.length
+    ? el("ol", { class: "history" }, ...entries.map((entry) => el("li", { "data-testid": "audit-entry" }, auditWords(entry))))
+    : el("p", { class: "muted" }, "No history yet."));
 }
 
 // The snippet
@@ -488,6 +728,7 @@ async function openCampaign(campaignId) {
   show("campaigns", false);
   show("editor", true);
   loadHealth(campaignId);
+  loadAudit(campaignId);
 }
 
 function newCampaign() {
@@ -497,6 +738,7 @@ function newCampaign() {
   showEditorFor(current);
   $("test-event-answer").hidden = true;
   $("health").replaceChildren(el("p", { class: "muted" }, "Health shows once the campaign is saved."));
+  $("audit").replaceChildren(el("p", { class: "muted" }, "No history yet."));
   show("campaigns", false);
   show("editor", true);
   field("campaign_id").focus();
@@ -543,6 +785,11 @@ async function main() {
   $("copy-snippet").addEventListener("click", copySnippet);
   $("refresh-health").addEventListener("click", () => current && !current.isNew && loadHealth(current.campaign_id));
   field("test_event_code").addEventListener("input", showTestCodeStatus);
+  $("preset-tiktok-names").addEventListener("click", tiktokNamesPreset);
+  // Pasted spaces leave an ID, a token or a code as soon as the field is left.
+  for (const name of ["pixel_id", "access_token", "test_event_code"]) {
+    field(name).addEventListener("change", () => { field(name).value = withoutSpaces(field(name).value); showTestCodeStatus(); });
+  }
   form.addEventListener("submit", save);
   countdown = setInterval(() => { if (current) showTestCodeStatus(); }, 30_000);
 

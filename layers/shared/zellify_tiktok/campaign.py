@@ -130,6 +130,14 @@ def token_warning(delivery: LastDelivery | None) -> str | None:
             "set a new token")
 
 
+def readable(moment: datetime | None) -> str:
+    """A time as people read it in a sentence (7 Dec 2026, 18:35 UTC), not as ISO 8601."""
+    if moment is None:
+        return "an unknown time"
+    utc = moment.astimezone(UTC)
+    return f"{utc.day} {utc:%b %Y, %H:%M} UTC"
+
+
 def warnings_for(campaign: Campaign, now: datetime) -> list[str]:
     warnings = []
     if not campaign.enabled:
@@ -141,10 +149,10 @@ def warnings_for(campaign: Campaign, now: datetime) -> list[str]:
         if campaign.active_test_event_code(now):
             warnings.append(
                 f"test_event_code is set: server events go to TikTok's Test Events tool and do not "
-                f"count for ads until {iso(expires) or '?'}"
+                f"count for ads until {readable(expires)}"
             )
         else:
-            warnings.append(f"test_event_code expired at {iso(expires) or '?'} and is no longer sent")
+            warnings.append(f"test_event_code expired at {readable(expires)} and is no longer sent")
     delivery = campaign.last_delivery
     token = token_warning(delivery)
     if token:

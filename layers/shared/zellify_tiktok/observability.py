@@ -73,7 +73,7 @@ def lambda_entry(logger: Logger) -> Callable[[F], F]:
     added (None values are left out of a line). Log sampling is drawn again for each warm invocation, as the
     decorator does. Metrics are flushed when there are some: an empty flush only raises a warning, and the
     common beacon emits none. Together the two decorators cost ~15 µs of a ~120 µs one-event beacon
-    (README, "Performance"); this costs ~2 µs. Logging the incoming event (POWERTOOLS_LOGGER_LOG_EVENT) is
+    (docs/performance.md); this costs ~2 µs. Logging the incoming event (POWERTOOLS_LOGGER_LOG_EVENT) is
     left out on purpose: a beacon's or webhook's body holds raw emails.
     """
 

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from ..access import terminal_operator
 from ..campaign import SETTINGS_FIELDS
 from ..services.settings import delete_settings, get_settings_view, put_settings, settings_view
-from .common import cell, delivery_text, key_value_table, print_warnings, state_of
+from .common import cell, delivery_text, key_value_table, print_warnings, state_of, when
 from .errors import EXIT_USAGE, CommandFailed
 
 app = typer.Typer(no_args_is_help=True, help="Configure a campaign's TikTok Pixel and Events API settings.")
@@ -189,10 +190,18 @@ def list_campaigns(ctx: typer.Context) -> None:
         if not rows:
             console.print("No campaigns configured.")
             return
-        table = Table("campaign", "pixel", "enabled", "server side", "test code", "last delivery")
+        # Fits 80 columns: short words per cell, and what still does not fit folds onto more lines (never cut).
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+        table.add_column("campaign", overflow="fold")
+        table.add_column("pixel", overflow="fold", min_width=min(32, max(len(r["pixel_id"]) for r in rows)))
+        table.add_column("server", overflow="fold")
+        table.add_column("test code", overflow="fold")
+        table.add_column("last delivery", overflow="fold", min_width=13)
         for row in rows:
-            table.add_row(cell(row["campaign_id"]), cell(row["pixel_id"]), cell(row["enabled"]),
-                          cell(row["server_side"]), _test_code_text(row), cell(delivery_text(row["last_delivery"])))
+            server = "on" if row["server_side"] else "off"
+            table.add_row(cell(row["campaign_id"]), cell(row["pixel_id"]),
+                          server if row["enabled"] else "disabled", _test_code_text(row),
+                          cell(_short_delivery(row["last_delivery"])))
         console.print(table)
 
     state.emit(rows, render)
@@ -271,7 +280,8 @@ def _merge_token(body: bytes, token: dict[str, Any]) -> bytes:
 def _render_view(view: dict[str, Any]) -> Callable[[Console], None]:
     def render(console: Console) -> None:
         rows = {key: value for key, value in view.items() if key != "warnings"}
-        console.print(key_value_table(rows | {"last_delivery": delivery_text(view["last_delivery"])}))
+        times = {key: when(view[key]) for key in ("test_event_code_expires_at", "updated_at") if view.get(key)}
+        console.print(key_value_table(rows | times | {"last_delivery": delivery_text(view["last_delivery"])}))
         print_warnings(console, view["warnings"])
 
     return render
@@ -280,4 +290,14 @@ def _render_view(view: dict[str, Any]) -> Callable[[Console], None]:
 def _test_code_text(row: dict[str, Any]) -> str:
     if not row["test_event_code"]:
         return "-"
-    return cell(f"{row['test_event_code']} ({'active' if row['test_event_code_active'] else 'expired'})")
+    if not row["test_event_code_active"]:
+        return cell(f"{row['test_event_code']} (expired)")
+    left = when(row["test_event_code_expires_at"]).split(" (")[0].removeprefix("in ")
+    return cell(f"{row['test_event_code']} ({left} left)")
+
+
+def _short_delivery(delivery: dict[str, Any] | None) -> str:
+    if not delivery:
+        return "never"
+    ago = when(delivery.get("at")).split(" (")[0]
+    return f"{ago}: code {delivery.get('code')} {delivery.get('message') or ''}".rstrip()

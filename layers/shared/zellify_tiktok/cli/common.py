@@ -4,6 +4,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import typer
@@ -12,6 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..campaign import readable
 from ..config import Settings
 from ..repositories.queues import queue_url_by_name
 from ..runtime import Runtime
@@ -115,11 +117,38 @@ def cell(value: Any) -> str:
     return escape(str(value))
 
 
+def _span(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 1:
+        return "less than a minute"
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h {minutes % 60} min" if minutes % 60 else f"{minutes // 60} h"
+    days = round(minutes / 1440)
+    return f"{days} day{'' if days == 1 else 's'}"
+
+
+def when(moment: str | datetime | None, now: datetime | None = None) -> str:
+    """A time as people read it: "in 23 h (7 Dec 2026, 18:35 UTC)", "5 min ago (…)"; never ISO 8601."""
+    if not moment:
+        return "-"
+    try:
+        at = moment if isinstance(moment, datetime) else datetime.fromisoformat(moment)
+    except ValueError:
+        return str(moment)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    seconds = (at - (now or datetime.now(UTC))).total_seconds()
+    relative = f"in {_span(seconds)}" if seconds >= 0 else f"{_span(-seconds)} ago"
+    return f"{relative} ({readable(at)})"
+
+
 def delivery_text(delivery: dict[str, Any] | None) -> str:
     """TikTok's last answer on one line (plain text: pass it through cell() for a table)."""
     if not delivery:
         return "never"
-    return f"{delivery.get('at', '?')}  code {delivery.get('code')}  {delivery.get('message') or ''}".rstrip()
+    return f"{when(delivery.get('at'))}: code {delivery.get('code')} {delivery.get('message') or ''}".rstrip()
 
 
 def print_warnings(console: Console, warnings: list[str], prefix: str = "") -> None:
@@ -129,8 +158,9 @@ def print_warnings(console: Console, warnings: list[str], prefix: str = "") -> N
 
 def key_value_table(rows: dict[str, Any]) -> Table:
     table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
+    table.add_column(style="bold", no_wrap=True)
+    # Long values (a pixel id, a list of origins) wrap inside the terminal instead of being cut.
+    table.add_column(overflow="fold")
     for key, value in rows.items():
         table.add_row(escape(key), cell(value))
     return table

@@ -5,6 +5,7 @@ coverage, revenue and warnings as GET /v1/campaigns/{campaign_id}/tiktok/health,
 table with the operator's AWS credentials. `--json` prints exactly that route's answer.
 """
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -14,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..access import terminal_operator
+from ..campaign import readable
 from ..services.health import health_view
 from .common import cell, delivery_text, print_warnings, state_of
 
@@ -41,13 +43,17 @@ def health(
 
 def render(console: Console, view: dict[str, Any]) -> None:
     server_side = "yes" if view["server_side"] else "no (pixel only)"
-    console.print(f"[bold]Health of {cell(view['campaign_id'])}[/]  {cell(view['from'])} → {cell(view['to'])}"
-                  f"  server side: {server_side}")
+    console.print(f"[bold]Health of {cell(view['campaign_id'])}[/]  {cell(readable(_at(view['from'])))} → "
+                  f"{cell(readable(_at(view['to'])))}  server side: {server_side}")
     console.print(events_table(view["events"]))
     console.print(coverage_table(view["match_keys"]))
     console.print(revenue_table(view["revenue"]))
     console.print(f"Last delivery: {cell(delivery_text(view['last_delivery']))}")
     print_warnings(console, view["warnings"])
+
+
+def _at(moment: str) -> datetime:
+    return datetime.fromisoformat(moment)
 
 
 def events_table(events: list[dict[str, Any]]) -> Table | str:
@@ -67,7 +73,8 @@ def events_table(events: list[dict[str, Any]]) -> Table | str:
 
 
 def coverage_table(match_keys: dict[str, Any]) -> Table:
-    table = _table(f"Match keys of the {match_keys['events']} sent event(s)")
+    count = match_keys["events"]
+    table = _table(f"Match keys of the {count} sent event{'' if count == 1 else 's'}")
     table.add_column("key")
     table.add_column("coverage", min_width=COVERAGE_BAR_WIDTH)
     table.add_column("share", justify="right")

@@ -14,6 +14,7 @@ from ..repositories import aws
 from . import campaign, dev, erase, health, history, replay, send_test, status
 from .common import State
 from .errors import HANDLED, classify
+from .local import use_local_stack
 
 # An operator waits at a terminal: unlike a function answering a request, retry and wait longer.
 OPERATOR_AWS_CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard", "total_max_attempts": 5})
@@ -52,9 +53,15 @@ def _global_options(
         metavar="NAME", help="A deployed stack: its tables, queues and secret names from its CloudFormation outputs.",
     )] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")] = False,
+    local: Annotated[bool, typer.Option(
+        "--local", envvar="ZELLIFY_LOCAL",
+        help="The running `make dev` stack at http://127.0.0.1:$PORT (3000): nothing else to set.")] = False,
 ) -> None:
     # boto3 reads these variables itself, so every client the layer makes sees them; they must be set
     # before the first client is made, and clients made earlier in this process are dropped.
+    if local:
+        # First: the options below (an explicit --endpoint-url, say) still win over what it sets.
+        use_local_stack()
     if profile:
         os.environ["AWS_PROFILE"] = profile
         # As with the AWS CLI, a named profile wins over credentials in the environment

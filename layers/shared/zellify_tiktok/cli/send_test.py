@@ -1,8 +1,8 @@
 """`send-test-event`: one real event to TikTok's Test Events tool, to check a campaign's pixel and token.
 
 It sends through the test-event route's own function (services/test_event.py), with the test event
-code the operator gives (never the campaign's stored one, so checking a campaign leaves no test code
-on its live traffic), and prints TikTok's answer.
+code the operator gives, else the campaign's active one (as the route does: a test never goes without a
+code, so it never reaches the live pixel), and prints TikTok's answer.
 """
 
 from enum import StrEnum
@@ -20,7 +20,7 @@ from ..services.test_event import checked_test_code
 from ..services.test_event import send_test_event as send
 from ..tiktok import TikTokClient
 from .common import cell, state_of
-from .errors import EXIT_FAILED, CommandFailed
+from .errors import EXIT_FAILED, EXIT_USAGE, CommandFailed
 
 TEST_PAGE_URL = "https://zellify.test/cli"
 TEST_VISITOR = "cli-test"
@@ -40,8 +40,8 @@ def tiktok_client(api_base: str) -> TikTokClient:
 def send_test_event(
     ctx: typer.Context,
     campaign: Annotated[str, typer.Option(help="The campaign whose pixel and token to check.")],
-    test_event_code: Annotated[str, typer.Option(
-        help="The code shown in TikTok Events Manager → Test Events (the campaign's stored one is not used).")],
+    test_event_code: Annotated[str | None, typer.Option(
+        help="The code shown in TikTok Events Manager → Test Events (default: the campaign's active one).")] = None,
     event: Annotated[FunnelEvent, typer.Option(help="The funnel event to send.")] = FunnelEvent("page_view"),
 ) -> None:
     """Send one test event with the campaign's pixel and token, and print TikTok's answer.
@@ -56,6 +56,10 @@ def send_test_event(
                       caller=terminal_operator(), funnel_event=event.value, visitor=TEST_VISITOR,
                       page_url=TEST_PAGE_URL)
     except Unprocessable as refused:
+        if refused.code == "test_event_code_required":
+            raise CommandFailed(EXIT_USAGE, "test_event_code_required",
+                                f"campaign {campaign} has no active test event code: give one with "
+                                "--test-event-code (TikTok Events Manager → your pixel → Test Events)") from None
         if refused.code != "no_access_token":
             raise
         raise CommandFailed(EXIT_FAILED, "no_access_token",

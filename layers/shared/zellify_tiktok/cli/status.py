@@ -41,12 +41,16 @@ def status(ctx: typer.Context) -> None:
         console.print(table)
         dead = queues["DeadLetterQueue"].get("visible") or 0
         if dead:
-            console.print(f"[yellow]![/] {dead} message(s) in the DeadLetterQueue: events TikTok refused "
+            messages = "1 message" if dead == 1 else f"{dead} messages"
+            console.print(f"[yellow]![/] {messages} in the DeadLetterQueue: events TikTok refused "
                           "or that failed every retry")
         if not campaigns:
             console.print("No campaigns configured.")
             return
-        table = Table("campaign", "enabled", "last delivery", title="Campaigns", title_justify="left")
+        table = Table(title="Campaigns", title_justify="left")
+        # A long campaign id folds onto the next line instead of being cut.
+        for header in ("campaign", "enabled", "last delivery"):
+            table.add_column(header, overflow="fold")
         for row in campaigns:
             table.add_row(cell(row["campaign_id"]), cell(row["enabled"]), cell(delivery_text(row["last_delivery"])))
         console.print(table)

@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..access import Caller
-from ..campaign import Campaign, iso, token_warning, warnings_for
+from ..campaign import Campaign, readable, token_warning, warnings_for
 from ..errors import BadRequest
 from ..health import (
     LOW_COVERAGE,
@@ -114,11 +114,12 @@ def health_warnings(campaign: Campaign, buckets: list[HealthBucket], figures: di
     if token:
         warnings.append(token)
     if campaign.active_test_event_code(now):
-        warnings.append(f"a test event code is active until {iso(campaign.test_event_code_expires_at)}: server "
+        warnings.append(f"a test event code is active until {readable(campaign.test_event_code_expires_at)}: server "
                         "events go to TikTok's Test Events tool and do not count for ads")
     dead = sum(row["dead_lettered"] for row in figures["events"])
     if dead:
-        warnings.append(f"{dead} event(s) dead-lettered in this window: fix the cause, then `zellify-tiktok replay`")
+        events = "1 event" if dead == 1 else f"{dead} events"
+        warnings.append(f"{events} dead-lettered in this window: fix the cause, then `zellify-tiktok replay`")
     beacons = campaign.last_beacon_at is not None and campaign.last_beacon_at >= start
     if campaign.server_side and beacons and not figures["match_keys"]["events"]:
         warnings.append("beacons arrive but no server event reached TikTok in this window "
