@@ -244,7 +244,7 @@ def test_consent_withdrawn_stops_the_sessions_later_stripe_events(visitor, stack
     visitor.wait(lambda: visitor.server_events("CompleteRegistration"), "the session's events at TikTok")
     # Before the withdrawal a payment of the session is sent...
     pi, body = payment_succeeded(stack, campaign["id"], session_id)
-    assert post_webhook(stack, body) == (200, {"status": "sent", "reason": "payment_succeeded", "event_ids": [pi]})
+    assert post_webhook(stack, body) == (200, {"status": "queued", "reason": "payment_succeeded", "event_ids": [pi]})
 
     visitor.page.evaluate("zt('consent', false)")
     [withdrawal] = visitor.wait(lambda: [b for b in visitor.beacons if b["body"]["events"] == []],
