@@ -25,7 +25,8 @@ def message_body(*, campaign_id: str, pixel_id: str, test_event_code: str | None
     message: dict[str, object] = {
         "kind": MESSAGE_KIND, "version": MESSAGE_VERSION, "message_id": str(uuid.uuid4()),
         "campaign_id": campaign_id, "pixel_id": pixel_id, "source": source,
-        "queued_at": datetime.fromtimestamp(now, UTC).isoformat(), "attempts": 0,
+        # As the model writes it (its copies keep it): ISO 8601, UTC as Z.
+        "queued_at": datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z"), "attempts": 0,
         "ledger_records": [asdict(record) for record in ledger_records],
         "events": [asdict(event) for event in events],
     }
