@@ -122,8 +122,8 @@ def test_known_traffic_gives_the_exact_counts_coverage_and_revenue(stack, tiktok
     beacon(stack, campaign_id, bob, {"event": "page_view", "event_id": f"{bob}-pv-1"})
     beacon(stack, campaign_id, bob, {"event": "email_captured", "event_id": f"{bob}-email", "email": "bob@example.com"})
 
-    # TikTok's system timeout on Ann's lead, three times: queued by the collector, retried twice in vain
-    # (the local DeliveryFunction backs off 2 s, then 4 s), sent on the third retry.
+    # TikTok's system timeout on Ann's lead, three times: the DeliveryFunction's first delivery and two retries
+    # in vain (the local backoff: 2 s, then 4 s), sent on the third retry.
     lead = f"{ann}:lead"
     tiktok.add_fault({"code": 50002, "event_ids": [lead], "times": 3})
     beacon(stack, campaign_id, ann, {"event": "lead", "event_id": lead})
@@ -134,9 +134,10 @@ def test_known_traffic_gives_the_exact_counts_coverage_and_revenue(stack, tiktok
                        "the lead counted as sent after its retries")
     assert events_of(retried)["Lead"] == counts(sent=1)
 
-    # TikTok refuses Ann's checkout for good (40002 on a lone event): dead-lettered.
+    # TikTok refuses Ann's checkout for good, in every call that carries it (the DeliveryFunction may batch it
+    # with the payments below, then halves the call until it stands alone): dead-lettered.
     checkout = f"{ann}-checkout"
-    tiktok.add_fault({"code": 40002, "event_ids": [checkout]})
+    tiktok.add_fault({"code": 40002, "event_ids": [checkout], "times": 100})
     beacon(stack, campaign_id, ann, {"event": "checkout_presented", "event_id": checkout, "value": 9.99,
                                      "currency": "USD", "contents": [{"content_id": "plan_pro", "quantity": 1,
                                                                       "price": 9.99}]})
@@ -178,7 +179,7 @@ def test_known_traffic_gives_the_exact_counts_coverage_and_revenue(stack, tiktok
             for event in record["body"]["data"]:
                 answers.setdefault(event["event_id"], []).append(record["response"]["code"])
     assert answers[lead] == [50002, 50002, 50002, 0]
-    assert answers[checkout] == [40002]
+    assert set(answers[checkout]) == {40002}  # alone, or first in a batch it shared
     assert sum(codes.count(0) for codes in answers.values()) == 8
 
     # Settled: a few stream polls later the figures are the same (nothing counted twice, late).

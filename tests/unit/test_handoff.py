@@ -32,6 +32,7 @@ def test_the_handoff_body_is_the_model_s_message_field_for_field():
     # What the model itself would write reads back the same.
     again = DeliveryMessage.model_validate_json(message.to_json())
     assert again == message
+    assert json.loads(message.to_json())["queued_at"] == json.loads(body)["queued_at"]
 
 
 def test_a_live_event_carries_no_test_code_and_values_stay_exact():
