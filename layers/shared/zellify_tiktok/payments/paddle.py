@@ -233,7 +233,7 @@ def _transaction_completed(data: dict[str, Any], event_time: int, test_mode: boo
 def _failed_attempt(data: dict[str, Any]) -> str | None:
     """The newest failed payment attempt's id (Paddle lists payments newest first)."""
     attempts = [as_dict(p) for p in as_list(data.get("payments"))]
-    failed = [p for p in attempts if p.get("status") in _FAILED_ATTEMPTS] or attempts
+    failed = [p for p in attempts if text(p.get("status")) in _FAILED_ATTEMPTS] or attempts
     return provider_id(failed[0].get("payment_attempt_id")) if failed else None
 
 

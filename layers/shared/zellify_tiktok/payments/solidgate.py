@@ -153,7 +153,7 @@ def _failed_transaction(event: dict[str, Any]) -> str | None:
     found: list[tuple[str | None, dict[str, Any]]] = (
         [(key, as_dict(value)) for key, value in raw.items()] if isinstance(raw, dict)
         else [(None, as_dict(value)) for value in as_list(raw)])
-    failed = [pair for pair in found if pair[1].get("status") in _FAILED_TRANSACTIONS] or found
+    failed = [pair for pair in found if text(pair[1].get("status")) in _FAILED_TRANSACTIONS] or found
     if not failed:
         return None
     key, transaction = failed[-1]
@@ -163,7 +163,7 @@ def _failed_transaction(event: dict[str, Any]) -> str | None:
 def _order(event: dict[str, Any], event_time: int, test_mode: bool) -> Conversion | Ignored:
     order = as_dict(event.get("order"))
     order_id = required_id(order.get("order_id"))
-    status = order.get("status")
+    status = text(order.get("status"))
     paid, failed = status in PAID_ORDER_STATUSES, status in FAILED_ORDER_STATUSES
     if not paid and not failed:
         return Ignored("status_not_reported", order_id)
@@ -190,7 +190,7 @@ def _subscription(event: dict[str, Any], event_time: int, test_mode: bool) -> Co
     if event.get("callback_type") != "init":
         # renew, update, cancel, …: a renewal's payment is its order; nothing else is a funnel moment.
         return Ignored("status_not_reported", sub)
-    trial = subscription.get("trial") is True or subscription.get("status") in TRIAL_STATUSES
+    trial = subscription.get("trial") is True or text(subscription.get("status")) in TRIAL_STATUSES
     funnel_event = "trial_started" if trial else "subscription_started"
     product = as_dict(event.get("product"))
     currency_text = text(product.get("currency")) or text(subscription.get("currency"))
