@@ -144,19 +144,7 @@ def deliver_webhook(payload: str, base_url: str) -> dict:
             "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
         },
     )
-    try:
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_S) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
-    except (urllib.error.URLError, TimeoutError) as exc:
-        return {"webhook_status": None, "webhook_body": None, "webhook_error": str(exc)}
-    text = raw.decode("utf-8", "replace")
-    try:
-        body: Any = json.loads(text)
-    except ValueError:
-        body = text
-    return {"webhook_status": status, "webhook_body": body}
+    return _send(request)
 
 
 def _error(status: int, code: str, message: str) -> Response:

@@ -92,7 +92,8 @@ def test_a_declined_order_is_a_payment_failed_of_its_failed_transaction():
     assert (conversion.funnel_event, conversion.event_id) == ("payment_failed", "order-0001:txn-0002")
 
 
-@pytest.mark.parametrize("status", ["processing", "auth_ok", "3ds_verify", "refunded", "void_ok", None, ["approved"], {}])
+@pytest.mark.parametrize("status", ["processing", "auth_ok", "3ds_verify", "refunded", "void_ok", None,
+                                    ["approved"], {}])
 def test_other_order_statuses_send_nothing(status):
     assert mapped(solidgate_order(status)) == Ignored("status_not_reported", "order-0001")
 
