@@ -4,9 +4,10 @@ In Lambda the functions write JSON lines (Powertools Logger) and CloudWatch EMF 
 machines. Here the same records are written as one line each:
 
     20:10:08  POST /v1/events 202 14 ms
-    20:10:08  Collect: beacon delivered · campaign_id=demo sent=1 duplicates=0 queued=0 dead_lettered=0
+    20:10:08  Collect: beacon queued · campaign_id=demo event_ids=["pv-1"]
+    20:10:09  Delivery: events delivered · campaign_id=demo sent=1 duplicate=0 unanswered=0 refused=0 event_ids=["pv-1"]
 
-Every invocation's routine lines are written (a sample rate of 1: a delivered beacon says so), and the
+Every invocation's routine lines are written (a sample rate of 1: each beacon and each delivery says so), and the
 metric lines are left out of stdout. `LOG_LEVEL=DEBUG` shows everything as Lambda writes it: the JSON lines, the
 metric lines and the stand-ins' own reads (GET /_dev/…).
 """

@@ -24,6 +24,7 @@ Replay (services/replay.py) drains the DeadLetterQueue through the same class.
 """
 
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -179,6 +180,11 @@ class Drain:
                                    for queued in group for event in queued.message.events])
         report = self.core.deliver(delivery, self.budget)
         self._count_duplicates(group, delivery, report)
+        fates = Counter(outcome.fate for outcome in report.outcomes.values())
+        # A routine line (sampled in Lambda): what this group's call(s) did, with the first event ids to find it by.
+        logger.info("events delivered", extra={"campaign_id": campaign.campaign_id,
+                                               **{str(fate): fates[fate] for fate in Fate},
+                                               "event_ids": [item.event.event_id for item in delivery.items[:20]]})
         settled: dict[str, Settlement] = {}
         for queued in group:
             refused: dict[QueueReason, list[ServerEvent]] = {}
