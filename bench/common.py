@@ -10,6 +10,8 @@ import json
 import os
 import statistics
 import time
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -135,3 +137,14 @@ def child_environment(extra: dict[str, str]) -> dict[str, str]:
                 "POWERTOOLS_LOG_LEVEL": "INFO", "POWERTOOLS_TRACE_DISABLED": "true"})
     env.update(extra)
     return env
+
+
+def http(base_url: str, path: str, method: str = "GET", body: bytes | None = None,
+         headers: dict | None = None) -> tuple[int, bytes]:
+    """One request to the local stack: its status and body, whatever the status."""
+    request = urllib.request.Request(f"{base_url}{path}", data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()

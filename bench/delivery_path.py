@@ -10,29 +10,17 @@
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime
 
-from common import ORIGIN, beacon_body
+from common import ORIGIN, beacon_body, http
 
 SLOW_TIKTOK_MS = 3000
-
-
-def _http(base_url: str, path: str, method: str = "GET", body: bytes | None = None,
-          headers: dict | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(f"{base_url}{path}", data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
 
 
 def _beacon(base_url: str) -> tuple[int, float, list[str], float]:
     """One one-event beacon: status, seconds to its answer, its event ids, the client time of the answer."""
     started = time.perf_counter()
-    status, answer = _http(base_url, "/v1/events", "POST", beacon_body(1).encode(),
+    status, answer = http(base_url, "/v1/events", "POST", beacon_body(1).encode(),
                            {"Content-Type": "text/plain;charset=UTF-8", "Origin": ORIGIN})
     took = time.perf_counter() - started
     ids = json.loads(answer).get("accepted", []) if status == 202 else []
@@ -40,7 +28,7 @@ def _beacon(base_url: str) -> tuple[int, float, list[str], float]:
 
 
 def _received(base_url: str) -> list[dict]:
-    return json.loads(_http(base_url, "/_dev/tiktok/requests")[1] or b"[]")
+    return json.loads(http(base_url, "/_dev/tiktok/requests")[1] or b"[]")
 
 
 def _percentile(values: list[float], share: float) -> float | None:
@@ -51,12 +39,12 @@ def _percentile(values: list[float], share: float) -> float | None:
 
 
 def _json_post(base_url: str, path: str, payload: object) -> None:
-    _http(base_url, path, "POST", json.dumps(payload).encode(), {"Content-Type": "application/json"})
+    http(base_url, path, "POST", json.dumps(payload).encode(), {"Content-Type": "application/json"})
 
 
 def batching_and_lag(base_url: str, beacons: int, concurrency: int, timeout_s: float = 120) -> dict:
-    _http(base_url, "/_dev/tiktok/faults", "DELETE")
-    _http(base_url, "/_dev/tiktok/requests", "DELETE")
+    http(base_url, "/_dev/tiktok/faults", "DELETE")
+    http(base_url, "/_dev/tiktok/requests", "DELETE")
     answered: dict[str, float] = {}
     other = 0
     lock = threading.Lock()
@@ -97,13 +85,13 @@ def batching_and_lag(base_url: str, beacons: int, concurrency: int, timeout_s: f
 
 def slow_tiktok(base_url: str, beacons: int) -> dict:
     """One client, one beacon at a time: the answer times with TikTok at once, then with TikTok taking 3 s."""
-    _http(base_url, "/_dev/tiktok/faults", "DELETE")
+    http(base_url, "/_dev/tiktok/faults", "DELETE")
     fast = [_beacon(base_url)[1] for _ in range(beacons)]
     _json_post(base_url, "/_dev/tiktok/faults", {"delay_ms": SLOW_TIKTOK_MS, "times": 1_000_000})
     try:
         slow = [_beacon(base_url)[1] for _ in range(beacons)]
     finally:
-        _http(base_url, "/_dev/tiktok/faults", "DELETE")
+        http(base_url, "/_dev/tiktok/faults", "DELETE")
     fast_p95, slow_p95 = _percentile(fast, 0.95), _percentile(slow, 0.95)
     fast_p50 = _percentile(fast, 0.5)
     return {"beacon_slow_tiktok_ratio": slow_p95 / fast_p95 if fast_p95 and slow_p95 else None,

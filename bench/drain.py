@@ -15,8 +15,6 @@ import json
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -25,22 +23,12 @@ sys.path[:0] = [str(ROOT / "functions" / "delivery"), str(ROOT)]
 
 import boto3  # noqa: E402
 import delivery_app  # noqa: E402
-from common import ORIGIN, LambdaContext, beacon_body  # noqa: E402
+from common import ORIGIN, LambdaContext, beacon_body, http  # noqa: E402
 
 from local.poller import sqs_record  # noqa: E402
 
 EVENTS_PER_BEACON = 50
 LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
-
-
-def http(base_url: str, path: str, method: str = "GET", body: bytes | None = None,
-         headers: dict | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(f"{base_url}{path}", data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
 
 
 def fill_queue(base_url: str, beacons: int) -> int:
