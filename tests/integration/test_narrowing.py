@@ -176,12 +176,14 @@ def test_in_one_call_a_narrowed_message_is_requeued_and_an_unanswered_one_backs_
     # One call for both, halved: [a b c] → a, [b c] → b, c refused; [d e f] has no answer (50000 for nar-d).
     assert [[e["event_id"] for e in call["body"]["data"]] for call in tiktok.calls][0] == ALL + ["nar-e", "nar-f"]
     assert tiktok.accepted_ids() == SENT
-    # A first delivery leaves as a copy either way: narrowed to nar-d, or whole ([e f]), each delayed.
+    # A first delivery leaves as a copy either way: narrowed to nar-d, or whole ([e f]); the two copies come
+    # back at the same time for the same pixel, so they travel as one delayed message.
     assert response == {"batchItemFailures": []} and visibility == []
-    assert source.depth() == 2 and delayed(aws) == 2
+    assert source.depth() == 1 and delayed(aws) == 1
     requeued = [json.loads(e["MessageBody"]) for b in sent if b["QueueUrl"] == aws["DELIVERY_QUEUE_URL"]
                 for e in b["Entries"]]
-    assert [ids(m) for m in requeued] == [PENDING, ["nar-e", "nar-f"]]
+    assert [ids(m) for m in requeued] == [PENDING + ["nar-e", "nar-f"]]
+    assert requeued[0]["attempts"] == 1 and requeued[0]["reason"]["code"] == 50000
 
     clock.advance(backoff(runtime, 1) + 1)
     tiktok_back_for_the_pending(tiktok)
@@ -315,3 +317,45 @@ def test_a_narrowed_copy_the_delivery_queue_refuses_still_answers_each_event_onc
     run_health_function(aws)
     assert health_totals(runtime, "demo", clock()) == {"sent": 3, "duplicates": 0, "queued": 0, "dead_lettered": 1}
     assert [ids(m) for m in peek(aws["DEAD_LETTER_QUEUE_URL"])] == [REFUSED], "dead-lettered once"
+
+
+def test_during_an_outage_the_copies_of_a_group_travel_as_one_message_and_a_payment_copy_alone(clock, runtime,
+                                                                                             tiktok, aws):
+    """An outage must not grow the queue by a message per beacon: the copies that come back together go as one
+    message. A copy with extra ledger records (a first payment's) stays alone, its records with its own event."""
+    from zellify_tiktok.handoff import submit
+    from zellify_tiktok.records import LedgerRecord
+    from zellify_tiktok.server_event import ServerEvent, UserData
+
+    put_settings()
+    beacons = [[f"out-{n}-a", f"out-{n}-b"] for n in range(12)]
+    for event_ids in beacons:
+        queue_beacon(tiktok, aws, event_ids)
+    record = LedgerRecord("first-payment:sub_outage", 400 * 86400)
+    payment = ServerEvent(funnel_event="page_view", name="PageView", event_id="out-pay", event_time=int(clock()),
+                          user=UserData(external_id="a" * 64))
+    submit(runtime.delivery_queue, campaign_id="demo", pixel_id=runtime.campaigns.get("demo").pixel_id, test_event_code=None,
+           events=[payment], source="stripe", ledger_records=[record], now=clock())
+    tiktok.add_fault({"http_status": 503, "times": 1_000_000})
+    source = DeliveryEventSource(aws)
+    with sent_batches() as sent:
+        assert source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S)) == {"batchItemFailures": []}
+    requeued = [json.loads(e["MessageBody"]) for b in sent if b["QueueUrl"] == aws["DELIVERY_QUEUE_URL"]
+                for e in b["Entries"]]
+    assert sorted(len(m["events"]) for m in requeued) == [1, 24], "13 messages came back as 2"
+    [alone] = [m for m in requeued if m["ledger_records"]]
+    assert ids(alone) == ["out-pay"] and alone["ledger_records"] == [{"key": record.key, "ttl_s": record.ttl_s}]
+    run_health_function(aws)
+    assert health_totals(runtime, "demo", clock())["queued"] == 25
+
+    tiktok.faults.clear()
+    clock.advance(backoff(runtime, 1) + 1)
+    while source.depth():
+        source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S))
+        clock.advance(POLL_EVERY_S)
+    assert Counter(tiktok.accepted_ids()) == Counter([*(i for b in beacons for i in b), "out-pay"])
+    assert boto3.client("dynamodb").get_item(TableName=aws["SENT_EVENTS_TABLE"],
+                                             Key={"pk": {"S": record.key}}).get("Item") is not None
+    run_health_function(aws)
+    assert health_totals(runtime, "demo", clock()) == {"sent": 25, "duplicates": 0, "queued": 0, "dead_lettered": 0}
+

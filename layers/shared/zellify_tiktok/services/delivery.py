@@ -12,9 +12,11 @@ what is left of the invocation. Then each message is settled on its own, from it
   with TikTok's code and message; the others were delivered;
 - REQUEUED: some events still have no answer: a copy holding only those is queued, delayed by its backoff,
   with its failed deliveries in its body (`attempts`), so what comes back never sends or dead-letters an
-  answered event again; also a message the invocation had no time for (a copy, so a backlog spends no
-  receive). A first delivery that failed always leaves as such a copy: its body then says that its events
-  wait for a retry (health's `queued`), which SQS's receive count could not;
+  answered event again; copies of one group that would come back together travel as one message, so an
+  outage grows the queue by a message per group and delivery, not per beacon; also a message the
+  invocation had no time for (a copy, so a backlog spends no receive). A first delivery that failed
+  always leaves as such a copy: its body then says that its events wait for a retry (health's `queued`),
+  which SQS's receive count could not;
 - RETRY: a copy that failed again with no event answered: SQS shows the record again after its backoff
   (30 s doubling per failed delivery, capped at an hour; dead-lettered after `max_deliveries`, more than a
   day in all);
@@ -37,7 +39,7 @@ from ..answers import Outcome as AnswerOutcome
 from ..budget import Budget
 from ..campaign import test_code_to_send
 from ..delivery import Delivery, DeliveryCore, DeliveryReport, Fate, Outgoing
-from ..health import HealthDelta, added_up, outcome_deltas
+from ..health import HealthDelta, added_up, hour_of, outcome_deltas
 from ..messages import DeliveryMessage, MessageError, QueueReason, UnreadableMessage, parse_message
 from ..observability import count
 from ..reasons import ReasonKind
@@ -96,6 +98,47 @@ class Settlement:
     why: str = ""
     # RETRY: seconds until SQS shows the record again.
     retry_in_s: int = 0
+
+
+# One message's events as the delivery left them: the message, its refused events by reason, its unanswered ones.
+Verdict = tuple[Queued, dict[QueueReason, list[ServerEvent]], list[tuple[ServerEvent, Answer]]]
+
+
+@dataclass
+class Plan:
+    """How one message will be settled, made before its narrowed copy (if any) is queued."""
+
+    queued: Queued
+    refused: dict[QueueReason, list[ServerEvent]]
+    # Its events that counted as waiting before this delivery.
+    before: list[ServerEvent]
+    backoff: int
+    why: str = ""
+    # Nothing answered and already counted as waiting: the record itself comes back.
+    retry_whole: bool = False
+    # The copy holding its unanswered events, queued `delay_s` later.
+    copy: DeliveryMessage | None = None
+    delay_s: int = 0
+    deferred: bool = False
+    copy_failed: bool = False
+
+
+def _merge_key(copy: DeliveryMessage, delay_s: int) -> tuple[object, ...] | None:
+    """Copies with the same key can travel as one message; None: this one travels alone (its extra ledger
+    records belong to its own events)."""
+    if copy.ledger_records:
+        return None
+    return (copy.campaign_id, copy.pixel_id, copy.test_event_code, copy.source, copy.reason, copy.attempts,
+            hour_of(copy.queued_at.timestamp()), delay_s)
+
+
+def _merged(copies: Sequence[DeliveryMessage]) -> list[DeliveryMessage]:
+    """Copies alike as one message: the earliest's envelope (the same health hour), every copy's events. The
+    queue splits it again where it would not fit in one SQS message."""
+    if len(copies) == 1:
+        return list(copies)
+    earliest = min(copies, key=lambda copy: copy.queued_at)
+    return [earliest.model_copy(update={"events": tuple(event for copy in copies for event in copy.events)})]
 
 
 def backoff_seconds(failed_deliveries: int, *, base_s: int, cap_s: int) -> int:
@@ -169,10 +212,10 @@ class Drain:
             campaign = self.runtime.campaigns.get(first.campaign_id)
         except INFRASTRUCTURE_ERRORS as exc:
             answer = Answer(AnswerOutcome.TRANSIENT, None, f"campaign could not be read: {type(exc).__name__}")
-            return {q.record.record_id: self._settle(q, {}, [(e, answer) for e in q.message.events]) for q in group}
+            return self._settle([(q, {}, [(e, answer) for e in q.message.events]) for q in group])
         if campaign is None or not campaign.has_token:
             reason = QueueReason(kind=ReasonKind.NO_TOKEN, message="campaign deleted or without token")
-            return {q.record.record_id: self._settle(q, {reason: list(q.message.events)}, []) for q in group}
+            return self._settle([(q, {reason: list(q.message.events)}, []) for q in group])
         delivery = Delivery(campaign=campaign, pixel_id=first.pixel_id,
                             test_event_code=test_code_to_send(campaign, self.clock(), queued=first.test_event_code,
                                                               retrying=True),
@@ -185,7 +228,7 @@ class Drain:
         logger.info("events delivered", extra={"campaign_id": campaign.campaign_id,
                                                **{str(fate): fates[fate] for fate in Fate},
                                                "event_ids": [item.event.event_id for item in delivery.items[:20]]})
-        settled: dict[str, Settlement] = {}
+        verdicts: list[Verdict] = []
         for queued in group:
             refused: dict[QueueReason, list[ServerEvent]] = {}
             unanswered: list[tuple[ServerEvent, Answer]] = []
@@ -195,8 +238,8 @@ class Drain:
                     refused.setdefault(QueueReason.of(ReasonKind.REFUSED, outcome.answer), []).append(event)
                 elif outcome.fate is Fate.UNANSWERED and outcome.answer is not None:
                     unanswered.append((event, outcome.answer))
-            settled[queued.record.record_id] = self._settle(queued, refused, unanswered)
-        return settled
+            verdicts.append((queued, refused, unanswered))
+        return self._settle(verdicts)
 
     def _count_duplicates(self, group: Sequence[Queued], delivery: Delivery, report: DeliveryReport) -> None:
         """Repeats the ledger dropped, and repeats inside the batch of an event sent once. Only on a message's
@@ -209,8 +252,27 @@ class Drain:
             count("EventsDeduplicated", len(dropped))
             self._figures.extend(outcome_deltas(delivery.campaign.campaign_id, dropped, "duplicates", self.clock()))
 
-    def _settle(self, queued: Queued, refused: dict[QueueReason, list[ServerEvent]],
-                unanswered: Sequence[tuple[ServerEvent, Answer]]) -> Settlement:
+    def _settle(self, verdicts: Sequence[Verdict]) -> dict[str, Settlement]:
+        """Settle each message of a group from its events' outcomes. The narrowed copies are queued together
+        first: copies that would come back at the same time for the same campaign, pixel, test code and hour
+        go in one message, so an outage does not grow the queue by one message per beacon (a copy holding
+        extra ledger records stays alone: those records belong to its own events)."""
+        plans = [self._plan(verdict) for verdict in verdicts]
+        alike: dict[object, list[Plan]] = {}
+        for plan in plans:
+            if plan.copy is not None:
+                alike.setdefault(_merge_key(plan.copy, plan.delay_s) or id(plan), []).append(plan)
+        for same in alike.values():
+            try:
+                self.requeue.send(_merged([plan.copy for plan in same if plan.copy is not None]),
+                                  delay_s=same[0].delay_s)
+            except QueueUnavailable:
+                for plan in same:
+                    plan.copy_failed = True
+        return {plan.queued.record.record_id: self._finish(plan) for plan in plans}
+
+    def _plan(self, verdict: Verdict) -> Plan:
+        queued, refused, unanswered = verdict
         message = queued.message
         failed = queued.earlier_failures + 1
         deferred = bool(unanswered) and all(answer is BUDGET_SPENT for _, answer in unanswered)
@@ -220,45 +282,53 @@ class Drain:
             unanswered = []
         backoff = backoff_seconds(failed, base_s=self.runtime.settings.retry_backoff_base_s,
                                   cap_s=self.runtime.settings.retry_backoff_cap_s)
-        before = list(message.events) if self._counted(queued) else []
+        plan = Plan(queued, refused, list(message.events) if self._counted(queued) else [], backoff,
+                    why=unanswered[0][1].message if unanswered else "")
+        if not unanswered:
+            return plan
+        if len(unanswered) == len(message.events) and not deferred and self._counted(queued):
+            # Nothing of it answered, and its body already counts as waiting: the record itself comes back
+            # after its backoff.
+            plan.retry_whole = True
+            return plan
+        # A copy takes the record's place: its unanswered events only, and its failed deliveries in its body.
+        kind = ReasonKind.BUDGET_SPENT if deferred else ReasonKind.TRANSIENT
+        update: dict[str, object] = {"events": tuple(event for event, _ in unanswered)}
+        if self.max_deliveries is not None:  # replay keeps a dead letter's reason and count as they were
+            update |= {"reason": QueueReason.of(kind, unanswered[0][1]),
+                       # A copy the invocation had no time for keeps the failures of the original, not this
+                       # receive (and one of a first delivery stays one: its events do not wait for a retry).
+                       "attempts": (queued.earlier_failures if message.attempts else 0) if deferred else failed}
+        plan.copy = message.model_copy(update=update)
+        plan.deferred = deferred
+        plan.delay_s = 0 if deferred or self.max_deliveries is None else min(backoff, MAX_DELAY_S)
+        return plan
+
+    def _finish(self, plan: Plan) -> Settlement:
+        message, before = plan.queued.message, plan.before
+        if plan.retry_whole:
+            self._figure(message, before, list(message.events))
+            return Settlement(Settled.RETRY, plan.why, plan.backoff)
+        if plan.copy_failed:
+            # The record comes back whole; its answered events are then found in the ledger (or refused
+            # again, and dead-lettered then, once).
+            self._figure(message, before, before)
+            return Settlement(Settled.RETRY, f"{plan.why}; no copy could be queued",
+                              0 if plan.deferred else plan.backoff)
         waiting: list[ServerEvent] = []
-        settlement = Settlement(Settled.DEAD_LETTERED if refused else Settled.DELIVERED)
-        if unanswered:
-            why = unanswered[0][1].message
-            whole = len(unanswered) == len(message.events)
-            if whole and not deferred and self._counted(queued):
-                # Nothing of it answered, and its body already counts as waiting: the record itself comes back
-                # after its backoff.
-                self._figure(message, before, list(message.events))
-                return Settlement(Settled.RETRY, why, backoff)
-            # A copy takes the record's place: its unanswered events only, and its failed deliveries in its body.
-            kind = ReasonKind.BUDGET_SPENT if deferred else ReasonKind.TRANSIENT
-            update: dict[str, object] = {"events": tuple(event for event, _ in unanswered)}
-            if self.max_deliveries is not None:  # replay keeps a dead letter's reason and count as they were
-                update |= {"reason": QueueReason.of(kind, unanswered[0][1]),
-                           # A copy the invocation had no time for keeps the failures of the original, not this
-                           # receive (and one of a first delivery stays one: its events do not wait for a retry).
-                           "attempts": (queued.earlier_failures if message.attempts else 0) if deferred else failed}
-            copy = message.model_copy(update=update)
-            delay = 0 if deferred or self.max_deliveries is None else min(backoff, MAX_DELAY_S)
+        settlement = Settlement(Settled.DEAD_LETTERED if plan.refused else Settled.DELIVERED)
+        if plan.copy is not None:
+            if self.max_deliveries is None or plan.copy.attempts > 0:
+                waiting = list(plan.copy.events)
+            settlement = Settlement(Settled.REQUEUED, plan.why)
+        if plan.refused:
             try:
-                self.requeue.send([copy], delay_s=delay)
-            except QueueUnavailable:
-                # The record comes back whole; its answered events are then found in the ledger (or refused
-                # again, and dead-lettered then, once).
-                self._figure(message, before, before)
-                return Settlement(Settled.RETRY, f"{why}; no copy could be queued", 0 if deferred else backoff)
-            if self.max_deliveries is None or copy.attempts > 0:
-                waiting = list(copy.events)
-            settlement = Settlement(Settled.REQUEUED, why)
-        if refused:
-            try:
-                self._dead_letter(message, refused)
+                self._dead_letter(message, plan.refused)
             except QueueUnavailable:
                 # Comes back whole: refused again then. A narrowed copy already queued finds its events sent
                 # or sends them once (the ledger).
                 self._figure(message, before, waiting + before)
-                return Settlement(Settled.RETRY, "DeadLetterQueue unavailable", backoff)
+                return Settlement(Settled.RETRY, "DeadLetterQueue unavailable", plan.backoff)
         self._figure(message, before, waiting)
         return settlement
 
