@@ -75,6 +75,7 @@ KEYS = (
     "events_per_tiktok_call_drain", "layer_mb", "function_mb", "peak_rss_mb", "local_beacons_per_s",
     "tracker_bytes_readable", "tracker_bytes", "tracker_bytes_compressed", "health_lag_s",
     "beacon_slow_tiktok_ratio", "tiktok_calls_per_1000_beacons", "delivery_lag_p99_s", "usd_per_million_beacons",
+    "usd_per_million_beacons_delivered",
 )
 # (key, comparison, bound): the targets of issue 6.
 TARGETS = (
@@ -626,6 +627,7 @@ def main() -> int:
                                        local["tiktok_calls_per_1000_beacons"])
         details["cost"] = cost
         values["usd_per_million_beacons"] = cost["usd_per_million_beacons"]
+        values["usd_per_million_beacons_delivered"] = cost["usd_per_million_beacons_delivered"]
     values["cold_start_ratio"] = ratio(values["cold_start_ms"], values["baseline_cold_start_ms"])
     values["stripe_cold_start_ratio"] = ratio(values["stripe_cold_start_ms"], values["baseline_cold_start_ms"])
     values["warm_ratio_to_floor"] = ratio(values["warm_us_per_event_50"], values["floor_us_per_event"])
@@ -711,8 +713,9 @@ def print_breakdown(details: dict) -> None:
             f"TikTok taking 3 s {fmt(local['beacon_p95_ms_tiktok_slow'])}")
     cost = details.get("cost")
     if cost:
-        say(f"USD per million one-event beacons: request path {fmt(cost['request_usd_per_million'])}, "
-            f"delivery {fmt(cost['delivery_usd_per_million'])}")
+        say(f"USD per million one-event beacons: request path {fmt(cost['usd_per_million_beacons'])}, "
+            f"delivery {fmt(cost['delivery_usd_per_million'])}, "
+            f"delivered in all {fmt(cost['usd_per_million_beacons_delivered'])}")
     if local and local.get("local_beacons_per_s") is not None:
         say(f"local stack: {local['accepted']} beacons accepted in {local['seconds']:.1f} s, "
             f"{local['other']} other answers, {local['errors']} connection errors")

@@ -23,6 +23,7 @@ KEYS = (
     "tracker_bytes_readable", "tracker_bytes", "tracker_bytes_compressed", "health_lag_s",
     # Issue 20: the request path never waits for TikTok, TikTok gets batches, and what a beacon costs.
     "beacon_slow_tiktok_ratio", "tiktok_calls_per_1000_beacons", "delivery_lag_p99_s", "usd_per_million_beacons",
+    "usd_per_million_beacons_delivered",
 )
 TARGETS = ("cold_start_ratio", "stripe_cold_start_ratio", "warm_ratio_to_floor", "warm_ratio_1",
            "aws_calls_per_beacon_1", "aws_calls_per_beacon_50", "events_per_tiktok_call_drain", "layer_mb",
