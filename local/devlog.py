@@ -62,15 +62,16 @@ def _value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-def readable_line(line: str) -> str:
-    """One Powertools JSON line as a person reads it (the line as it was when it is not JSON)."""
+def readable_line(line: str, function_name: str | None = None) -> str:
+    """One Powertools JSON line as a person reads it (the line as it was when it is not JSON), headed by
+    `function_name` when given, else by the line's own."""
     try:
         record = json.loads(line)
     except ValueError:
         return line
     if not isinstance(record, dict) or "message" not in record:
         return line
-    function = str(record.get("function_name") or "").rsplit("-", 1)[-1].removesuffix("Function")
+    function = str(function_name or record.get("function_name") or "").rsplit("-", 1)[-1].removesuffix("Function")
     level = str(record.get("level") or "INFO")
     head = f"{record.get('timestamp', '')[11:19]}  {function + ': ' if function else ''}"
     head += "" if level in ("INFO", "DEBUG") else f"{level} "
@@ -130,6 +131,8 @@ def readable_functions(functions: Iterable["LambdaFunction"]) -> None:
     # Imported here, after the handlers: Powertools reads its environment when it is first imported.
     from aws_lambda_powertools import Logger
 
+    from .functions import invoking
+
     for function in functions:
         module = sys.modules.get(function.spec.handler.rsplit(".", 1)[0])
         logger = getattr(module, "logger", None)
@@ -143,5 +146,6 @@ def readable_functions(functions: Iterable["LambdaFunction"]) -> None:
             continue
         # The formatter object stays (the functions add keys to it); only its output is rewritten.
         json_format = formatter.format
-        formatter.format = lambda record, json_format=json_format: readable_line(json_format(record))  # type: ignore[method-assign]
+        formatter.format = lambda record, json_format=json_format: readable_line(  # type: ignore[method-assign]
+            json_format(record), invoking())
         formatter._readable = True  # type: ignore[attr-defined]

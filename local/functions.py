@@ -23,6 +23,15 @@ log = logging.getLogger("local.functions")
 # environment of its own (`own_environment`), as in Lambda: a DeliveryFunction invocation waiting on a slow
 # TikTok never delays a beacon's answer. Re-entrant, in case a function's work ever invokes another.
 _SHARED_ENVIRONMENT = threading.RLock()
+# The function whose invocation runs on each thread. Powertools keeps the Lambda context's keys on a formatter
+# all Loggers of one service share, so with several functions running at once in this one process a line's
+# `function_name` can name another; make dev's log names the one the thread runs instead.
+_invoking = threading.local()
+
+
+def invoking() -> str | None:
+    """The name (as in template.yaml) of the function running on this thread, if any."""
+    return getattr(_invoking, "name", None)
 
 
 class Status(StrEnum):
@@ -79,6 +88,7 @@ class LambdaFunction:
         if self.handler is None:
             raise FunctionUnavailable(f"{self.spec.name}: {self.error}")
         with self.environment:
+            caller, _invoking.name = invoking(), self.spec.name
             started = time.monotonic()
             context = LambdaContext(
                 function_name=self.physical_name,
@@ -86,7 +96,10 @@ class LambdaFunction:
                 invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.physical_name}",
                 deadline=started + self.spec.timeout_s,
             )
-            result = self.handler(event, context)
+            try:
+                result = self.handler(event, context)
+            finally:
+                _invoking.name = caller
         # A thread cannot be stopped halfway; the overrun is reported once the handler returns.
         if time.monotonic() > context.deadline:
             raise FunctionTimedOut(f"{self.spec.name} ran past its Timeout of {self.spec.timeout_s} s")

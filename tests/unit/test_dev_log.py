@@ -29,6 +29,13 @@ def test_a_warning_names_its_level_and_control_characters_stay_on_one_line():
     assert 'campaign_id="evil\\ncampaign"' in line
 
 
+def test_a_line_is_headed_by_the_function_running_on_its_thread_when_the_stack_knows_it():
+    """The Lambda context's keys sit on a formatter every function's Logger shares in the one local process:
+    while the DeliveryFunction runs beside the collector, its line may carry the collector's name."""
+    line = devlog.readable_line(json.dumps({**POWERTOOLS_LINE, "message": "events delivered"}), "DeliveryFunction")
+    assert line.startswith("20:11:39  Delivery: events delivered")
+
+
 def test_a_line_that_is_not_json_is_kept_as_it_is():
     assert devlog.readable_line("plain text") == "plain text"
 

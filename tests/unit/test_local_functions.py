@@ -4,7 +4,7 @@ import sys
 import threading
 import uuid
 
-from local.functions import Status, load_function
+from local.functions import Status, invoking, load_function
 from local.template import FunctionSpec
 
 
@@ -18,6 +18,15 @@ def test_a_handler_is_loaded_from_its_code_uri(tmp_path):
     function = load_function(spec(tmp_path, f"{module}.handler"))
     assert function.status is Status.LOADED
     assert function.invoke(1) == {"ok": 1}
+
+
+def test_the_thread_of_an_invocation_knows_which_function_it_runs_and_forgets_it_after(tmp_path):
+    module = f"app_{uuid.uuid4().hex}"
+    (tmp_path / f"{module}.py").write_text("from local.functions import invoking\n"
+                                           "def handler(event, context):\n    return invoking()\n")
+    function = load_function(spec(tmp_path, f"{module}.handler"))
+    assert function.invoke(None) == "F"
+    assert invoking() is None
 
 
 def test_a_typo_in_the_handler_or_code_uri_fails_as_an_import_error(tmp_path):
