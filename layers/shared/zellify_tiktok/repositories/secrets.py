@@ -7,12 +7,12 @@ import contextlib
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
-
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from typing import TYPE_CHECKING, Any
 
 from .aws import client
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 _RECREATE_ATTEMPTS = 5
 
@@ -61,8 +61,12 @@ class SecretsRepository:
         self._provider: SecretsProvider | None = None
 
     @property
-    def provider(self) -> SecretsProvider:
+    def provider(self) -> "SecretsProvider":
         if self._provider is None:
+            # Imported on the first read: the collector never reads a secret, and Powertools' parameters
+            # package (AppConfig, SSM, DynamoDB providers with it) would add to its cold start.
+            from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
             self._provider = SecretsProvider(boto3_client=client("secretsmanager"))
         return self._provider
 
@@ -70,6 +74,8 @@ class SecretsRepository:
         return f"{self.prefix}{campaign_id}"
 
     def _read(self, name: str, *, force: bool = False) -> str | None:
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
         try:
             value = self.provider.get(name, max_age=self.max_age_s, force_fetch=force)
         except GetParameterError as exc:
