@@ -10,7 +10,7 @@
    stand-in (503s, 40100s, TikTok's system errors 50000 and 50002, maintenance 60001, answers delayed past
    the functions' 3 s budget): every one of them is transient, so nothing may end dead-lettered.
 3. Waits, bounded by --drain-timeout, until the fault queue is spent and the DeliveryQueue is empty
-   (the local DeliveryFunction poller redelivers what failed).
+   (the local DeliveryFunction poller redelivers what failed, each message after its backoff).
 4. Proves, from the stand-in's record of what it received and answered (`GET /_dev/tiktok/requests`),
    that every accepted event (pixel + TikTok event name + event_id) was answered code 0 at least
    once, and that an event was answered code 0 more than once only where a delayed answer (a
@@ -76,8 +76,10 @@ class Options:
     base_url: str | None = None
     admin_token: str = os.environ.get("DEV_ADMIN_TOKEN") or "dev-admin-token"
     burst: list[dict] = field(default_factory=lambda: [dict(f) for f in DEFAULT_BURST])
-    max_seconds: float = 900.0
-    drain_timeout: float = 120.0
+    max_seconds: float = 1500.0
+    # The burst's 165 failed calls are minutes of outage when TikTok gets batches, and a message that failed
+    # k times waits 30 s × 2^(k-1) for its next try: the queue drains up to about the outage's length after it.
+    drain_timeout: float = 600.0
     seed: int | None = None
     json_path: str | None = None
     quiet: bool = False
