@@ -143,3 +143,23 @@ def service_logs():
     yield stream
     service.setLevel(level)
     service.removeHandler(handler)
+
+
+@pytest.fixture
+def all_logs():
+    """Every log record of the run as one text: the service's at DEBUG (the most the template's LogLevel
+    allows), formatted as in Lambda, and every other logger's at its usual level."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    service = logging.getLogger("zellify-tiktok")
+    if service.handlers:
+        handler.setFormatter(service.handlers[0].formatter)
+    root = logging.getLogger()
+    service.addHandler(handler)
+    root.addHandler(handler)
+    previous = service.level
+    service.setLevel(logging.DEBUG)
+    yield stream
+    service.setLevel(previous)
+    root.removeHandler(handler)
+    service.removeHandler(handler)

@@ -334,8 +334,8 @@ def test_during_an_outage_the_copies_of_a_group_travel_as_one_message_and_a_paym
     record = LedgerRecord("first-payment:sub_outage", 400 * 86400)
     payment = ServerEvent(funnel_event="page_view", name="PageView", event_id="out-pay", event_time=int(clock()),
                           user=UserData(external_id="a" * 64))
-    submit(runtime.delivery_queue, campaign_id="demo", pixel_id=runtime.campaigns.get("demo").pixel_id, test_event_code=None,
-           events=[payment], source="stripe", ledger_records=[record], now=clock())
+    submit(runtime.delivery_queue, campaign_id="demo", pixel_id=runtime.campaigns.get("demo").pixel_id,
+           test_event_code=None, events=[payment], source="stripe", ledger_records=[record], now=clock())
     tiktok.add_fault({"http_status": 503, "times": 1_000_000})
     source = DeliveryEventSource(aws)
     with sent_batches() as sent:

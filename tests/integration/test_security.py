@@ -7,9 +7,7 @@
   tracker.js, on the happy paths and the failure paths alike.
 """
 
-import io
 import json
-import logging
 
 import boto3
 import collect_app
@@ -129,32 +127,12 @@ def test_every_operator_route_uses_the_jwt_authorizer_in_the_template():
 
 
 @pytest.fixture
-def logs(capfd):
-    """Everything the run writes: the Powertools JSON lines (caught at the logger, whose stream is
-    whatever sys.stdout was when it was made) at DEBUG, the most the template's LogLevel allows,
-    other loggers at their usual levels, and the process's stdout/stderr.
+def logs(capfd, all_logs):
+    """Everything the run writes: every log record (`all_logs`) and the process's stdout/stderr.
 
     (botocore logs request bodies, secrets included, at DEBUG: it must never be set to DEBUG in Lambda.)
     """
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    service = logging.getLogger("zellify-tiktok")
-    if service.handlers:
-        handler.setFormatter(service.handlers[0].formatter)
-    root = logging.getLogger()
-    service.addHandler(handler)
-    root.addHandler(handler)
-    previous = service.level
-    service.setLevel(logging.DEBUG)
-
-    def text() -> str:
-        captured = capfd.readouterr()
-        return stream.getvalue() + captured.out + captured.err
-
-    yield text
-    service.setLevel(previous)
-    root.removeHandler(handler)
-    service.removeHandler(handler)
+    return lambda: all_logs.getvalue() + "".join(capfd.readouterr())
 
 
 def test_token_and_signing_secret_never_leave_where_they_are_kept(two_campaigns, tiktok, aws, logs, sqs_messages):

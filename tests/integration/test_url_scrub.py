@@ -5,9 +5,7 @@ address or number, in a query parameter or the fragment, in any encoding. Some a
 some queued (TikTok answers 503), so both the sent body and the queue message are looked at.
 """
 
-import io
 import json
-import logging
 import re
 import uuid
 from urllib.parse import quote, quote_plus
@@ -22,25 +20,6 @@ from tests.integration.helpers import beacon_body, post_beacon, put_settings
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 FUNNEL = "https://funnel.example.com/checkout"
-
-
-@pytest.fixture
-def all_logs():
-    """Every log record of the run, the service's at DEBUG (the most the template allows), as one text."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    service = logging.getLogger("zellify-tiktok")
-    if service.handlers:
-        handler.setFormatter(service.handlers[0].formatter)
-    root = logging.getLogger()
-    service.addHandler(handler)
-    root.addHandler(handler)
-    previous = service.level
-    service.setLevel(logging.DEBUG)
-    yield stream
-    service.setLevel(previous)
-    root.removeHandler(handler)
-    service.removeHandler(handler)
 
 
 def take_messages() -> str:
