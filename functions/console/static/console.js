@@ -551,18 +551,25 @@ async function removeCampaign() {
 
 // The health picture (docs/design.md §9)
 
-async function loadHealth(campaignId) {
-  const target = $("health");
+// A panel of the open campaign filled from one GET: "Loading…", then what `draw` makes of the answer, or
+// what `failed` says of the error. An answer that comes after another campaign was opened is dropped.
+async function loadPanel(targetId, campaignId, path, draw, failed) {
+  const target = $(targetId);
   target.replaceChildren(el("p", { class: "muted" }, "Loading…"));
-  let health;
+  let answer;
   try {
-    health = await api("GET", `/v1/campaigns/${encodeURIComponent(campaignId)}/tiktok/health?hours=24`);
+    answer = await api("GET", `/v1/campaigns/${encodeURIComponent(campaignId)}/tiktok/${path}`);
   } catch (error) {
-    target.replaceChildren(el("p", { class: "muted", "data-testid": "health-message" }, `No health figures: ${explain(error)}`));
+    target.replaceChildren(failed(error));
     return;
   }
   if (!current || current.campaign_id !== campaignId) return;
-  target.replaceChildren(...drawHealth(health));
+  target.replaceChildren(...draw(answer));
+}
+
+function loadHealth(campaignId) {
+  return loadPanel("health", campaignId, "health?hours=24", drawHealth,
+    (error) => el("p", { class: "muted", "data-testid": "health-message" }, `No health figures: ${explain(error)}`));
 }
 
 function bar(value, max, label) {
@@ -643,23 +650,18 @@ function auditWords(entry) {
   return `${who} ${what}, ${dayTime(entry.at).replace(",", "")}`;
 }
 
-async function loadAudit(campaignId) {
-  const target = $("audit");
-  target.replaceChildren(el("p", { class: "muted" }, "Loading…"));
-  let answer;
-  try {
-    answer = await api("GET", `/v1/campaigns/${encodeURIComponent(campaignId)}/tiktok/audit?limit=50`);
-  } catch (error) {
+function loadAudit(campaignId) {
+  return loadPanel("audit", campaignId, "audit?limit=50", drawAudit,
     // 404: no history kept for this campaign (or no history route on this server yet).
-    target.replaceChildren(el("p", { class: "muted" }, error.status === 404 ? "No history yet."
+    (error) => el("p", { class: "muted" }, error.status === 404 ? "No history yet."
       : `The history could not be read: ${explain(error)}`));
-    return;
-  }
-  if (!current || current.campaign_id !== campaignId) return;
+}
+
+function drawAudit(answer) {
   const entries = Array.isArray(answer && answer.entries) ? answer.entries : [];
-  target.replaceChildren(entries.length
+  return [entries.length
     ? el("ol", { class: "history" }, ...entries.map((entry) => el("li", { "data-testid": "audit-entry" }, auditWords(entry))))
-    : el("p", { class: "muted" }, "No history yet."));
+    : el("p", { class: "muted" }, "No history yet.")];
 }
 
 // The snippet
