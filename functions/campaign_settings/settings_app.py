@@ -4,7 +4,7 @@ health and audit trail (docs/design.md §6.4, §9, §10). Every route acts for t
 from aws_lambda_powertools import Logger
 from zellify_tiktok.access import Caller
 from zellify_tiktok.api import invocation_budget, json_response, make_resolver, operator_caller, raw_body
-from zellify_tiktok.config import ConfigurationError, get_settings
+from zellify_tiktok.config import ConfigurationError, get_config
 from zellify_tiktok.observability import add_log_keys, lambda_entry, tracer
 from zellify_tiktok.services.audit import audit_view
 from zellify_tiktok.services.health import health_view
@@ -12,7 +12,7 @@ from zellify_tiktok.services.settings import delete_settings, get_settings_view,
 from zellify_tiktok.services.test_event import requested_test_code, send_test_event
 
 logger = Logger()
-config = get_settings()  # at cold start: a function missing a setting stops here, naming it
+config = get_config()  # at cold start: a function missing an environment variable stops here, naming it
 if not config.audit_table:
     raise ConfigurationError("missing environment variable(s): AUDIT_TABLE")
 app = make_resolver()

@@ -14,7 +14,7 @@ from zellify_tiktok.api import (
     request_base_url,
     with_cors,
 )
-from zellify_tiktok.config import get_settings
+from zellify_tiktok.config import get_config
 from zellify_tiktok.http_cache import conditional_response
 from zellify_tiktok.observability import lambda_entry, tracer
 from zellify_tiktok.runtime import get_runtime
@@ -22,7 +22,7 @@ from zellify_tiktok.services.collect import BeaconRequest, collect
 from zellify_tiktok.services.tracker import tracker_script
 
 logger = Logger()
-get_settings()  # at cold start: a function missing a setting stops here, naming it
+get_config()  # at cold start: a function missing an environment variable stops here, naming it
 app = make_resolver()
 # tracker.js minified at build time (functions/collect/Makefile); the readable source is tracker.js.
 TRACKER_JS = Path(__file__).with_name("tracker.min.js")
@@ -39,11 +39,11 @@ def post_events():
     # HTTP API hands header names over in lower case: the plain dict, not the case-insensitive copy
     # Powertools builds on each `headers` access.
     headers = event.raw_event.get("headers") or {}
-    settings = get_settings()
+    config = get_config()
     answer = collect(BeaconRequest(
         body=raw_body(event),
         origin=headers.get("origin"),
-        source_ip=client_ip(event, headers, settings.client_ip_header, settings.origin_verify_secret),
+        source_ip=client_ip(event, headers, config.client_ip_header, config.origin_verify_secret),
         user_agent=headers.get("user-agent"),
     ), get_runtime())
     return json_response(202, answer)

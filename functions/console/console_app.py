@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from zellify_tiktok.api import error_response, make_resolver, request_base_url
-from zellify_tiktok.config import get_settings
+from zellify_tiktok.config import get_config
 from zellify_tiktok.errors import NotFound, ServiceUnavailable
 from zellify_tiktok.observability import lambda_entry
 
@@ -129,7 +129,7 @@ def _config() -> Response:
         "logout_endpoint": config.logout_endpoint or None,
         "scopes": config.scopes,
         # Where funnel pages load tracker.js from: the snippet's address.
-        "public_base_url": get_settings().public_base_url or request_base_url(app.current_event),
+        "public_base_url": get_config().public_base_url or request_base_url(app.current_event),
     }
     return Response(status_code=200, content_type="application/json", body=json.dumps(body), headers=headers)
 

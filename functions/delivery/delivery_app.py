@@ -6,13 +6,13 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from zellify_tiktok.batch import GroupBatchProcessor, process_grouped
 from zellify_tiktok.budget import Budget
-from zellify_tiktok.config import get_settings
+from zellify_tiktok.config import get_config
 from zellify_tiktok.observability import lambda_entry, tracer
 from zellify_tiktok.runtime import get_runtime
 from zellify_tiktok.services.delivery import QueuedRecord, deliver_batch
 
 logger = Logger()
-get_settings()  # at cold start: a function missing a setting stops here, naming it
+get_config()  # at cold start: a function missing an environment variable stops here, naming it
 processor = GroupBatchProcessor()
 # Kept from the invocation's remaining time: a TikTok call cut short, the ledger record, settling the batch.
 SAFETY_MARGIN_S = 5

@@ -2,12 +2,12 @@
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, event_source
-from zellify_tiktok.config import get_settings
+from zellify_tiktok.config import get_config
 from zellify_tiktok.observability import lambda_entry, tracer
 from zellify_tiktok.services.health import batch_id, count_sent
 
 logger = Logger()
-get_settings()  # at cold start: a function missing a setting stops here, naming it
+get_config()  # at cold start: a function missing an environment variable stops here, naming it
 
 
 @lambda_entry(logger)

@@ -2,12 +2,12 @@
 
 from aws_lambda_powertools import Logger
 from zellify_tiktok.api import json_response, make_resolver, raw_body
-from zellify_tiktok.config import get_settings
+from zellify_tiktok.config import get_config
 from zellify_tiktok.observability import lambda_entry, tracer
 from zellify_tiktok.services.payment_webhook import handle_webhook
 
 logger = Logger()
-get_settings()  # at cold start: a function missing a setting stops here, naming it
+get_config()  # at cold start: a function missing an environment variable stops here, naming it
 app = make_resolver()
 
 

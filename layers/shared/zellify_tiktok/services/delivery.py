@@ -218,8 +218,8 @@ class Drain:
             reason = QueueReason.of(ReasonKind.RETRIES_EXHAUSTED, unanswered[0][1])
             refused = {**refused, reason: [*refused.get(reason, []), *(event for event, _ in unanswered)]}
             unanswered = []
-        backoff = backoff_seconds(failed, base_s=self.runtime.settings.retry_backoff_base_s,
-                                  cap_s=self.runtime.settings.retry_backoff_cap_s)
+        backoff = backoff_seconds(failed, base_s=self.runtime.config.retry_backoff_base_s,
+                                  cap_s=self.runtime.config.retry_backoff_cap_s)
         before = list(message.events) if self._counted(queued) else []
         waiting: list[ServerEvent] = []
         settlement = Settlement(Settled.DEAD_LETTERED if refused else Settled.DELIVERED)
@@ -310,7 +310,7 @@ class Drain:
 def deliver_batch(records: Sequence[QueuedRecord], runtime: Runtime, budget: Budget, *,
                   clock: Clock = time.time) -> Mapping[str, Exception]:
     """The DeliveryFunction's batch: the records SQS must deliver again, each with why (backoff applied)."""
-    drain = Drain(runtime, budget, runtime.delivery_queue, max_deliveries=runtime.settings.retry_max_receives,
+    drain = Drain(runtime, budget, runtime.delivery_queue, max_deliveries=runtime.config.retry_max_receives,
                   clock=clock)
     settled = drain.run(records)
     by_id = {record.record_id: record for record in records}

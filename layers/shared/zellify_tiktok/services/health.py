@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..access import Caller
-from ..campaign import Campaign, readable, token_warning, warnings_for
+from ..campaign import CampaignSettings, readable, token_warning, warnings_for
 from ..errors import BadRequest
 from ..health import (
     LOW_COVERAGE,
@@ -106,7 +106,7 @@ def health_view(campaign_id: str, hours: str | None, runtime: Runtime | None = N
     }
 
 
-def health_warnings(campaign: Campaign, buckets: list[HealthBucket], figures: dict[str, Any], start: datetime,
+def health_warnings(campaign: CampaignSettings, buckets: list[HealthBucket], figures: dict[str, Any], start: datetime,
                     now: datetime) -> list[str]:
     """What an operator should act on: the token, a test code, dead letters, silence, weak matching."""
     warnings = []

@@ -11,7 +11,7 @@ from typing import Any
 from ..access import Caller, access_to_store, may_see, visible
 from ..audit import Action, Actor, AuditEntry, TestEventResult, TokenChange, settings_changes
 from ..beacon import decode_json_object
-from ..campaign import Campaign, is_campaign_id, iso, warnings_for
+from ..campaign import CampaignSettings, is_campaign_id, iso, warnings_for
 from ..errors import BadRequest, NotFound
 from ..repositories.audit import AuditRepository
 from ..runtime import Runtime, get_runtime
@@ -26,7 +26,7 @@ def checked_id(campaign_id: str) -> str:
     return campaign_id
 
 
-def settings_view(campaign: Campaign, now: datetime) -> dict[str, Any]:
+def settings_view(campaign: CampaignSettings, now: datetime) -> dict[str, Any]:
     return {
         **campaign.settings_view(),
         "server_side": campaign.server_side,
@@ -42,7 +42,7 @@ def unknown_campaign(campaign_id: str) -> NotFound:
     return NotFound(f"campaign {campaign_id!r} has no TikTok configuration", code="unknown_campaign")
 
 
-def campaign_for(caller: Caller, campaign_id: str, runtime: Runtime) -> Campaign:
+def campaign_for(caller: Caller, campaign_id: str, runtime: Runtime) -> CampaignSettings:
     """The campaign, read fresh, when the caller may see it; else the unknown campaign's 404."""
     campaign = runtime.campaigns.get(checked_id(campaign_id), fresh=True)
     if campaign is None or not may_see(caller, campaign.access):
@@ -57,7 +57,7 @@ def audit_log(runtime: Runtime) -> AuditRepository:
 
 
 def record(runtime: Runtime, campaign_id: str, caller: Caller, action: Action, now: datetime, *,
-           old: Campaign | None = None, new: Campaign | None = None, token: TokenChange | None = None,
+           old: CampaignSettings | None = None, new: CampaignSettings | None = None, token: TokenChange | None = None,
            test_event: TestEventResult | None = None) -> None:
     entry = AuditEntry(at=now, action=action, actor=Actor.of(caller), source_ip=caller.source_ip,
                        changes=settings_changes(old, new, token) if action != "test_event" else (),
