@@ -58,7 +58,7 @@ def preflight_events():
 @app.get("/v1/campaigns/<campaign_id>/tracker.js")
 def get_tracker(campaign_id: str):
     event = app.current_event
-    script = tracker_script(campaign_id, tracker_template(), request_base_url(event))
+    script = tracker_script(campaign_id, tracker_template(), request_base_url(event), get_runtime())
     answer = conditional_response(script, content_type="application/javascript; charset=utf-8",
                                   cache_control="public, max-age=300",
                                   accept_encoding=event.headers.get("accept-encoding"),

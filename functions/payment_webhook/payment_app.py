@@ -4,6 +4,7 @@ from aws_lambda_powertools import Logger
 from zellify_tiktok.api import json_response, make_resolver, raw_body
 from zellify_tiktok.config import get_config
 from zellify_tiktok.observability import lambda_entry, tracer
+from zellify_tiktok.runtime import get_runtime
 from zellify_tiktok.services.payment_webhook import handle_webhook
 
 logger = Logger()
@@ -15,7 +16,7 @@ app = make_resolver()
 def post_payment_webhook(provider: str):
     event = app.current_event
     # The exact bytes the provider signed (base64-decoded when API Gateway encoded them).
-    return json_response(200, handle_webhook(provider, raw_body(event), event.headers or {}))
+    return json_response(200, handle_webhook(provider, raw_body(event), event.headers or {}, get_runtime()))
 
 
 @lambda_entry(logger)

@@ -67,11 +67,8 @@ def runtime(aws, tiktok, monkeypatch):
     rt.tiktok = TikTokClient("https://tiktok.test/open_api/v1.3", connect_timeout=1, total_timeout=3,
                              http=tiktok)
     get_runtime.cache_clear()
-    monkeypatch.setattr("zellify_tiktok.runtime.get_runtime", lambda: rt)
-    for module in ("settings", "tracker", "payment_webhook", "test_event", "health"):
-        monkeypatch.setattr(f"zellify_tiktok.services.{module}.get_runtime", lambda: rt, raising=False)
-    # Handlers that build their services' dependencies themselves.
-    for handler in ("collect_app", "delivery_app"):
+    # The handlers look the runtime up and pass it to their services; the services take it as given.
+    for handler in ("collect_app", "delivery_app", "settings_app", "payment_app", "health_app"):
         monkeypatch.setattr(f"{handler}.get_runtime", lambda: rt)
     return rt
 

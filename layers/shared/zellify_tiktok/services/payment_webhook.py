@@ -29,7 +29,7 @@ from ..records import LedgerRecord, ledger_key
 from ..repositories import INFRASTRUCTURE_ERRORS
 from ..repositories.queues import QueueUnavailable
 from ..repositories.secrets import ProviderSecrets
-from ..runtime import Runtime, get_runtime
+from ..runtime import Runtime
 
 logger = Logger(child=True)
 
@@ -66,10 +66,9 @@ def adapter_for(provider: str) -> PaymentAdapter:
     return adapter
 
 
-def handle_webhook(provider: str, body: bytes, headers: Mapping[str, str], runtime: Runtime | None = None,
+def handle_webhook(provider: str, body: bytes, headers: Mapping[str, str], runtime: Runtime,
                    clock: Clock = time.time) -> dict[str, Any]:
     adapter = adapter_for(provider)
-    runtime = runtime or get_runtime()
     if len(body) > MAX_BODY_BYTES:
         raise BadRequest(f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}", code="payload_too_large")
     lower = {name.lower(): value for name, value in headers.items()}

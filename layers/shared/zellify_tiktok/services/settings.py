@@ -14,7 +14,7 @@ from ..beacon import decode_json_object
 from ..campaign import CampaignSettings, is_campaign_id, iso, warnings_for
 from ..errors import BadRequest, NotFound
 from ..repositories.audit import AuditRepository
-from ..runtime import Runtime, get_runtime
+from ..runtime import Runtime
 from ..settings_input import apply_settings, parse_settings
 
 MAX_SETTINGS_BYTES = 16 * 1024
@@ -65,9 +65,8 @@ def record(runtime: Runtime, campaign_id: str, caller: Caller, action: Action, n
     audit_log(runtime).record(campaign_id, entry)
 
 
-def put_settings(campaign_id: str, body: bytes, runtime: Runtime | None = None, *,
+def put_settings(campaign_id: str, body: bytes, runtime: Runtime, *,
                  caller: Caller) -> dict[str, Any]:
-    runtime = runtime or get_runtime()
     campaign_id = checked_id(campaign_id)
     settings, names_token = parse_settings(decode_json_object(body, MAX_SETTINGS_BYTES))
     previous = runtime.campaigns.get(campaign_id, fresh=True)
@@ -95,25 +94,22 @@ def put_settings(campaign_id: str, body: bytes, runtime: Runtime | None = None, 
     return settings_view(campaign, now)
 
 
-def get_settings_view(campaign_id: str, runtime: Runtime | None = None, *, caller: Caller) -> dict[str, Any]:
-    runtime = runtime or get_runtime()
+def get_settings_view(campaign_id: str, runtime: Runtime, *, caller: Caller) -> dict[str, Any]:
     return settings_view(campaign_for(caller, campaign_id, runtime), datetime.now(UTC))
 
 
-def list_settings_views(runtime: Runtime | None = None, *, caller: Caller) -> dict[str, Any]:
+def list_settings_views(runtime: Runtime, *, caller: Caller) -> dict[str, Any]:
     """The settings view of every campaign the caller may see, by id: the console's campaign list
     (docs/design.md §10).
 
     A scan of the Campaigns table, which holds one small item per campaign; no token is read.
     """
-    runtime = runtime or get_runtime()
     now = datetime.now(UTC)
     campaigns = sorted(visible(caller, runtime.campaigns.list()), key=lambda campaign: campaign.campaign_id)
     return {"campaigns": [settings_view(campaign, now) for campaign in campaigns]}
 
 
-def delete_settings(campaign_id: str, runtime: Runtime | None = None, *, caller: Caller) -> None:
-    runtime = runtime or get_runtime()
+def delete_settings(campaign_id: str, runtime: Runtime, *, caller: Caller) -> None:
     campaign = campaign_for(caller, campaign_id, runtime)
     audit_log(runtime)
     runtime.secrets.delete_token(campaign.campaign_id)

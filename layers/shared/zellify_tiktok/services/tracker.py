@@ -5,7 +5,7 @@ from typing import Any
 
 from ..campaign import CampaignSettings
 from ..events import browser_event_table
-from ..runtime import Runtime, get_runtime
+from ..runtime import Runtime
 from .collect import load_campaign
 
 # An expression, not the line around it: it survives minification (functions/collect/minify.mjs).
@@ -33,8 +33,7 @@ def render_tracker(template: str, config: dict[str, Any]) -> str:
 
 
 def tracker_script(campaign_id: str, template: str, request_base_url: str,
-                   runtime: Runtime | None = None) -> str:
-    runtime = runtime or get_runtime()
+                   runtime: Runtime) -> str:
     campaign = load_campaign(runtime, campaign_id)
     api_base = runtime.config.public_base_url or request_base_url
     return render_tracker(template, tracker_config(campaign, api_base=api_base,
