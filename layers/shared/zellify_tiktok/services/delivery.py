@@ -37,7 +37,7 @@ from ..answers import Outcome as AnswerOutcome
 from ..budget import Budget
 from ..campaign import test_code_to_send
 from ..delivery import Delivery, DeliveryCore, DeliveryReport, Fate, Outgoing
-from ..health import HealthDelta, added_up, outcome_deltas
+from ..health_figures import HealthDelta, added_up, outcome_deltas
 from ..messages import DeliveryMessage, MessageError, QueueReason, UnreadableMessage, parse_message
 from ..observability import count
 from ..reasons import ReasonKind

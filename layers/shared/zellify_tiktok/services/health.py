@@ -14,7 +14,7 @@ from typing import Any
 from ..access import Caller
 from ..campaign import CampaignSettings, readable, token_warning, warnings_for
 from ..errors import BadRequest
-from ..health import (
+from ..health_figures import (
     LOW_COVERAGE,
     MAX_HOURS,
     HealthBucket,
