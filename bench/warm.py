@@ -49,8 +49,8 @@ import collect_app  # noqa: E402
 import zellify_tiktok.runtime as runtime_module  # noqa: E402
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response  # noqa: E402
 from common import CAMPAIGN_ID, LambdaContext, beacon_apigw_event  # noqa: E402
-from zellify_tiktok.campaign import Campaign  # noqa: E402
-from zellify_tiktok.config import get_settings  # noqa: E402
+from zellify_tiktok.campaign import CampaignSettings  # noqa: E402
+from zellify_tiktok.config import get_config  # noqa: E402
 from zellify_tiktok.events import EVENT_TABLE  # noqa: E402
 from zellify_tiktok.records import SessionRecord  # noqa: E402
 from zellify_tiktok.repositories import aws as aws_clients  # noqa: E402
@@ -68,10 +68,10 @@ OK_ANSWER = json.dumps({"code": 0, "message": "OK", "request_id": "bench"}).enco
 # In-memory repositories: the methods the collect service and the delivery core call, nothing more.
 
 class FakeCampaigns:
-    def __init__(self, campaign: Campaign):
+    def __init__(self, campaign: CampaignSettings):
         self.campaign = campaign
 
-    def get(self, campaign_id: str, *, fresh: bool = False) -> Campaign | None:
+    def get(self, campaign_id: str, *, fresh: bool = False) -> CampaignSettings | None:
         return self.campaign if campaign_id == self.campaign.campaign_id else None
 
     def record_delivery(self, campaign_id: str, delivery) -> None:
@@ -171,14 +171,14 @@ class OkTikTok:
 
 
 def make_runtime(transport: OkTikTok) -> Runtime:
-    settings = get_settings()
-    campaign = Campaign(campaign_id=CAMPAIGN_ID, pixel_id=PIXEL_ID, enabled=True, has_token=True,
+    config = get_config()
+    campaign = CampaignSettings(campaign_id=CAMPAIGN_ID, pixel_id=PIXEL_ID, enabled=True, has_token=True,
                         access_token_last4=TOKEN[-4:], allowed_origins=None)
     return Runtime(
-        settings=settings, campaigns=FakeCampaigns(campaign), secrets=FakeSecrets(), sessions=FakeSessions(),
+        config=config, campaigns=FakeCampaigns(campaign), secrets=FakeSecrets(), sessions=FakeSessions(),
         ledger=FakeLedger(), health=FakeHealth(), delivery_queue=FakeQueue(), dead_letter_queue=FakeQueue(),
-        tiktok=TikTokClient(settings.tiktok_api_base, connect_timeout=settings.tiktok_connect_timeout_s,
-                            total_timeout=settings.tiktok_total_timeout_s, http=transport),
+        tiktok=TikTokClient(config.tiktok_api_base, connect_timeout=config.tiktok_connect_timeout_s,
+                            total_timeout=config.tiktok_total_timeout_s, http=transport),
     )
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
 from zellify_tiktok.api import (
     PREFLIGHT_HEADERS,
     client_ip,
@@ -14,15 +15,15 @@ from zellify_tiktok.api import (
     request_base_url,
     with_cors,
 )
-from zellify_tiktok.config import get_settings
+from zellify_tiktok.config import get_config
 from zellify_tiktok.http_cache import conditional_response
-from zellify_tiktok.observability import lambda_entry, tracer
+from zellify_tiktok.observability import metrics, tracer
 from zellify_tiktok.runtime import get_runtime
 from zellify_tiktok.services.collect import BeaconRequest, collect
 from zellify_tiktok.services.tracker import tracker_script
 
 logger = Logger()
-get_settings()  # at cold start: a function missing a setting stops here, naming it
+get_config()  # at cold start: a function missing an environment variable stops here, naming it
 app = make_resolver()
 # tracker.js minified at build time (functions/collect/Makefile); the readable source is tracker.js.
 TRACKER_JS = Path(__file__).with_name("tracker.min.js")
@@ -39,11 +40,11 @@ def post_events():
     # HTTP API hands header names over in lower case: the plain dict, not the case-insensitive copy
     # Powertools builds on each `headers` access.
     headers = event.raw_event.get("headers") or {}
-    settings = get_settings()
+    config = get_config()
     answer = collect(BeaconRequest(
         body=raw_body(event),
         origin=headers.get("origin"),
-        source_ip=client_ip(event, headers, settings.client_ip_header, settings.origin_verify_secret),
+        source_ip=client_ip(event, headers, config.client_ip_header, config.origin_verify_secret),
         user_agent=headers.get("user-agent"),
     ), get_runtime())
     return json_response(202, answer)
@@ -58,7 +59,7 @@ def preflight_events():
 @app.get("/v1/campaigns/<campaign_id>/tracker.js")
 def get_tracker(campaign_id: str):
     event = app.current_event
-    script = tracker_script(campaign_id, tracker_template(), request_base_url(event))
+    script = tracker_script(campaign_id, tracker_template(), request_base_url(event), get_runtime())
     answer = conditional_response(script, content_type="application/javascript; charset=utf-8",
                                   cache_control="public, max-age=300",
                                   accept_encoding=event.headers.get("accept-encoding"),
@@ -66,7 +67,9 @@ def get_tracker(campaign_id: str):
     return Response(status_code=answer.status, body=answer.body, headers=answer.headers)
 
 
-@lambda_entry(logger)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True,
+                              log_event=False)
+@metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event, context):
     return with_cors(app.resolve(event, context), event)

@@ -14,10 +14,11 @@ from urllib.parse import urlsplit
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
 from zellify_tiktok.api import error_response, make_resolver, request_base_url
-from zellify_tiktok.config import get_settings
+from zellify_tiktok.config import get_config
 from zellify_tiktok.errors import NotFound, ServiceUnavailable
-from zellify_tiktok.observability import lambda_entry
+from zellify_tiktok.observability import metrics
 
 logger = Logger()
 app = make_resolver()
@@ -129,11 +130,13 @@ def _config() -> Response:
         "logout_endpoint": config.logout_endpoint or None,
         "scopes": config.scopes,
         # Where funnel pages load tracker.js from: the snippet's address.
-        "public_base_url": get_settings().public_base_url or request_base_url(app.current_event),
+        "public_base_url": get_config().public_base_url or request_base_url(app.current_event),
     }
     return Response(status_code=200, content_type="application/json", body=json.dumps(body), headers=headers)
 
 
-@lambda_entry(logger)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True,
+                              log_event=False)
+@metrics.log_metrics
 def lambda_handler(event, context):
     return app.resolve(event, context)

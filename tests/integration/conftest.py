@@ -9,7 +9,7 @@ from pathlib import Path
 import boto3
 import pytest
 from moto import mock_aws
-from zellify_tiktok.config import Settings, get_settings
+from zellify_tiktok.config import Config, get_config
 from zellify_tiktok.runtime import Runtime, get_runtime
 from zellify_tiktok.tiktok import TikTokClient
 
@@ -44,13 +44,13 @@ def aws(monkeypatch):
         env["TIKTOK_API_BASE"] = "http://127.0.0.1:9/open_api/v1.3"
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        get_settings.cache_clear()
+        get_config.cache_clear()
         get_runtime.cache_clear()
         from zellify_tiktok.repositories import aws as aws_clients
 
         aws_clients.client.cache_clear()
         yield env
-        get_settings.cache_clear()
+        get_config.cache_clear()
         get_runtime.cache_clear()
         aws_clients.client.cache_clear()
 
@@ -63,15 +63,12 @@ def tiktok():
 @pytest.fixture
 def runtime(aws, tiktok, monkeypatch):
     """The runtime the handlers use, with TikTok's HTTP answered by the in-memory fake."""
-    rt = Runtime.from_settings(Settings.from_environ())
+    rt = Runtime.from_config(Config.from_environ())
     rt.tiktok = TikTokClient("https://tiktok.test/open_api/v1.3", connect_timeout=1, total_timeout=3,
                              http=tiktok)
     get_runtime.cache_clear()
-    monkeypatch.setattr("zellify_tiktok.runtime.get_runtime", lambda: rt)
-    for module in ("settings", "tracker", "payment_webhook", "test_event", "health"):
-        monkeypatch.setattr(f"zellify_tiktok.services.{module}.get_runtime", lambda: rt, raising=False)
-    # Handlers that build their services' dependencies themselves.
-    for handler in ("collect_app", "delivery_app"):
+    # The handlers look the runtime up and pass it to their services; the services take it as given.
+    for handler in ("collect_app", "delivery_app", "settings_app", "payment_app", "health_app"):
         monkeypatch.setattr(f"{handler}.get_runtime", lambda: rt)
     return rt
 

@@ -137,7 +137,7 @@ def run_health_function(aws: dict) -> dict:
 def health_totals(runtime, campaign_id: str, around: float) -> dict[str, int]:
     """Each outcome's raw sum over a campaign's buckets of the two days around `around` (epoch seconds):
     unlike the health answer, not clamped at 0, so a count taken away twice shows."""
-    from zellify_tiktok.health import OUTCOMES, hour_of
+    from zellify_tiktok.health_figures import OUTCOMES, hour_of
 
     buckets = runtime.health.read(campaign_id, hour_of(around) - 86400, hour_of(around) + 86400)
     return {outcome: sum(b.counts.get(outcome, 0) for b in buckets) for outcome in OUTCOMES}

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from typer.testing import CliRunner
 from zellify_tiktok.cli import app
-from zellify_tiktok.health import HealthDelta
+from zellify_tiktok.health_figures import HealthDelta
 from zellify_tiktok.repositories import aws as aws_clients
 from zellify_tiktok.repositories.health import HealthRepository
 

@@ -292,28 +292,28 @@ ORIGIN_SECRET = "origin-secret-0123456789"
 ])
 def test_behind_cloudfront_the_viewer_address_counts_only_with_the_origin_secret(runtime, tiktok, monkeypatch,
                                                                                headers, ip):
-    from zellify_tiktok.config import get_settings
+    from zellify_tiktok.config import get_config
 
     monkeypatch.setenv("CLIENT_IP_HEADER", "cloudfront-viewer-address")
     monkeypatch.setenv("ORIGIN_VERIFY_SECRET", ORIGIN_SECRET)
-    get_settings.cache_clear()
+    get_config.cache_clear()
     put_settings()
     assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "cf"}]), headers=headers)[0] == 202
     assert tiktok.events[-1]["user"]["ip"] == ip
-    get_settings.cache_clear()
+    get_config.cache_clear()
 
 
 def test_without_an_origin_secret_the_proxy_header_is_never_trusted(runtime, tiktok, monkeypatch):
-    from zellify_tiktok.config import get_settings
+    from zellify_tiktok.config import get_config
 
     monkeypatch.setenv("CLIENT_IP_HEADER", "cloudfront-viewer-address")
     monkeypatch.delenv("ORIGIN_VERIFY_SECRET", raising=False)
-    get_settings.cache_clear()
+    get_config.cache_clear()
     put_settings()
     post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "cf"}]),
                 headers={"cloudfront-viewer-address": "198.51.100.7:53012", "x-origin-verify": ""})
     assert tiktok.events[-1]["user"]["ip"] == SOURCE_IP
-    get_settings.cache_clear()
+    get_config.cache_clear()
 
 
 def test_consent_withdrawn_later_is_recorded(runtime, tiktok, aws):

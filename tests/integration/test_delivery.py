@@ -139,7 +139,7 @@ def test_a_first_payment_record_dynamodb_leaves_unprocessed_is_never_counted_as_
     from zellify_tiktok.repositories.aws import client
 
     put_settings()
-    runtime.settings = replace(runtime.settings, retry_backoff_base_s=0)  # the retry at once
+    runtime.config = replace(runtime.config, retry_backoff_base_s=0)  # the retry at once
     record = LedgerRecord("first-payment:sub_unprocessed", 400 * 86400)
     event = page_view_event(runtime, "unprocessed-1")
     submit(runtime.delivery_queue, campaign_id="demo", pixel_id=event_pixel(runtime), test_event_code=None,

@@ -39,7 +39,7 @@ def throttled(operation: str) -> ClientError:
 @pytest.fixture(autouse=True)
 def retries_at_once(runtime):
     """No backoff: a failed delivery's copy is visible again at once, so a test sees its retry."""
-    runtime.settings = replace(runtime.settings, retry_backoff_base_s=0)
+    runtime.config = replace(runtime.config, retry_backoff_base_s=0)
 
 
 def drain_until_empty(aws) -> None:

@@ -94,7 +94,7 @@ def test_a_first_payment_tiktok_refuses_at_once_is_dead_lettered_with_its_record
 
 
 def test_a_first_payment_refused_on_a_retry_is_dead_lettered_with_its_record(campaign, runtime, tiktok, aws):
-    runtime.settings = replace(runtime.settings, retry_backoff_base_s=0)  # the retry at once
+    runtime.config = replace(runtime.config, retry_backoff_base_s=0)  # the retry at once
     tiktok.add_fault({"http_status": 503})
     assert invoice_paid() == QUEUED
     source = DeliveryEventSource(aws)

@@ -18,7 +18,7 @@ import health_app
 import pytest
 from botocore.exceptions import ReadTimeoutError
 from zellify_tiktok.access import terminal_operator
-from zellify_tiktok.health import HealthDelta
+from zellify_tiktok.health_figures import HealthDelta
 from zellify_tiktok.repositories.aws import client
 from zellify_tiktok.repositories.health import BATCH_MARKERS
 from zellify_tiktok.services.health import health_view

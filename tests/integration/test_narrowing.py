@@ -49,8 +49,8 @@ ALL = SENT + REFUSED + PENDING
 
 
 def backoff(runtime, failures: int) -> int:
-    settings = runtime.settings
-    return backoff_seconds(failures, base_s=settings.retry_backoff_base_s, cap_s=settings.retry_backoff_cap_s)
+    config = runtime.config
+    return backoff_seconds(failures, base_s=config.retry_backoff_base_s, cap_s=config.retry_backoff_cap_s)
 
 
 def queue_beacon(tiktok, aws, event_ids: list[str]) -> dict:
@@ -219,7 +219,7 @@ def test_a_narrowed_copy_is_delayed_by_its_backoff_at_most_the_15_minutes_sqs_al
 
 def test_a_narrowed_copy_failing_on_its_last_allowed_delivery_dead_letters_only_its_pending_events(clock, runtime,
                                                                                                   tiktok, aws):
-    runtime.settings = replace(runtime.settings, retry_max_receives=2)
+    runtime.config = replace(runtime.config, retry_max_receives=2)
     put_settings()
     queue_beacon(tiktok, aws, ALL)
     answer_partly(tiktok)
@@ -239,7 +239,7 @@ def test_a_narrowed_copy_failing_on_its_last_allowed_delivery_dead_letters_only_
 
 def test_a_campaign_unreadable_on_the_last_allowed_delivery_dead_letters_the_message_as_retries_exhausted(
         clock, runtime, tiktok, aws):
-    runtime.settings = replace(runtime.settings, retry_max_receives=2)
+    runtime.config = replace(runtime.config, retry_max_receives=2)
     put_settings()
     queue_beacon(tiktok, aws, ALL)
     tiktok.calls.clear()

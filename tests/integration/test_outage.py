@@ -75,21 +75,21 @@ def test_a_6_hour_tiktok_outage_is_outlasted_each_event_delivered_once_none_dead
     first = attempt_times(tiktok, "b0-pv")
     failed = [at for at in first if at < start + OUTAGE_S]
     assert len(failed) >= 10, f"retried only {len(failed)} times in 6 hours"
-    settings = runtime.settings
+    config = runtime.config
     # Calls are timed at their start; the backoff runs from their failure, a TikTok timeout later at most.
-    slack = POLL_EVERY_S + settings.tiktok_total_timeout_s
+    slack = POLL_EVERY_S + config.tiktok_total_timeout_s
     # The first delivery's failure leaves a copy delayed by the first backoff; later ones back off in place.
     for failures, (earlier, later) in enumerate(zip(first, first[1:], strict=False), start=1):
-        wait = backoff_seconds(failures, base_s=settings.retry_backoff_base_s, cap_s=settings.retry_backoff_cap_s)
+        wait = backoff_seconds(failures, base_s=config.retry_backoff_base_s, cap_s=config.retry_backoff_cap_s)
         assert wait <= later - earlier <= wait + slack, (failures, later - earlier, wait)
-    assert max(source.receives.values()) < settings.retry_max_receives
+    assert max(source.receives.values()) < config.retry_max_receives
 
 
 def test_a_backlog_ten_times_one_invocations_capacity_drains_with_nothing_dead_lettered(clock, runtime, tiktok,
                                                                                        aws):
     # SQS dead-letters a message on its 4th receive here, and so does the DeliveryFunction on a 3rd failure.
     max_receives = 3
-    runtime.settings = replace(runtime.settings, retry_max_receives=max_receives)
+    runtime.config = replace(runtime.config, retry_max_receives=max_receives)
     sqs = boto3.client("sqs")
     dead_letter_arn = sqs.get_queue_attributes(QueueUrl=aws["DEAD_LETTER_QUEUE_URL"], AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
@@ -131,10 +131,10 @@ def test_a_deferred_copy_keeps_the_failed_deliveries_of_its_original(clock, runt
     tiktok.add_fault({"http_status": 503})
     assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "kept-1"}]))[0] == 202
     source = DeliveryEventSource(aws)
-    settings = runtime.settings
+    config = runtime.config
 
     def backoff(failures: int) -> int:
-        return backoff_seconds(failures, base_s=settings.retry_backoff_base_s, cap_s=settings.retry_backoff_cap_s)
+        return backoff_seconds(failures, base_s=config.retry_backoff_base_s, cap_s=config.retry_backoff_cap_s)
 
     # The first delivery failed: a copy (attempts 1) waits out the first backoff.
     clock.advance(backoff(1) + 1)
@@ -151,7 +151,7 @@ def test_a_deferred_copy_keeps_the_failed_deliveries_of_its_original(clock, runt
         # The copy fails: its backoff is the third failure's.
         tiktok.add_fault({"http_status": 503})
         assert len(source.invoke([copy], VirtualContext(clock, DELIVERY_TIMEOUT_S))["batchItemFailures"]) == 1
-    # 30 s doubling per failed delivery (the settings' base): the copy's first failure is the third.
+    # 30 s doubling per failed delivery (the configured base): the copy's first failure is the third.
     assert visibility == [backoff(2), backoff(3)] == [60, 120]
     assert source.dead_letter_depth() == 0
     clock.advance(backoff(3) + 1)
@@ -161,7 +161,7 @@ def test_a_deferred_copy_keeps_the_failed_deliveries_of_its_original(clock, runt
 
 def test_a_message_failing_on_its_last_allowed_delivery_is_dead_lettered_by_the_delivery_function(clock, runtime,
                                                                                                tiktok, aws):
-    runtime.settings = replace(runtime.settings, retry_max_receives=2)
+    runtime.config = replace(runtime.config, retry_max_receives=2)
     put_settings()
     tiktok.add_fault({"http_status": 503, "times": 3})
     assert post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "last-1"}]))[0] == 202
@@ -184,7 +184,7 @@ def test_a_queued_batch_needing_several_invocations_to_isolate_its_refusals_dead
     # TikTok refuses each of them, alone or in company, 400 ms an answer: 99 calls, more than one invocation.
     tiktok.add_fault({"code": 40002, "event_ids": ids, "times": 100_000, "delay_ms": 400})
     source = DeliveryEventSource(aws)
-    while source.depth() and source.invocations < 2 * runtime.settings.retry_max_receives:
+    while source.depth() and source.invocations < 2 * runtime.config.retry_max_receives:
         source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S))
         clock.advance(HOUR_S)  # past any backoff
     assert source.invocations > 1 and source.depth() == 0

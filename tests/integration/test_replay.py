@@ -16,7 +16,7 @@ REVOKED = {"code": 40105, "message": "Access token is invalid"}
 @pytest.fixture
 def cli(runtime, monkeypatch):
     """The CLI on the same runtime (moto, the in-memory TikTok) as the handlers."""
-    monkeypatch.setattr("zellify_tiktok.cli.common.Runtime.from_settings", lambda settings: runtime)
+    monkeypatch.setattr("zellify_tiktok.cli.common.Runtime.from_config", lambda settings: runtime)
     saved = dict(os.environ)
 
     def run(*args: str):

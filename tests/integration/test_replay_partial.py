@@ -54,7 +54,7 @@ def campaign_unreadable(aws):
 @pytest.mark.parametrize("failure", ["tiktok 503", "campaign unreadable"])
 def test_a_dead_letter_with_many_failed_deliveries_failing_again_on_replay_stays_with_its_own_reason(
         failure, runtime, tiktok, aws):
-    runtime.settings = replace(runtime.settings, retry_max_receives=2)
+    runtime.config = replace(runtime.config, retry_max_receives=2)
     put_settings()
     dead_letter_beacon(tiktok, aws, ["rx-a", "rx-b"])
     # The message spent a long life in the DeliveryQueue before it got here.

@@ -59,7 +59,7 @@ def test_queued_events_are_delivered_in_one_grouped_call(runtime, tiktok, aws):
 def test_transient_failure_reports_the_records_and_backs_off(runtime, tiktok, aws):
     put_settings()
     queue_beacons(tiktok, 2, retried=True)
-    settings = runtime.settings
+    config = runtime.config
     sqs = boto3.client("sqs")
     for receives in (1, 2):
         event = sqs_event("DELIVERY_QUEUE_URL", aws)
@@ -71,7 +71,7 @@ def test_transient_failure_reports_the_records_and_backs_off(runtime, tiktok, aw
             r["messageId"] for r in event["Records"])
         # Each record hidden for exactly its backoff: 60 s after its second failed delivery, 120 s after its third.
         failures = 1 + receives
-        backoff = backoff_seconds(failures, base_s=settings.retry_backoff_base_s, cap_s=settings.retry_backoff_cap_s)
+        backoff = backoff_seconds(failures, base_s=config.retry_backoff_base_s, cap_s=config.retry_backoff_cap_s)
         assert backoff == 30 * 2 ** receives
         assert visibility == [backoff, backoff]
         assert sqs.receive_message(QueueUrl=aws["DELIVERY_QUEUE_URL"]).get("Messages") is None

@@ -12,7 +12,7 @@ import json
 from collections import Counter
 from datetime import datetime
 
-from zellify_tiktok.health import hour_of
+from zellify_tiktok.health_figures import hour_of
 
 from local.template import Template
 from tests.integration.conftest import ROOT

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from cfnlint.decode import decode
-from zellify_tiktok.config import Settings
+from zellify_tiktok.config import Config
 from zellify_tiktok.services.delivery import backoff_seconds
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -494,11 +494,11 @@ def test_the_dead_letter_alarm_fires_on_new_arrivals_not_on_a_count_above_zero(t
 
 def test_retries_outlast_a_day_before_the_delivery_function_dead_letters_them_itself(template):
     queue = template["Resources"]["DeliveryQueue"]["Properties"]
-    settings = Settings(**{f.name: "x" for f in dataclasses.fields(Settings) if f.default is dataclasses.MISSING})
-    deliveries = settings.retry_max_receives
+    config = Config(**{f.name: "x" for f in dataclasses.fields(Config) if f.default is dataclasses.MISSING})
+    deliveries = config.retry_max_receives
     # After the n-th failed delivery the message stays hidden for its backoff; on the last allowed one the
     # DeliveryFunction dead-letters it with TikTok's last answer.
-    retrying_s = sum(backoff_seconds(n, base_s=settings.retry_backoff_base_s, cap_s=settings.retry_backoff_cap_s)
+    retrying_s = sum(backoff_seconds(n, base_s=config.retry_backoff_base_s, cap_s=config.retry_backoff_cap_s)
                      for n in range(1, deliveries))
     assert retrying_s >= 24 * 3600, retrying_s
     assert deliveries == 32  # the arithmetic written in template.yaml

@@ -14,7 +14,7 @@ from zellify_tiktok.access import (
     visible,
 )
 from zellify_tiktok.api import operator_caller
-from zellify_tiktok.campaign import Campaign
+from zellify_tiktok.campaign import CampaignSettings
 
 PERSON = {"sub": "8f1e-person", "client_id": "console-client", "token_use": "access",
           "scope": "openid email zellify-tiktok/campaigns", "username": "8f1e-person"}
@@ -143,8 +143,8 @@ def test_a_person_sees_a_campaign_naming_one_of_their_groups_only():
 
 
 def test_the_list_keeps_the_campaigns_the_caller_may_see():
-    campaigns = [Campaign("a", "PIXEL000", access=("agency-acme",)), Campaign("b", "PIXEL000", access=("beta",)),
-                 Campaign("c", "PIXEL000")]
+    campaigns = [CampaignSettings("a", "PIXEL000", access=("agency-acme",)),
+                 CampaignSettings("b", "PIXEL000", access=("beta",)), CampaignSettings("c", "PIXEL000")]
     assert [c.campaign_id for c in visible(person("agency-acme"), campaigns)] == ["a"]
     assert [c.campaign_id for c in visible(ADMIN, campaigns)] == ["a", "b", "c"]
 

@@ -5,15 +5,15 @@ from datetime import UTC, datetime
 
 from zellify_tiktok.access import Caller
 from zellify_tiktok.audit import Actor, AuditEntry, TestEventResult, settings_changes
-from zellify_tiktok.campaign import Campaign
+from zellify_tiktok.campaign import CampaignSettings
 
 TOKEN = "tt-secret-token-0123456789abcdef"
 CALLER = Caller("sub-1", "jane@agency.example", "console", ("agency-acme",), is_admin=False, source_ip="203.0.113.9")
 AT = datetime(2026, 12, 6, 19, 52, 7, 123456, tzinfo=UTC)
 
 
-def campaign(**fields) -> Campaign:
-    return Campaign(**{"campaign_id": "cmp", "pixel_id": "C4ABCDEF0123456789AB", **fields})
+def campaign(**fields) -> CampaignSettings:
+    return CampaignSettings(**{"campaign_id": "cmp", "pixel_id": "C4ABCDEF0123456789AB", **fields})
 
 
 def test_a_changed_field_is_listed_with_its_old_and_new_values():

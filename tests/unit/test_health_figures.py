@@ -1,8 +1,8 @@
-"""The health figures' arithmetic (zellify_tiktok/health.py): buckets from sent events, and the answer's parts."""
+"""The health figures' arithmetic (zellify_tiktok/health_figures.py): buckets from sent events, the answer's parts."""
 
 from decimal import Decimal
 
-from zellify_tiktok.health import (
+from zellify_tiktok.health_figures import (
     HealthBucket,
     HealthDelta,
     SentFact,

@@ -72,9 +72,9 @@ def test_line_items_are_the_contents_when_metadata_names_none():
     assert conversion.contents is None
     assert conversion.items[0] == Content(content_id="pro_01gsz4t5hdjse780zja8vvr7jg",
                                           content_name="Monthly (per seat)", quantity=10, price=Decimal("30.00"))
-    from zellify_tiktok.campaign import Campaign
+    from zellify_tiktok.campaign import CampaignSettings
 
-    event = conversion_event(conversion, Campaign(campaign_id="demo", pixel_id="C4ABCDEF0123456789AB"), None)
+    event = conversion_event(conversion, CampaignSettings(campaign_id="demo", pixel_id="C4ABCDEF0123456789AB"), None)
     assert event.contents == conversion.items and event.num_items == sum(i.quantity for i in conversion.items)
 
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from zellify_tiktok.beacon import Beacon, parse_beacon
 from zellify_tiktok.budget import Budget
-from zellify_tiktok.campaign import Campaign
+from zellify_tiktok.campaign import CampaignSettings
 from zellify_tiktok.errors import ApiError
 from zellify_tiktok.events import EVENT_TABLE
 from zellify_tiktok.server_event import UserData
@@ -24,7 +24,7 @@ from tests.tiktok_fake import FakeTikTok
 
 NOW_S = time.time()
 NOW_MS = int(NOW_S * 1000)
-CAMPAIGN = Campaign(campaign_id="c", pixel_id="PIXEL12345", has_token=True)
+CAMPAIGN = CampaignSettings(campaign_id="c", pixel_id="PIXEL12345", has_token=True)
 SESSION = UserData(external_id="a" * 64, ip="203.0.113.9", user_agent="UA")
 
 

@@ -10,7 +10,7 @@ import pytest
 import stripe
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from zellify_tiktok.campaign import Campaign
+from zellify_tiktok.campaign import CampaignSettings
 from zellify_tiktok.events import EVENT_TABLE
 from zellify_tiktok.hashing import hash_email, hash_external_id, hash_phone
 from zellify_tiktok.payload import json_number, tiktok_event
@@ -44,7 +44,7 @@ ANN = hash_email("ann@example.com")
 REQUIRED_SETTINGS = {name: "x" for name in ("CAMPAIGNS_TABLE", "SESSIONS_TABLE", "SENT_EVENTS_TABLE", "HEALTH_TABLE",
                                             "DELIVERY_QUEUE_URL", "DEAD_LETTER_QUEUE_URL", "SECRET_PREFIX",
                                             "STRIPE_SECRET_NAME")}
-CAMPAIGN = Campaign(campaign_id="demo", pixel_id="C4ABCDEF0123456789AB", has_token=True)
+CAMPAIGN = CampaignSettings(campaign_id="demo", pixel_id="C4ABCDEF0123456789AB", has_token=True)
 
 
 def tiktok_json(conversion, campaign=CAMPAIGN, session=None) -> dict:

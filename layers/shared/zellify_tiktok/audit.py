@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from .access import Caller
-from .campaign import Campaign
+from .campaign import CampaignSettings
 
 Action = Literal["created", "updated", "deleted", "test_event"]
 TokenChange = Literal["replaced", "removed"]
@@ -105,13 +105,14 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _fields(campaign: Campaign | None) -> dict[str, Any]:
+def _fields(campaign: CampaignSettings | None) -> dict[str, Any]:
     if campaign is None:
         return {}
     return {name: value for name, value in campaign.settings_view().items() if name not in _NOT_CHANGES}
 
 
-def settings_changes(old: Campaign | None, new: Campaign | None, token: TokenChange | None) -> tuple[Change, ...]:
+def settings_changes(old: CampaignSettings | None, new: CampaignSettings | None,
+                     token: TokenChange | None) -> tuple[Change, ...]:
     """Each field whose value differs between two versions of a campaign (None: none yet / deleted), and the
     token's change, which a caller knows (a PUT that names a token replaces it even with the same value)."""
     before, after = _fields(old), _fields(new)

@@ -1,6 +1,6 @@
 """A campaign's TikTok settings as every function reads them (docs/design.md §6.4), and their rules.
 
-`Campaign` is a plain frozen dataclass, cheap to build from a DynamoDB item on a cold start; the
+`CampaignSettings` is a plain frozen dataclass, cheap to build from a DynamoDB item on a cold start; the
 settings PUT's validating model is in settings_input.py (pydantic: only the settings function loads it).
 """
 
@@ -44,8 +44,9 @@ class LastDelivery:
 
 
 @dataclass(frozen=True, slots=True)
-class Campaign:
-    """A campaign's stored configuration (the Campaigns table item; the token lives in Secrets Manager)."""
+class CampaignSettings:
+    """A campaign's TikTok settings as stored (the Campaigns table item; the token lives in Secrets Manager),
+    with what the functions noted about it (TikTok's last answer, the last beacon)."""
 
     campaign_id: str
     pixel_id: str
@@ -108,7 +109,7 @@ def iso(moment: datetime | None) -> str | None:
 
 
 # Sent with each event: the campaign's active code (request path, retries) or the operator's (a test event).
-def test_code_to_send(campaign: Campaign, now_s: float, *, queued: str | None = None,
+def test_code_to_send(campaign: CampaignSettings, now_s: float, *, queued: str | None = None,
                       retrying: bool = False) -> str | None:
     """The one rule for test event codes: sent only while it is the campaign's active code.
 
@@ -138,7 +139,7 @@ def readable(moment: datetime | None) -> str:
     return f"{utc.day} {utc:%b %Y, %H:%M} UTC"
 
 
-def warnings_for(campaign: Campaign, now: datetime) -> list[str]:
+def warnings_for(campaign: CampaignSettings, now: datetime) -> list[str]:
     warnings = []
     if not campaign.enabled:
         warnings.append("campaign is disabled: tracker.js and beacons answer 404, nothing is sent")

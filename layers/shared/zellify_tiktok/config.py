@@ -1,4 +1,4 @@
-"""One settings value, read from the environment once per cold start (docs/design.md §2).
+"""The environment configuration (`Config`), read once per cold start (docs/design.md §2).
 
 A frozen dataclass filled from os.environ (the upper-case variable of each field, converted to the
 field's type): no pydantic on the collector's cold path, where importing it alone costs ~40 ms. The names
@@ -18,7 +18,7 @@ class ConfigurationError(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
+class Config:
     campaigns_table: str
     sessions_table: str
     sent_events_table: str
@@ -48,7 +48,7 @@ class Settings:
     session_ttl_days: int = 60
     ledger_ttl_hours: int = 48
     first_payment_ttl_days: int = 400
-    # Campaign config and tokens are cached across warm invocations for this long.
+    # Campaign settings and tokens are cached across warm invocations for this long.
     cache_max_age_s: int = 60
     # The DeliveryFunction's first backoff; it doubles per failed delivery up to retry_backoff_cap_s
     # (docs/design.md §7). The local stack shortens it so retries are seen within seconds.
@@ -70,7 +70,7 @@ class Settings:
     audit_retention_days: int = 400
 
     @classmethod
-    def from_environ(cls, defaults: Mapping[str, str] | None = None) -> "Settings":
+    def from_environ(cls, defaults: Mapping[str, str] | None = None) -> "Config":
         """Each field from its upper-case environment variable, else `defaults` (by variable name), else
         the field's default."""
         environ = {**(defaults or {}), **os.environ}
@@ -105,5 +105,5 @@ def _convert(text: str, kind: Any) -> Any:
 
 
 @cache
-def get_settings() -> Settings:
-    return Settings.from_environ()
+def get_config() -> Config:
+    return Config.from_environ()

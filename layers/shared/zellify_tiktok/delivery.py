@@ -17,7 +17,7 @@ from aws_lambda_powertools import Logger
 
 from .answers import Answer, Outcome
 from .budget import Budget
-from .campaign import Campaign, LastDelivery
+from .campaign import CampaignSettings, LastDelivery
 from .observability import count
 from .records import LedgerRecord, SentRecord, ledger_key
 from .repositories import INFRASTRUCTURE_ERRORS
@@ -61,7 +61,7 @@ class Outgoing:
 class Delivery:
     """Events of one campaign for one pixel + test code."""
 
-    campaign: Campaign
+    campaign: CampaignSettings
     # The pixel the events were built for: a retry goes there even if the campaign moved on.
     pixel_id: str
     test_event_code: str | None
@@ -176,11 +176,11 @@ class DeliveryCore:
             outcomes[record.key] = EventOutcome(Fate.SENT) if recorded else EventOutcome(Fate.UNANSWERED, unrecorded)
         return outcomes
 
-    def _note_delivery(self, campaign: Campaign, answer: Answer) -> None:
+    def _note_delivery(self, campaign: CampaignSettings, answer: Answer) -> None:
         """Keep TikTok's last answer on the campaign when it changed, or at most once a refresh period."""
         last = campaign.last_delivery
         now = self.clock()
-        stale = last is None or now - last.at.timestamp() > self.rt.settings.last_delivery_refresh_s
+        stale = last is None or now - last.at.timestamp() > self.rt.config.last_delivery_refresh_s
         if not stale and last is not None and last.code == answer.code and last.outcome == answer.outcome:
             return
         try:

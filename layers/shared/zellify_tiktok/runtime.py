@@ -1,9 +1,9 @@
-"""The objects a function needs, built once per cold start from the settings and reused warm."""
+"""The objects a function needs, built once per cold start from the configuration and reused warm."""
 
 from dataclasses import dataclass
 from functools import cache
 
-from .config import Settings, get_settings
+from .config import Config, get_config
 from .repositories.audit import AuditRepository
 from .repositories.campaigns import CampaignsRepository
 from .repositories.health import HealthRepository
@@ -16,7 +16,7 @@ from .tiktok import TikTokClient
 
 @dataclass
 class Runtime:
-    settings: Settings
+    config: Config
     campaigns: CampaignsRepository
     secrets: SecretsRepository
     sessions: SessionsRepository
@@ -29,26 +29,26 @@ class Runtime:
     audit: AuditRepository | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Runtime":
+    def from_config(cls, config: Config) -> "Runtime":
         return cls(
-            settings=settings,
-            campaigns=CampaignsRepository(settings.campaigns_table, settings.cache_max_age_s),
-            secrets=SecretsRepository(settings.secret_prefix, settings.stripe_secret_name, settings.cache_max_age_s),
-            sessions=SessionsRepository(settings.sessions_table, settings.session_ttl_days),
-            ledger=SentEventsLedger(settings.sent_events_table, settings.ledger_ttl_hours),
-            health=HealthRepository(settings.health_table),
-            delivery_queue=MessageQueue(settings.delivery_queue_url),
-            dead_letter_queue=MessageQueue(settings.dead_letter_queue_url),
+            config=config,
+            campaigns=CampaignsRepository(config.campaigns_table, config.cache_max_age_s),
+            secrets=SecretsRepository(config.secret_prefix, config.stripe_secret_name, config.cache_max_age_s),
+            sessions=SessionsRepository(config.sessions_table, config.session_ttl_days),
+            ledger=SentEventsLedger(config.sent_events_table, config.ledger_ttl_hours),
+            health=HealthRepository(config.health_table),
+            delivery_queue=MessageQueue(config.delivery_queue_url),
+            dead_letter_queue=MessageQueue(config.dead_letter_queue_url),
             tiktok=TikTokClient(
-                settings.tiktok_api_base,
-                connect_timeout=settings.tiktok_connect_timeout_s,
-                total_timeout=settings.tiktok_total_timeout_s,
+                config.tiktok_api_base,
+                connect_timeout=config.tiktok_connect_timeout_s,
+                total_timeout=config.tiktok_total_timeout_s,
             ),
-            audit=(AuditRepository(settings.audit_table, settings.audit_retention_days)
-                   if settings.audit_table else None),
+            audit=(AuditRepository(config.audit_table, config.audit_retention_days)
+                   if config.audit_table else None),
         )
 
 
 @cache
 def get_runtime() -> Runtime:
-    return Runtime.from_settings(get_settings())
+    return Runtime.from_config(get_config())

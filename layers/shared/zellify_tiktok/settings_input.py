@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from .access import GROUP_NAME, GROUP_NAME_RULE, MAX_GROUPS
-from .campaign import TEST_EVENT_CODE_LIFETIME, Campaign, LastDelivery, token_warning
+from .campaign import TEST_EVENT_CODE_LIFETIME, CampaignSettings, LastDelivery, token_warning
 from .errors import Unprocessable
 from .events import EVENT_TABLE
 from .hashing import encodable
@@ -270,14 +270,14 @@ def parse_settings(body: dict[str, Any]) -> tuple[CampaignSettingsInput, bool]:
 def apply_settings(
     campaign_id: str,
     new: CampaignSettingsInput,
-    previous: Campaign | None,
+    previous: CampaignSettings | None,
     *,
     has_token: bool,
     token_last4: str | None,
     token_replaced: bool = False,
     access: tuple[str, ...] = (),
     now: datetime,
-) -> Campaign:
+) -> CampaignSettings:
     """Replace semantics, except the test code's expiry: an unchanged code keeps its clock, and TikTok's last
     answer, which is kept unless it blamed the token this request replaces (its warning would outlive the fix)."""
     expires_at = new.test_event_code_expires_at
@@ -287,7 +287,7 @@ def apply_settings(
         same_code = previous is not None and previous.test_event_code == new.test_event_code
         kept = previous.test_event_code_expires_at if same_code and previous else None
         expires_at = kept or now + TEST_EVENT_CODE_LIFETIME
-    return Campaign(
+    return CampaignSettings(
         campaign_id=campaign_id,
         pixel_id=new.pixel_id,
         enabled=new.enabled,
@@ -308,7 +308,7 @@ def apply_settings(
     )
 
 
-def _kept_delivery(previous: Campaign | None, token_replaced: bool) -> LastDelivery | None:
+def _kept_delivery(previous: CampaignSettings | None, token_replaced: bool) -> LastDelivery | None:
     last = previous.last_delivery if previous else None
     if last is not None and token_replaced and token_warning(last):
         return None

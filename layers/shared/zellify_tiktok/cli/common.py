@@ -14,12 +14,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..campaign import readable
-from ..config import Settings
+from ..config import Config
 from ..repositories.queues import queue_url_by_name
 from ..runtime import Runtime
-from .stack import settings_from_stack
+from .stack import config_from_stack
 
-# Without other settings, the names the local stack (`make dev`) gives its resources: the template's
+# Without other variables set, the names the local stack (`make dev`) gives its resources: the template's
 # logical ids, and its stack name in the secret names. Queue URLs are looked up by name when empty.
 LOCAL_STACK_NAMES = {
     "CAMPAIGNS_TABLE": "CampaignsTable",
@@ -34,9 +34,9 @@ LOCAL_STACK_NAMES = {
 }
 
 
-def cli_settings() -> Settings:
-    """The functions' settings, from the same environment variables, the local stack's names by default."""
-    return Settings.from_environ(defaults=LOCAL_STACK_NAMES)
+def cli_config() -> Config:
+    """The functions' configuration, from the same environment variables, the local stack's names by default."""
+    return Config.from_environ(defaults=LOCAL_STACK_NAMES)
 
 
 @dataclass
@@ -55,10 +55,10 @@ class State:
         # Built on first use, after the global options have set the AWS environment, from the same
         # environment variables the functions read, and once: one CloudFormation call for --stack.
         if self._runtime is None:
-            settings = cli_settings()
+            config = cli_config()
             if self.stack:
-                settings = replace(settings, **settings_from_stack(self.stack))  # type: ignore[arg-type]
-            self._runtime = Runtime.from_settings(settings)
+                config = replace(config, **config_from_stack(self.stack))  # type: ignore[arg-type]
+            self._runtime = Runtime.from_config(config)
         return self._runtime
 
     def emit(self, data: Any, render: Callable[[Console], None]) -> None:

@@ -43,7 +43,7 @@ def replay(
                              newer_than_s=_seconds(newer_than, "--newer-than"))
     state = state_of(ctx)
     rt = state.runtime
-    rt.dead_letter_queue = MessageQueue(queue_url(rt.settings.dead_letter_queue_url, "DeadLetterQueue"))
+    rt.dead_letter_queue = MessageQueue(queue_url(rt.config.dead_letter_queue_url, "DeadLetterQueue"))
     depth = rt.dead_letter_queue.depth()["visible"]
     with state.progress("replaying", total=limit or depth) as advance:
         items = replay_dead_letters(selection, dry_run=dry_run, limit=limit, runtime=rt,

@@ -50,7 +50,7 @@ def send_test_event(
     """
     state = state_of(ctx)
     rt = state.runtime
-    rt.tiktok = tiktok_client(rt.settings.tiktok_api_base)
+    rt.tiktok = tiktok_client(rt.config.tiktok_api_base)
     try:
         answer = send(campaign, checked_test_code(test_event_code), Budget(TOTAL_TIMEOUT_S), rt,
                       caller=terminal_operator(), funnel_event=event.value, visitor=TEST_VISITOR,

@@ -7,8 +7,8 @@ the environment's CAMPAIGNS_TABLE and the others.
 from ..repositories.stacks import StackNotFound, stack_outputs
 from .errors import EXIT_NOT_FOUND, CommandFailed
 
-# Stack output → the Settings field it fills. Other outputs are ignored (a newer template may add some).
-OUTPUT_SETTINGS = {
+# Stack output → the Config field it fills. Other outputs are ignored (a newer template may add some).
+OUTPUT_FIELDS = {
     "CampaignsTableName": "campaigns_table",
     "SessionsTableName": "sessions_table",
     "SentEventsTableName": "sent_events_table",
@@ -21,15 +21,15 @@ OUTPUT_SETTINGS = {
 }
 
 
-def settings_from_stack(stack_name: str) -> dict[str, str]:
+def config_from_stack(stack_name: str) -> dict[str, str]:
     try:
         outputs = stack_outputs(stack_name)
     except StackNotFound as exc:
         raise CommandFailed(EXIT_NOT_FOUND, "stack_not_found",
                             f"{exc} (check --stack, --region and --profile)") from None
-    missing = [name for name in OUTPUT_SETTINGS if name not in outputs]
+    missing = [name for name in OUTPUT_FIELDS if name not in outputs]
     if missing:
         raise CommandFailed(EXIT_NOT_FOUND, "stack_outputs_missing",
                             f"stack {stack_name!r} has no output {', '.join(missing)}: it was deployed from an older "
                             "template.yaml, redeploy it (sam build && sam deploy)")
-    return {setting: outputs[name] for name, setting in OUTPUT_SETTINGS.items()}
+    return {field: outputs[name] for name, field in OUTPUT_FIELDS.items()}

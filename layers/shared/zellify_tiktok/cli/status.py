@@ -13,7 +13,7 @@ from ..services.settings import settings_view
 from .common import cell, delivery_text, print_warnings, queue_url, state_of
 from .errors import EXIT_NOT_FOUND, classify
 
-# (queue name in the local stack, Settings field holding a deployed stack's URL)
+# (queue name in the local stack, Config field holding a deployed stack's URL)
 QUEUES = (("DeliveryQueue", "delivery_queue_url"), ("DeadLetterQueue", "dead_letter_queue_url"))
 
 
@@ -24,7 +24,7 @@ def status(ctx: typer.Context) -> None:
     """
     state = state_of(ctx)
     rt = state.runtime
-    queues = {name: _depth(getattr(rt.settings, setting), name) for name, setting in QUEUES}
+    queues = {name: _depth(getattr(rt.config, setting), name) for name, setting in QUEUES}
     now = datetime.now(UTC)
     campaigns = []
     for campaign in sorted(rt.campaigns.list(), key=lambda c: c.campaign_id):

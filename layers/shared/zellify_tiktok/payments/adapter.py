@@ -13,8 +13,8 @@ SIGNATURE_TOLERANCE_S = 300
 class PaymentAdapter(Protocol):
     # The route's `{provider}`, the ledger's first-payment prefix, the logs' `provider`.
     name: str
-    # The Settings field naming the provider's secret in Secrets Manager.
-    secret_setting: str
+    # The Config field naming the provider's secret in Secrets Manager.
+    secret_name_field: str
 
     def verify(self, body: bytes, headers: Mapping[str, str], secrets: ProviderSecrets, now: float) -> bool:
         """Check the signature of the raw body; answer whether a *test* secret verified it.

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from ..beacon import MAX_CONTENTS, SESSION_ID, InvalidEvent, content_item
-from ..campaign import Campaign, is_campaign_id
+from ..campaign import CampaignSettings, is_campaign_id
 from ..hashing import encodable, hash_email, hash_external_id, hash_phone, is_valid_email
 from ..records import SessionRecord
 from ..server_event import Content, ServerEvent, UserData, server_event
@@ -239,7 +239,7 @@ def conversion_contents(conversion: Conversion, session: SessionRecord | None) -
             or (Content(content_id=conversion.event_id, quantity=1, price=conversion.value),))
 
 
-def conversion_event(conversion: Conversion, campaign: Campaign, session: SessionRecord | None,
+def conversion_event(conversion: Conversion, campaign: CampaignSettings, session: SessionRecord | None,
                      event_time: int | None = None) -> ServerEvent:
     return server_event(conversion.funnel_event, campaign.naming, event_id=conversion.event_id,
                         event_time=conversion.event_time if event_time is None else event_time,

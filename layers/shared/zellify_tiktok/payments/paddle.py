@@ -84,7 +84,7 @@ def sign(body: bytes | str, secret: str, timestamp: int | None = None) -> str:
 
 class PaddleAdapter:
     name = "paddle"
-    secret_setting = "paddle_secret_name"
+    secret_name_field = "paddle_secret_name"
 
     def verify(self, body: bytes, headers: Mapping[str, str], secrets: ProviderSecrets, now: float) -> bool:
         header = headers.get(SIGNATURE_HEADER)

@@ -66,7 +66,7 @@ def key_pairs(entries: Iterable[str]) -> dict[str, str]:
 
 class SolidgateAdapter:
     name = "solidgate"
-    secret_setting = "solidgate_secret_name"
+    secret_name_field = "solidgate_secret_name"
 
     def verify(self, body: bytes, headers: Mapping[str, str], secrets: ProviderSecrets, now: float) -> bool:
         merchant, signed = headers.get("merchant"), headers.get("signature")

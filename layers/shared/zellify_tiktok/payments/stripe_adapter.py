@@ -59,7 +59,7 @@ def _signed_at(header: str) -> int:
 
 class StripeAdapter:
     name = "stripe"
-    secret_setting = "stripe_secret_name"
+    secret_name_field = "stripe_secret_name"
 
     def verify(self, body: bytes, headers: Mapping[str, str], secrets: ProviderSecrets, now: float) -> bool:
         # Stripe signs both modes alike; test mode is the payload's `livemode` (read by map()).

@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..campaign import Campaign, LastDelivery
+from ..campaign import CampaignSettings, LastDelivery
 from .aws import client
 from .items import from_item, to_attr, to_item
 
@@ -30,10 +30,10 @@ def delivery_from(value: Any) -> LastDelivery | None:
                         http_status=_int(value.get("http_status")))
 
 
-def campaign_from_item(item: dict[str, Any]) -> Campaign:
+def campaign_from_item(item: dict[str, Any]) -> CampaignSettings:
     data = from_item(item)
     origins = data.get("allowed_origins")
-    return Campaign(
+    return CampaignSettings(
         campaign_id=data["campaign_id"],
         pixel_id=data["pixel_id"],
         enabled=bool(data.get("enabled", True)),
@@ -54,7 +54,7 @@ def campaign_from_item(item: dict[str, Any]) -> Campaign:
     )
 
 
-def campaign_item(campaign: Campaign) -> dict[str, Any]:
+def campaign_item(campaign: CampaignSettings) -> dict[str, Any]:
     return to_item({
         **campaign.settings_view(),
         "has_token": campaign.has_token,
@@ -69,9 +69,9 @@ class CampaignsRepository:
     def __init__(self, table: str, max_age_s: float):
         self.table = table
         self.max_age_s = max_age_s
-        self._cache: dict[str, tuple[float, Campaign | None]] = {}
+        self._cache: dict[str, tuple[float, CampaignSettings | None]] = {}
 
-    def get(self, campaign_id: str, *, fresh: bool = False) -> Campaign | None:
+    def get(self, campaign_id: str, *, fresh: bool = False) -> CampaignSettings | None:
         cached = self._cache.get(campaign_id)
         if cached and not fresh and time.monotonic() - cached[0] < self.max_age_s:
             return cached[1]
@@ -89,7 +89,7 @@ class CampaignsRepository:
         self._cache[campaign_id] = (time.monotonic(), campaign)
         return campaign
 
-    def put(self, campaign: Campaign) -> None:
+    def put(self, campaign: CampaignSettings) -> None:
         client("dynamodb").put_item(TableName=self.table, Item=campaign_item(campaign))
         self._cache.pop(campaign.campaign_id, None)
 
@@ -97,7 +97,7 @@ class CampaignsRepository:
         client("dynamodb").delete_item(TableName=self.table, Key={"campaign_id": {"S": campaign_id}})
         self._cache.pop(campaign_id, None)
 
-    def list(self) -> list[Campaign]:
+    def list(self) -> list[CampaignSettings]:
         paginator = client("dynamodb").get_paginator("scan")
         return [
             campaign_from_item(item)
@@ -134,7 +134,7 @@ class CampaignsRepository:
             return False
         return True
 
-    def _update_cached(self, campaign_id: str, change: Callable[[Campaign], Campaign]) -> None:
+    def _update_cached(self, campaign_id: str, change: Callable[[CampaignSettings], CampaignSettings]) -> None:
         cached = self._cache.get(campaign_id)
         if cached and cached[1] is not None:
             self._cache[campaign_id] = (cached[0], change(cached[1]))

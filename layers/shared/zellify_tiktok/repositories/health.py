@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from ..health import HealthBucket, HealthDelta
+from ..health_figures import HealthBucket, HealthDelta
 from .aws import client
 
 RETENTION_S = 35 * 86400

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..access import Caller
 from ..errors import Unprocessable
-from ..runtime import Runtime, get_runtime
+from ..runtime import Runtime
 from .settings import audit_log, campaign_for, checked_id
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
@@ -24,12 +24,11 @@ def parse_limit(raw: str | None) -> int:
     return int(raw)
 
 
-def audit_view(campaign_id: str, limit: str | None, runtime: Runtime | None = None, *,
+def audit_view(campaign_id: str, limit: str | None, runtime: Runtime, *,
                caller: Caller) -> dict[str, Any]:
     """The campaign's newest entries first, at most `limit`."""
-    rt = runtime or get_runtime()
     count = parse_limit(limit)
     campaign_id = checked_id(campaign_id)
     if not caller.is_admin:
-        campaign_for(caller, campaign_id, rt)
-    return {"entries": [entry.as_dict() for entry in audit_log(rt).newest(campaign_id, count)]}
+        campaign_for(caller, campaign_id, runtime)
+    return {"entries": [entry.as_dict() for entry in audit_log(runtime).newest(campaign_id, count)]}

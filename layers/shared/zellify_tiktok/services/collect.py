@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from ..beacon import Beacon, parse_beacon
-from ..campaign import Campaign, is_campaign_id, test_code_to_send
+from ..campaign import CampaignSettings, is_campaign_id, test_code_to_send
 from ..errors import Forbidden, NotFound, ServiceUnavailable, Unprocessable
 from ..handoff import submit
 from ..hashing import hash_external_id
@@ -33,7 +33,7 @@ class BeaconRequest:
     user_agent: str | None
 
 
-def load_campaign(runtime: Runtime, campaign_id: str) -> Campaign:
+def load_campaign(runtime: Runtime, campaign_id: str) -> CampaignSettings:
     # A malformed id names no campaign; DynamoDB would refuse one over 2 KiB with a 500.
     campaign = runtime.campaigns.get(campaign_id) if is_campaign_id(campaign_id or "") else None
     if campaign is None or not campaign.enabled:
@@ -86,10 +86,10 @@ def collect(request: BeaconRequest, rt: Runtime, clock: Any = time.time) -> dict
     return answer
 
 
-def _note_beacon(rt: Runtime, campaign: Campaign, now: float) -> None:
+def _note_beacon(rt: Runtime, campaign: CampaignSettings, now: float) -> None:
     """Health's sign that beacons arrive: noted at most once a refresh period per container."""
     last = campaign.last_beacon_at
-    if last is not None and now - last.timestamp() < rt.settings.last_delivery_refresh_s:
+    if last is not None and now - last.timestamp() < rt.config.last_delivery_refresh_s:
         return
     try:
         rt.campaigns.record_beacon(campaign.campaign_id, datetime.fromtimestamp(now, UTC))
@@ -97,7 +97,7 @@ def _note_beacon(rt: Runtime, campaign: Campaign, now: float) -> None:
         logger.warning("beacon time not recorded", extra={"error": type(exc).__name__})
 
 
-def _withdraw_consent(rt: Runtime, campaign: Campaign, beacon: Beacon) -> None:
+def _withdraw_consent(rt: Runtime, campaign: CampaignSettings, beacon: Beacon) -> None:
     try:
         rt.sessions.withdraw_consent(campaign.campaign_id, beacon.session_id)
     except INFRASTRUCTURE_ERRORS as exc:
@@ -127,7 +127,7 @@ def _session_update(beacon: Beacon, request: BeaconRequest) -> SessionRecord:
     )
 
 
-def _remember_session(rt: Runtime, campaign: Campaign, beacon: Beacon, request: BeaconRequest,
+def _remember_session(rt: Runtime, campaign: CampaignSettings, beacon: Beacon, request: BeaconRequest,
                       now_s: int) -> SessionRecord:
     """The session record after this beacon; if DynamoDB fails, what this beacon knows."""
     update = _session_update(beacon, request)

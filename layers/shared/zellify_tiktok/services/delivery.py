@@ -39,7 +39,7 @@ from ..answers import Outcome as AnswerOutcome
 from ..budget import Budget
 from ..campaign import test_code_to_send
 from ..delivery import Delivery, DeliveryCore, DeliveryReport, Fate, Outgoing
-from ..health import HealthDelta, added_up, hour_of, outcome_deltas
+from ..health_figures import HealthDelta, added_up, hour_of, outcome_deltas
 from ..messages import DeliveryMessage, MessageError, QueueReason, UnreadableMessage, parse_message
 from ..observability import count
 from ..reasons import ReasonKind
@@ -280,8 +280,8 @@ class Drain:
             reason = QueueReason.of(ReasonKind.RETRIES_EXHAUSTED, unanswered[0][1])
             refused = {**refused, reason: [*refused.get(reason, []), *(event for event, _ in unanswered)]}
             unanswered = []
-        backoff = backoff_seconds(failed, base_s=self.runtime.settings.retry_backoff_base_s,
-                                  cap_s=self.runtime.settings.retry_backoff_cap_s)
+        backoff = backoff_seconds(failed, base_s=self.runtime.config.retry_backoff_base_s,
+                                  cap_s=self.runtime.config.retry_backoff_cap_s)
         plan = Plan(queued, refused, list(message.events) if self._counted(queued) else [], backoff,
                     why=unanswered[0][1].message if unanswered else "")
         if not unanswered:
@@ -380,7 +380,7 @@ class Drain:
 def deliver_batch(records: Sequence[QueuedRecord], runtime: Runtime, budget: Budget, *,
                   clock: Clock = time.time) -> Mapping[str, Exception]:
     """The DeliveryFunction's batch: the records SQS must deliver again, each with why (backoff applied)."""
-    drain = Drain(runtime, budget, runtime.delivery_queue, max_deliveries=runtime.settings.retry_max_receives,
+    drain = Drain(runtime, budget, runtime.delivery_queue, max_deliveries=runtime.config.retry_max_receives,
                   clock=clock)
     settled = drain.run(records)
     by_id = {record.record_id: record for record in records}

@@ -12,9 +12,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..access import Caller
-from ..campaign import Campaign, readable, token_warning, warnings_for
+from ..campaign import CampaignSettings, readable, token_warning, warnings_for
 from ..errors import BadRequest
-from ..health import (
+from ..health_figures import (
     LOW_COVERAGE,
     MAX_HOURS,
     HealthBucket,
@@ -25,7 +25,7 @@ from ..health import (
     window,
 )
 from ..observability import average, count, milliseconds
-from ..runtime import Runtime, get_runtime
+from ..runtime import Runtime
 from .settings import campaign_for
 
 DEFAULT_HOURS = 24
@@ -46,13 +46,12 @@ def sent_fact(image: dict[str, Any]) -> SentFact | None:
     return SentFact(campaign_id, event, sent_at, keys, tiktok_ms, value, currency)
 
 
-def count_sent(images: Iterable[dict[str, Any]], batch_id: str, runtime: Runtime | None = None,
+def count_sent(images: Iterable[dict[str, Any]], batch_id: str, runtime: Runtime,
                now: float | None = None) -> int:
     """Add a stream batch's sent events to the figures and the metrics, once per `batch_id` (Lambda hands a
     failed batch over again, whole); how many were counted."""
-    rt = runtime or get_runtime()
     facts = [fact for image in images if (fact := sent_fact(image)) is not None]
-    rt.health.add_once(sent_deltas(facts), batch_id, int(time.time() if now is None else now))
+    runtime.health.add_once(sent_deltas(facts), batch_id, int(time.time() if now is None else now))
     emit_sent_metrics(facts)
     return len(facts)
 
@@ -86,14 +85,13 @@ def iso_z(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def health_view(campaign_id: str, hours: str | None, runtime: Runtime | None = None,
+def health_view(campaign_id: str, hours: str | None, runtime: Runtime,
                 now: datetime | None = None, *, caller: Caller) -> dict[str, Any]:
-    rt = runtime or get_runtime()
     span = parse_hours(hours)
-    campaign = campaign_for(caller, campaign_id, rt)
+    campaign = campaign_for(caller, campaign_id, runtime)
     now = now or datetime.now(UTC)
     start, end = window(span, now)
-    buckets = rt.health.read(campaign.campaign_id, int(start.timestamp()), int(end.timestamp()))
+    buckets = runtime.health.read(campaign.campaign_id, int(start.timestamp()), int(end.timestamp()))
     figures = health_figures(buckets)
     return {
         "campaign_id": campaign.campaign_id,
@@ -106,7 +104,7 @@ def health_view(campaign_id: str, hours: str | None, runtime: Runtime | None = N
     }
 
 
-def health_warnings(campaign: Campaign, buckets: list[HealthBucket], figures: dict[str, Any], start: datetime,
+def health_warnings(campaign: CampaignSettings, buckets: list[HealthBucket], figures: dict[str, Any], start: datetime,
                     now: datetime) -> list[str]:
     """What an operator should act on: the token, a test code, dead letters, silence, weak matching."""
     warnings = []

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from aws_lambda_powertools import Logger
 
 from ..budget import Clock
-from ..campaign import Campaign, test_code_to_send
+from ..campaign import CampaignSettings, test_code_to_send
 from ..errors import ApiError, BadRequest, NotFound
 from ..handoff import submit
 from ..payments.adapter import PaymentAdapter
@@ -29,7 +29,7 @@ from ..records import LedgerRecord, ledger_key
 from ..repositories import INFRASTRUCTURE_ERRORS
 from ..repositories.queues import QueueUnavailable
 from ..repositories.secrets import ProviderSecrets
-from ..runtime import Runtime, get_runtime
+from ..runtime import Runtime
 
 logger = Logger(child=True)
 
@@ -66,10 +66,9 @@ def adapter_for(provider: str) -> PaymentAdapter:
     return adapter
 
 
-def handle_webhook(provider: str, body: bytes, headers: Mapping[str, str], runtime: Runtime | None = None,
+def handle_webhook(provider: str, body: bytes, headers: Mapping[str, str], runtime: Runtime,
                    clock: Clock = time.time) -> dict[str, Any]:
     adapter = adapter_for(provider)
-    runtime = runtime or get_runtime()
     if len(body) > MAX_BODY_BYTES:
         raise BadRequest(f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}", code="payload_too_large")
     lower = {name.lower(): value for name, value in headers.items()}
@@ -86,7 +85,7 @@ def handle_webhook(provider: str, body: bytes, headers: Mapping[str, str], runti
 
 
 def _signing_secrets(adapter: PaymentAdapter, runtime: Runtime) -> ProviderSecrets:
-    name = str(getattr(runtime.settings, adapter.secret_setting, "") or "")
+    name = str(getattr(runtime.config, adapter.secret_name_field, "") or "")
     try:
         secrets = runtime.secrets.provider_secrets(name)
     except INFRASTRUCTURE_ERRORS as exc:
@@ -154,7 +153,7 @@ def _process(conversion: Conversion, runtime: Runtime, now: float) -> WebhookAns
     return WebhookAnswer("queued", conversion.funnel_event, [conversion.event_id])
 
 
-def _first_payment_records(conversion: Conversion, campaign: Campaign, held: set[str],
+def _first_payment_records(conversion: Conversion, campaign: CampaignSettings, held: set[str],
                            runtime: Runtime) -> list[LedgerRecord] | None:
     """Ledger records to write once the event is confirmed; None when the event is not reported.
 
@@ -171,7 +170,7 @@ def _first_payment_records(conversion: Conversion, campaign: Campaign, held: set
         return None
     if conversion.subscription_check is SubscriptionCheck.FIRST_PAYMENT:
         # 400 days, not the 48 h of the ledger, or next month's renewal would pass for a first payment.
-        return [LedgerRecord(key=key, ttl_s=runtime.settings.first_payment_ttl_days * 86400)]
+        return [LedgerRecord(key=key, ttl_s=runtime.config.first_payment_ttl_days * 86400)]
     return []
 
 

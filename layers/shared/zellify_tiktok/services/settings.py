@@ -11,10 +11,10 @@ from typing import Any
 from ..access import Caller, access_to_store, may_see, visible
 from ..audit import Action, Actor, AuditEntry, TestEventResult, TokenChange, settings_changes
 from ..beacon import decode_json_object
-from ..campaign import Campaign, is_campaign_id, iso, warnings_for
+from ..campaign import CampaignSettings, is_campaign_id, iso, warnings_for
 from ..errors import BadRequest, NotFound
 from ..repositories.audit import AuditRepository
-from ..runtime import Runtime, get_runtime
+from ..runtime import Runtime
 from ..settings_input import apply_settings, parse_settings
 
 MAX_SETTINGS_BYTES = 16 * 1024
@@ -26,7 +26,7 @@ def checked_id(campaign_id: str) -> str:
     return campaign_id
 
 
-def settings_view(campaign: Campaign, now: datetime) -> dict[str, Any]:
+def settings_view(campaign: CampaignSettings, now: datetime) -> dict[str, Any]:
     return {
         **campaign.settings_view(),
         "server_side": campaign.server_side,
@@ -42,7 +42,7 @@ def unknown_campaign(campaign_id: str) -> NotFound:
     return NotFound(f"campaign {campaign_id!r} has no TikTok configuration", code="unknown_campaign")
 
 
-def campaign_for(caller: Caller, campaign_id: str, runtime: Runtime) -> Campaign:
+def campaign_for(caller: Caller, campaign_id: str, runtime: Runtime) -> CampaignSettings:
     """The campaign, read fresh, when the caller may see it; else the unknown campaign's 404."""
     campaign = runtime.campaigns.get(checked_id(campaign_id), fresh=True)
     if campaign is None or not may_see(caller, campaign.access):
@@ -57,7 +57,7 @@ def audit_log(runtime: Runtime) -> AuditRepository:
 
 
 def record(runtime: Runtime, campaign_id: str, caller: Caller, action: Action, now: datetime, *,
-           old: Campaign | None = None, new: Campaign | None = None, token: TokenChange | None = None,
+           old: CampaignSettings | None = None, new: CampaignSettings | None = None, token: TokenChange | None = None,
            test_event: TestEventResult | None = None) -> None:
     entry = AuditEntry(at=now, action=action, actor=Actor.of(caller), source_ip=caller.source_ip,
                        changes=settings_changes(old, new, token) if action != "test_event" else (),
@@ -65,9 +65,8 @@ def record(runtime: Runtime, campaign_id: str, caller: Caller, action: Action, n
     audit_log(runtime).record(campaign_id, entry)
 
 
-def put_settings(campaign_id: str, body: bytes, runtime: Runtime | None = None, *,
+def put_settings(campaign_id: str, body: bytes, runtime: Runtime, *,
                  caller: Caller) -> dict[str, Any]:
-    runtime = runtime or get_runtime()
     campaign_id = checked_id(campaign_id)
     settings, names_token = parse_settings(decode_json_object(body, MAX_SETTINGS_BYTES))
     previous = runtime.campaigns.get(campaign_id, fresh=True)
@@ -95,25 +94,22 @@ def put_settings(campaign_id: str, body: bytes, runtime: Runtime | None = None, 
     return settings_view(campaign, now)
 
 
-def get_settings_view(campaign_id: str, runtime: Runtime | None = None, *, caller: Caller) -> dict[str, Any]:
-    runtime = runtime or get_runtime()
+def get_settings_view(campaign_id: str, runtime: Runtime, *, caller: Caller) -> dict[str, Any]:
     return settings_view(campaign_for(caller, campaign_id, runtime), datetime.now(UTC))
 
 
-def list_settings_views(runtime: Runtime | None = None, *, caller: Caller) -> dict[str, Any]:
+def list_settings_views(runtime: Runtime, *, caller: Caller) -> dict[str, Any]:
     """The settings view of every campaign the caller may see, by id: the console's campaign list
     (docs/design.md §10).
 
     A scan of the Campaigns table, which holds one small item per campaign; no token is read.
     """
-    runtime = runtime or get_runtime()
     now = datetime.now(UTC)
     campaigns = sorted(visible(caller, runtime.campaigns.list()), key=lambda campaign: campaign.campaign_id)
     return {"campaigns": [settings_view(campaign, now) for campaign in campaigns]}
 
 
-def delete_settings(campaign_id: str, runtime: Runtime | None = None, *, caller: Caller) -> None:
-    runtime = runtime or get_runtime()
+def delete_settings(campaign_id: str, runtime: Runtime, *, caller: Caller) -> None:
     campaign = campaign_for(caller, campaign_id, runtime)
     audit_log(runtime)
     runtime.secrets.delete_token(campaign.campaign_id)

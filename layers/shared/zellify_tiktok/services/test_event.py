@@ -21,7 +21,7 @@ from ..budget import Budget
 from ..errors import Unprocessable
 from ..events import EVENT_TABLE
 from ..hashing import hash_external_id
-from ..runtime import Runtime, get_runtime
+from ..runtime import Runtime
 from ..server_event import UserData, server_event
 from ..settings_input import parse_settings
 from .settings import audit_log, campaign_for, record
@@ -69,29 +69,28 @@ def checked_test_code(code: Any) -> str | None:
 
 
 def send_test_event(campaign_id: str, test_event_code: str | None, budget: Budget,
-                    runtime: Runtime | None = None, *, caller: Caller, funnel_event: str = "page_view",
+                    runtime: Runtime, *, caller: Caller, funnel_event: str = "page_view",
                     visitor: str = TEST_VISITOR, page_url: str | None = None,
                     clock: Any = time.time) -> TestEventAnswer:
     """TikTok's answer to one test event, recorded in the campaign's audit trail before it is returned."""
-    rt = runtime or get_runtime()
-    campaign = campaign_for(caller, campaign_id, rt)
-    audit_log(rt)
+    campaign = campaign_for(caller, campaign_id, runtime)
+    audit_log(runtime)
     now = clock()
     code = test_event_code or campaign.active_test_event_code(datetime.fromtimestamp(now, UTC))
     if code is None:
         raise Unprocessable("a test event needs a test_event_code (given, or the campaign's active one): "
                             "a test must never reach the live pixel", code="test_event_code_required")
-    token = rt.secrets.get_token(campaign.campaign_id) if campaign.has_token else None
+    token = runtime.secrets.get_token(campaign.campaign_id) if campaign.has_token else None
     if not token:
         raise Unprocessable("the campaign has no Events API access token (pixel only)", code="no_access_token")
     valued = EVENT_TABLE[funnel_event].has_value
     event = server_event(funnel_event, campaign.naming, event_id=f"zt-test-{uuid.uuid4()}", event_time=int(now),
                          user=UserData(external_id=hash_external_id(visitor)), page_url=page_url,
                          value=TEST_VALUE if valued else None, currency=TEST_CURRENCY if valued else None)
-    result = rt.tiktok.send(pixel_id=campaign.pixel_id, access_token=token, events=[event],
+    result = runtime.tiktok.send(pixel_id=campaign.pixel_id, access_token=token, events=[event],
                             test_event_code=code, budget=budget)
     answer = result.last_answer or (result.unanswered or result.refused)[0][1]
-    record(rt, campaign.campaign_id, caller, "test_event", datetime.now(UTC),
+    record(runtime, campaign.campaign_id, caller, "test_event", datetime.now(UTC),
            test_event=TestEventResult(answer.code, answer.message))
     return TestEventAnswer(event=event.name, event_id=event.event_id, pixel_id=campaign.pixel_id,
                            test_event_code=code, outcome=str(answer.outcome), code=answer.code,

@@ -3,16 +3,16 @@
 import json
 from typing import Any
 
-from ..campaign import Campaign
+from ..campaign import CampaignSettings
 from ..events import browser_event_table
-from ..runtime import Runtime, get_runtime
+from ..runtime import Runtime
 from .collect import load_campaign
 
 # An expression, not the line around it: it survives minification (functions/collect/minify.mjs).
 CONFIG_PLACEHOLDER = "/*__ZT_CONFIG__*/{}"
 
 
-def tracker_config(campaign: Campaign, *, api_base: str, pixel_sdk_url: str) -> dict[str, Any]:
+def tracker_config(campaign: CampaignSettings, *, api_base: str, pixel_sdk_url: str) -> dict[str, Any]:
     """What the browser may know of a campaign: never the token, nor anything derived from it."""
     return {
         "campaign_id": campaign.campaign_id,
@@ -33,9 +33,8 @@ def render_tracker(template: str, config: dict[str, Any]) -> str:
 
 
 def tracker_script(campaign_id: str, template: str, request_base_url: str,
-                   runtime: Runtime | None = None) -> str:
-    runtime = runtime or get_runtime()
+                   runtime: Runtime) -> str:
     campaign = load_campaign(runtime, campaign_id)
-    api_base = runtime.settings.public_base_url or request_base_url
+    api_base = runtime.config.public_base_url or request_base_url
     return render_tracker(template, tracker_config(campaign, api_base=api_base,
-                                                   pixel_sdk_url=runtime.settings.tiktok_pixel_sdk_url))
+                                                   pixel_sdk_url=runtime.config.tiktok_pixel_sdk_url))
