@@ -5,8 +5,9 @@ import os
 from typing import Any
 
 import boto3
+from moto.core.utils import unix_time
 from moto.server import ThreadedMotoServer
-from moto.sqs.models import sqs_backends
+from moto.sqs.models import Message, SQSBackend, sqs_backends
 
 from .template import ACCOUNT_ID, REGION, Resolver, Template, cfn_string
 
@@ -21,10 +22,20 @@ _TABLE_PROPERTIES = ("KeySchema", "AttributeDefinitions", "BillingMode", "Provis
 _INDEX_PROPERTIES = ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput", "OnDemandThroughput")
 
 
+def retained(backend: SQSBackend, queue_name: str, message: Message) -> bool:
+    """Whether the message is within its queue's MessageRetentionPeriod: moto's own answer, read from the one
+    attribute it needs. moto (5.2) computes every attribute of the queue for it, the message counts among them,
+    each a scan of the whole queue, and asks once per message it hands out: a receive then costs the queue's
+    length squared, and under a backlog the local stack's beacons waited seconds on their SendMessage."""
+    period = int(backend.get_queue(queue_name).message_retention_period)
+    return period + message.sent_timestamp / 1000 > unix_time()  # type: ignore[operator]
+
+
 class MotoServer:
     """moto's server on a free port of 127.0.0.1; its state is this process's moto backends."""
 
     def __init__(self) -> None:
+        SQSBackend.is_message_valid_based_on_retention_period = retained  # type: ignore[method-assign]
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.endpoint_url = ""
 
