@@ -103,7 +103,8 @@ def test_health_reads_the_health_table_the_stack_names(cli, stack, aws):
                   input=TOKEN + "\n")
     assert created.exit_code == 0, created.output
     hour = int(time.time()) // 3600 * 3600
-    HealthRepository(aws["HEALTH_TABLE"]).add([HealthDelta("cmp_1", hour, "PageView", {"sent": 2, "key_ttp": 1})])
+    HealthRepository(aws["HEALTH_TABLE"]).add_once([HealthDelta("cmp_1", hour, "PageView", {"sent": 2, "key_ttp": 1})],
+                                                   "cli-test", hour)
 
     health = view(cli("--stack", stack, "--json", "health", "cmp_1", "--hours", "2"))
 

@@ -3,12 +3,13 @@
 
 Every message leaving the DeliveryQueue takes its events out of `queued`. After an outage that is every
 message, not a rare outcome: the figures of one invocation's batch must fit in its budget, which
-DeliveryCore.add_health bounds (a write never makes the invocation late), so they are added up per bucket
+the Drain bounds (a write never makes the invocation late), so they are added up per bucket
 rather than written per message. 200 two-event messages and DynamoDB answering in 100 ms stand for a full
 batch of 1000 answered in 20 ms: more per-message writes than the budget holds.
 """
 
 import json
+import time
 from collections import Counter
 from datetime import datetime
 
@@ -57,3 +58,35 @@ def test_a_drained_backlog_takes_every_event_out_of_queued_within_the_invocation
     # One write per bucket the messages were queued in (two event names, an hour or two), and last_delivery's.
     hours = {hour_of(datetime.fromisoformat(at).timestamp()) for at in queued_at}
     assert Counter(called)["UpdateItem"] <= 2 * len(hours) + 1
+
+
+def test_a_figure_write_the_sdk_sends_again_after_a_timeout_dynamodb_had_applied_counts_once(runtime, tiktok, aws,
+                                                                                              monkeypatch):
+    """botocore retries a write whose answer timed out; DynamoDB may have applied it. Adding the figures as a
+    plain UpdateItem would then count a batch's `queued` twice and leave it above zero for good."""
+    from zellify_tiktok.repositories.aws import client
+
+    put_settings()
+    dynamodb = client("dynamodb")
+    for write in ("update_item", "transact_write_items"):
+        monkeypatch.setattr(dynamodb, write, applied_then_sent_again(getattr(dynamodb, write)))
+    tiktok.add_fault({"http_status": 503, "times": 1})
+    status, _, _ = post_beacon(beacon_body(events=[{"event": "page_view", "event_id": "twice-pv"}]))
+    assert status == 202
+    assert health_totals(runtime, "demo", time.time())["queued"] == 1, "its failed first delivery counted once"
+    clock = VirtualClock()
+    on_virtual_time(monkeypatch, clock)
+    tiktok.clock = clock
+    source = DeliveryEventSource(aws)
+    clock.advance(31)
+    assert source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S)) == {"batchItemFailures": []}
+    assert tiktok.accepted_ids() == ["twice-pv"] and source.depth() == 0
+    assert health_totals(runtime, "demo", clock()) == {"sent": 0, "duplicates": 0, "queued": 0, "dead_lettered": 0}
+
+
+def applied_then_sent_again(write):
+    def twice(**request):
+        write(**request)  # applied, but its answer was lost: the SDK sends the same request again
+        return write(**request)
+
+    return twice

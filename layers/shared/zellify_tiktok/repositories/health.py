@@ -29,16 +29,6 @@ class HealthRepository:
     def __init__(self, table: str):
         self.table = table
 
-    def add(self, deltas: Sequence[HealthDelta], *, max_calls: int | None = None) -> int:
-        """One UpdateItem per delta, at most `max_calls` of them; how many deltas were written."""
-        dynamodb = client("dynamodb")
-        updates = [update for delta in deltas if (update := self._update(delta)) is not None]
-        for made, update in enumerate(updates):
-            if max_calls is not None and made >= max_calls:
-                return made + len(deltas) - len(updates)
-            dynamodb.update_item(**update)
-        return len(deltas)
-
     def add_once(self, deltas: Sequence[HealthDelta], batch_id: str, now: int) -> None:
         """The deltas of one stream batch, added once however often the batch is handed over.
 

@@ -26,6 +26,7 @@ Replay (services/replay.py) drains the DeadLetterQueue through the same class.
 """
 
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -363,18 +364,20 @@ class Drain:
         return Settlement(Settled.UNREADABLE, problem)
 
     def _write_figures(self) -> None:
-        """The rarer outcomes' figures: best effort, within the budget."""
+        """The rarer outcomes' figures: best effort, within the budget, and added once: an addition the SDK
+        retries after a timeout DynamoDB had in fact applied would otherwise count twice (`add_once`'s
+        marker item turns the retry into a no-op)."""
         deltas = added_up(self._figures)
         self._figures.clear()
         if not deltas:
             return
+        if not self.budget.allows(CALL_WORST_CASE_S):
+            logger.warning("health figures not recorded: no time left", extra={"skipped": len(deltas)})
+            return
         try:
-            written = self.runtime.health.add(deltas, max_calls=int(self.budget.remaining() // CALL_WORST_CASE_S))
+            self.runtime.health.add_once(deltas, f"delivery-{uuid.uuid4()}", int(self.clock()))
         except INFRASTRUCTURE_ERRORS as exc:
             logger.warning("health figures not recorded", extra={"error": type(exc).__name__})
-            return
-        if written < len(deltas):
-            logger.warning("health figures not recorded: no time left", extra={"skipped": len(deltas) - written})
 
 
 def deliver_batch(records: Sequence[QueuedRecord], runtime: Runtime, budget: Budget, *,
