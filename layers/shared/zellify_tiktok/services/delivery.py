@@ -54,6 +54,8 @@ logger = Logger(child=True)
 Clock = Callable[[], float]
 # Below this much time left, a group is not started: its messages are requeued as they are.
 MIN_GROUP_S = 0.5
+# Tries of one health figures write (each within the budget).
+FIGURE_ATTEMPTS = 3
 
 
 class Settled(StrEnum):
@@ -364,20 +366,24 @@ class Drain:
         return Settlement(Settled.UNREADABLE, problem)
 
     def _write_figures(self) -> None:
-        """The rarer outcomes' figures: best effort, within the budget, and added once: an addition the SDK
-        retries after a timeout DynamoDB had in fact applied would otherwise count twice (`add_once`'s
-        marker item turns the retry into a no-op)."""
+        """The rarer outcomes' figures: best effort, within the budget. A write that timed out is made again:
+        `add_once`'s marker item makes that safe when DynamoDB had in fact applied it (a lost subtraction
+        would leave events counted as `queued` for good; a doubled addition would too)."""
         deltas = added_up(self._figures)
         self._figures.clear()
         if not deltas:
             return
-        if not self.budget.allows(CALL_WORST_CASE_S):
-            logger.warning("health figures not recorded: no time left", extra={"skipped": len(deltas)})
-            return
-        try:
-            self.runtime.health.add_once(deltas, f"delivery-{uuid.uuid4()}", int(self.clock()))
-        except INFRASTRUCTURE_ERRORS as exc:
-            logger.warning("health figures not recorded", extra={"error": type(exc).__name__})
+        write = f"delivery-{uuid.uuid4()}"
+        failure = "no time left"
+        for _ in range(FIGURE_ATTEMPTS):
+            if not self.budget.allows(CALL_WORST_CASE_S):
+                break
+            try:
+                self.runtime.health.add_once(deltas, write, int(self.clock()))
+                return
+            except INFRASTRUCTURE_ERRORS as exc:
+                failure = type(exc).__name__
+        logger.warning("health figures not recorded", extra={"error": failure, "skipped": len(deltas)})
 
 
 def deliver_batch(records: Sequence[QueuedRecord], runtime: Runtime, budget: Budget, *,
