@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 import urllib3
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from zellify_tiktok.repositories.aws import client
 
 from tests.integration.delivery_source import DeliveryEventSource
@@ -144,6 +144,26 @@ def test_sqs_down_answers_503(runtime, tiktok):
                      EndpointConnectionError(endpoint_url="https://sqs.us-east-1.amazonaws.com")):
         status, _, body = post_beacon(beacon_body())
     assert status == 503 and body["error"]["code"] == "service_unavailable"
+
+
+def test_a_send_message_that_timed_out_once_is_tried_again_and_the_beacon_is_queued(runtime, tiktok, aws):
+    """The queued message is a request's one durable step: one timeout must not make it a 503 (a beacon
+    answered 503 is lost: sendBeacon never retries). A message SQS took twice is sent once (the ledger)."""
+    put_settings()
+    timeouts = []
+
+    def time_out_once(**_):
+        if not timeouts:
+            timeouts.append(1)
+            raise ReadTimeoutError(endpoint_url="https://sqs.us-east-1.amazonaws.com")
+
+    client("sqs").meta.events.register("before-send.sqs.SendMessage", time_out_once, unique_id="sqs-timeout-once")
+    try:
+        status, _, body = post_beacon(beacon_body())
+    finally:
+        client("sqs").meta.events.unregister("before-send.sqs.SendMessage", unique_id="sqs-timeout-once")
+    assert status == 202 and timeouts == [1]
+    assert delivered_ids(tiktok) == sorted(body["accepted"])
 
 
 def test_everything_down_answers_503(runtime, tiktok):

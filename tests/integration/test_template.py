@@ -212,7 +212,9 @@ FUNCTION_PERMISSIONS = {
     "DeliveryFunction": {  # receiving and deleting is the event source mapping's (AWSLambdaSQSQueueExecutionRole)
         ("dynamodb:GetItem", "CampaignsTable"), CAMPAIGN_UPDATE,
         ("dynamodb:BatchGetItem", "SentEventsTable"), ("dynamodb:BatchWriteItem", "SentEventsTable"),
-        ("dynamodb:UpdateItem", "HealthTable"), ("secretsmanager:GetSecretValue", CAMPAIGN_SECRETS),
+        # Its figures: one transaction of bucket updates and a marker item's put.
+        ("dynamodb:UpdateItem", "HealthTable"), ("dynamodb:PutItem", "HealthTable"),
+        ("secretsmanager:GetSecretValue", CAMPAIGN_SECRETS),
         # Narrowed and deferred messages go back as copies; what TikTok refuses goes to the DeadLetterQueue.
         ("sqs:ChangeMessageVisibility", "DeliveryQueue"), ("sqs:SendMessage", "DeliveryQueue"),
         ("sqs:SendMessage", "DeadLetterQueue"),

@@ -19,6 +19,10 @@ READ_TIMEOUT_S = 1.0
 MAX_ATTEMPTS = 1
 # The longest one AWS call can take with the configuration above.
 CALL_WORST_CASE_S = MAX_ATTEMPTS * (CONNECT_TIMEOUT_S + READ_TIMEOUT_S)
+# Except SQS: a request's SendMessage is its one durable step (without it the answer is 503 and a beacon
+# is lost), so a timed-out one is tried once more. A message SQS took twice is sent to TikTok once (the
+# ledger), so the repeat is harmless.
+QUEUE_ATTEMPTS = 2
 
 _config = Config(connect_timeout=CONNECT_TIMEOUT_S, read_timeout=READ_TIMEOUT_S,
                  retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS})
@@ -41,5 +45,8 @@ def _session() -> boto3.session.Session:
 
 @cache
 def client(service: str) -> Any:
+    config = _config
+    if service == "sqs" and (config.retries or {}).get("total_max_attempts", QUEUE_ATTEMPTS) < QUEUE_ATTEMPTS:
+        config = config.merge(Config(retries={"mode": "standard", "total_max_attempts": QUEUE_ATTEMPTS}))
     with _lock:
-        return _session().client(service, config=_config)
+        return _session().client(service, config=config)
