@@ -192,10 +192,14 @@ class OwnStack:
             time.sleep(0.25)
         raise RuntimeError(f"the local stack was not healthy within {STARTUP_TIMEOUT_S} s: see {self.log.name}")
 
-    def stop(self) -> None:
+    def stop(self, *, keep_log: bool = False) -> None:
+        """Stop the stack; its log is kept (and its path printed) when the run needs explaining."""
         stop_process(self.process, signal.SIGINT)
         self.log.close()
-        Path(self.log.name).unlink(missing_ok=True)
+        if keep_log:
+            print(f"  the local stack's log: {self.log.name}", file=sys.stderr)
+        else:
+            Path(self.log.name).unlink(missing_ok=True)
 
 
 class Stack:
@@ -540,6 +544,7 @@ def health_lines(report: Report) -> list[str]:
 def run(options: Options) -> Report:
     report = Report()
     own = None
+    finished = False
     base_url = options.base_url
     if base_url is None:
         own = OwnStack()
@@ -561,9 +566,10 @@ def run(options: Options) -> Report:
         compare_health(stack, campaigns, report, answered_ok, started_at)
         for campaign in campaigns:
             stack.admin("DELETE", f"/v1/campaigns/{campaign.campaign_id}/tiktok")
+        finished = True
     finally:
         if own is not None:
-            own.stop()
+            own.stop(keep_log=not (finished and report.ok))
     return report
 
 
