@@ -19,6 +19,7 @@ import boto3
 from botocore.config import Config
 from werkzeug.serving import BaseWSGIServer
 from werkzeug.test import Client
+from zellify_tiktok.repositories import aws as aws_clients
 
 from .apigw import HttpApi, Route
 from .aws import MotoServer, create_provider_secret, create_resources, create_stripe_secret, peek_messages, use_endpoint
@@ -35,6 +36,9 @@ from .template import FunctionSpec, Resolver, Template, TemplateError, cfn_strin
 from .testevents import render as render_test_events
 from .testevents import render_health
 from .tiktok_standin import API_PATH, TikTokStandIn
+
+# The functions' AWS read timeout in the local stack (1 s in AWS: zellify_tiktok/repositories/aws.py).
+LOCAL_READ_TIMEOUT_S = 3.0
 
 log = logging.getLogger("local")
 
@@ -88,6 +92,12 @@ class LocalStack:
         self._moto = MotoServer()
         self.aws_endpoint_url = self._moto.start()
         use_endpoint(self.aws_endpoint_url)
+        # moto answers from this one process, which also runs every function and serves every request: under
+        # load its answers take longer than AWS's, and the functions' 1 s read timeout (set for AWS) would turn
+        # a busy moment into failures AWS would not have had (make loadtest saw beacons answered 503 and
+        # ledger writes timing out). The timeouts' own behaviour is tested with injected faults.
+        aws_clients.configure(Config(connect_timeout=aws_clients.CONNECT_TIMEOUT_S, read_timeout=LOCAL_READ_TIMEOUT_S,
+                                     retries={"mode": "standard", "total_max_attempts": aws_clients.MAX_ATTEMPTS}))
         self._dynamodb = boto3.client("dynamodb", config=Config(connect_timeout=1, read_timeout=2,
                                                                 retries={"max_attempts": 1}))
         template = Template(self.root / "template.yaml")
