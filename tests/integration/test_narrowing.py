@@ -359,3 +359,24 @@ def test_during_an_outage_the_copies_of_a_group_travel_as_one_message_and_a_paym
     run_health_function(aws)
     assert health_totals(runtime, "demo", clock()) == {"sent": 25, "duplicates": 0, "queued": 0, "dead_lettered": 0}
 
+
+
+def test_the_same_message_twice_in_a_batch_is_delivered_once_and_not_counted_as_a_repeat(clock, runtime, tiktok,
+                                                                                        aws):
+    """A SendMessage tried again after a timeout SQS had in fact taken queues the message twice; SQS may hand
+    both over in one batch. The funnel sent each event once: health counts no duplicate."""
+    from zellify_tiktok.handoff import message_body
+    from zellify_tiktok.server_event import ServerEvent, UserData
+
+    put_settings()
+    events = [ServerEvent(funnel_event="page_view", name="PageView", event_id=event_id, event_time=int(clock()),
+                          user=UserData(external_id="a" * 64)) for event_id in ("twin-a", "twin-b")]
+    body = message_body(campaign_id="demo", pixel_id=runtime.campaigns.get("demo").pixel_id, test_event_code=None,
+                        events=events, source="beacon", now=clock())
+    for _ in range(2):
+        boto3.client("sqs").send_message(QueueUrl=aws["DELIVERY_QUEUE_URL"], MessageBody=body)
+    source = DeliveryEventSource(aws)
+    assert source.poll(VirtualContext(clock, DELIVERY_TIMEOUT_S)) == {"batchItemFailures": []}
+    assert tiktok.accepted_ids() == ["twin-a", "twin-b"] and source.depth() == 0
+    run_health_function(aws)
+    assert health_totals(runtime, "demo", clock()) == {"sent": 2, "duplicates": 0, "queued": 0, "dead_lettered": 0}

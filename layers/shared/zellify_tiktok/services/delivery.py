@@ -20,7 +20,9 @@ what is left of the invocation. Then each message is settled on its own, from it
 - RETRY: a copy that failed again with no event answered: SQS shows the record again after its backoff
   (30 s doubling per failed delivery, capped at an hour; dead-lettered after `max_deliveries`, more than a
   day in all);
-- UNREADABLE: not a message we can read; dead-lettered with its reason.
+- UNREADABLE: not a message we can read; dead-lettered with its reason;
+- REPEATED: the very same message (same body) earlier in the batch, as SQS may deliver it: settled by that
+  one.
 
 Replay (services/replay.py) drains the DeadLetterQueue through the same class.
 """
@@ -64,6 +66,7 @@ class Settled(StrEnum):
     REQUEUED = "requeued"
     RETRY = "retry"
     UNREADABLE = "unreadable"
+    REPEATED = "repeated"
 
 
 class DeliveryPending(Exception):
@@ -173,7 +176,15 @@ class Drain:
     def run(self, records: Sequence[QueuedRecord]) -> dict[str, Settlement]:
         settled: dict[str, Settlement] = {}
         groups: dict[tuple[str, str, str | None], list[Queued]] = {}
+        bodies: set[str] = set()
         for record in records:
+            if record.body in bodies:
+                # SQS delivers at least once, and a SendMessage tried again after a timeout SQS had in fact
+                # taken queues a message twice: the second copy is settled by the first, its events neither
+                # sent again nor counted as the funnel's repeats.
+                settled[record.record_id] = Settlement(Settled.REPEATED, "the same message earlier in this batch")
+                continue
+            bodies.add(record.body)
             try:
                 queued = Queued(record, parse_message(record.body))
             except MessageError as problem:

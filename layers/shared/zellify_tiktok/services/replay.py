@@ -23,7 +23,7 @@ RECEIVE_VISIBILITY_S = 600
 # An operator's replay may use most of that time for TikTok.
 REPLAY_BUDGET_S = RECEIVE_VISIBILITY_S - 60
 _OUTCOME_NAMES = {Settled.DELIVERED: "replayed", Settled.DEAD_LETTERED: "refused_again",
-                  Settled.REQUEUED: "failed_again", Settled.RETRY: "failed_again"}
+                  Settled.REQUEUED: "failed_again", Settled.RETRY: "failed_again", Settled.REPEATED: "repeated"}
 
 
 @dataclass(frozen=True)
