@@ -2,11 +2,10 @@
 health and audit trail (docs/design.md §6.4, §9, §10). Every route acts for the caller its token names."""
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.logging import correlation_paths
 from zellify_tiktok.access import Caller
 from zellify_tiktok.api import invocation_budget, json_response, make_resolver, operator_caller, raw_body
 from zellify_tiktok.config import ConfigurationError, get_config
-from zellify_tiktok.observability import add_log_keys, metrics, tracer
+from zellify_tiktok.observability import add_log_keys, lambda_entry, tracer
 from zellify_tiktok.runtime import get_runtime
 from zellify_tiktok.services.audit import audit_view
 from zellify_tiktok.services.health import health_view
@@ -76,9 +75,7 @@ def audit(campaign_id: str):
                                          get_runtime(), caller=caller()))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True,
-                              log_event=False)
-@metrics.log_metrics
+@lambda_entry(logger)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event, context):
     return app.resolve(event, context)

@@ -5,7 +5,6 @@ from pathlib import Path
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.logging import correlation_paths
 from zellify_tiktok.api import (
     PREFLIGHT_HEADERS,
     client_ip,
@@ -17,7 +16,7 @@ from zellify_tiktok.api import (
 )
 from zellify_tiktok.config import get_config
 from zellify_tiktok.http_cache import conditional_response
-from zellify_tiktok.observability import metrics, tracer
+from zellify_tiktok.observability import lambda_entry, tracer
 from zellify_tiktok.runtime import get_runtime
 from zellify_tiktok.services.collect import BeaconRequest, collect
 from zellify_tiktok.services.tracker import tracker_script
@@ -67,9 +66,7 @@ def get_tracker(campaign_id: str):
     return Response(status_code=answer.status, body=answer.body, headers=answer.headers)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True,
-                              log_event=False)
-@metrics.log_metrics
+@lambda_entry(logger)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event, context):
     return with_cors(app.resolve(event, context), event)

@@ -14,11 +14,10 @@ from urllib.parse import urlsplit
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.logging import correlation_paths
 from zellify_tiktok.api import error_response, make_resolver, request_base_url
 from zellify_tiktok.config import get_config
 from zellify_tiktok.errors import NotFound, ServiceUnavailable
-from zellify_tiktok.observability import metrics
+from zellify_tiktok.observability import lambda_entry
 
 logger = Logger()
 app = make_resolver()
@@ -135,8 +134,6 @@ def _config() -> Response:
     return Response(status_code=200, content_type="application/json", body=json.dumps(body), headers=headers)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True,
-                              log_event=False)
-@metrics.log_metrics
+@lambda_entry(logger)
 def lambda_handler(event, context):
     return app.resolve(event, context)

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from zellify_tiktok.batch import GroupBatchProcessor, process_grouped
 from zellify_tiktok.budget import Budget
 from zellify_tiktok.config import get_config
-from zellify_tiktok.observability import metrics, tracer
+from zellify_tiktok.observability import lambda_entry, tracer
 from zellify_tiktok.runtime import get_runtime
 from zellify_tiktok.services.delivery import QueuedRecord, deliver_batch
 
@@ -18,8 +18,7 @@ processor = GroupBatchProcessor()
 SAFETY_MARGIN_S = 5
 
 
-@logger.inject_lambda_context(clear_state=True, log_event=False)
-@metrics.log_metrics
+@lambda_entry(logger)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event, context):
     budget = Budget(context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_S)

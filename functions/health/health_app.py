@@ -3,7 +3,7 @@
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, event_source
 from zellify_tiktok.config import get_config
-from zellify_tiktok.observability import metrics, tracer
+from zellify_tiktok.observability import lambda_entry, tracer
 from zellify_tiktok.runtime import get_runtime
 from zellify_tiktok.services.health import batch_id, count_sent
 
@@ -11,8 +11,7 @@ logger = Logger()
 get_config()  # at cold start: a function missing an environment variable stops here, naming it
 
 
-@logger.inject_lambda_context(clear_state=True, log_event=False)
-@metrics.log_metrics
+@lambda_entry(logger)
 @tracer.capture_lambda_handler(capture_response=False)
 @event_source(data_class=DynamoDBStreamEvent)
 def lambda_handler(event: DynamoDBStreamEvent, context):

@@ -1,10 +1,9 @@
 """PaymentWebhookFunction: POST /v1/webhooks/{provider} for Stripe, Paddle and Solidgate (docs/design.md §6.3)."""
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.logging import correlation_paths
 from zellify_tiktok.api import json_response, make_resolver, raw_body
 from zellify_tiktok.config import get_config
-from zellify_tiktok.observability import metrics, tracer
+from zellify_tiktok.observability import lambda_entry, tracer
 from zellify_tiktok.runtime import get_runtime
 from zellify_tiktok.services.payment_webhook import handle_webhook
 
@@ -20,9 +19,7 @@ def post_payment_webhook(provider: str):
     return json_response(200, handle_webhook(provider, raw_body(event), event.headers or {}, get_runtime()))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True,
-                              log_event=False)
-@metrics.log_metrics
+@lambda_entry(logger)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event, context):
     return app.resolve(event, context)

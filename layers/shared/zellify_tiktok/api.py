@@ -72,8 +72,8 @@ def make_resolver() -> APIGatewayHttpResolver:
 
 
 # The collector's CORS (docs/design.md §6.1): any origin may post, the campaign's allowed_origins is checked
-# on the POST itself. Added here rather than by Powertools' CORSConfig, whose answers differ: it echoes the
-# request's Origin instead of "*" and always allows five AWS request headers besides Content-Type.
+# on the POST itself. Added here rather than by Powertools' CORSConfig, which rebuilds a case-insensitive
+# copy of every request header for each answer: 3.5 µs of a 75 µs one-event beacon (bench warm_ratio_1).
 CORS_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Headers": "Content-Type",
                 "Access-Control-Max-Age": "600"}
 PREFLIGHT_HEADERS = {**CORS_HEADERS, "Access-Control-Allow-Methods": "OPTIONS,POST"}
