@@ -1,5 +1,6 @@
 """Handlers under moto (in-process), with tables and queues built from template.yaml."""
 
+import contextlib
 import io
 import json
 import logging
@@ -123,40 +124,40 @@ def sqs_messages(aws):
     return read
 
 
-@pytest.fixture
-def service_logs():
-    """Every record the Powertools loggers emit, formatted as they are in Lambda (JSON lines), at DEBUG:
-    as an invocation POWERTOOLS_LOGGER_SAMPLE_RATE picks logs.
-
-    Captured at the logger: its stream handler holds whatever sys.stdout was when it was created.
-    """
+@contextlib.contextmanager
+def _logs_at_debug(*, every_logger: bool):
+    """The service's log records at DEBUG, formatted as in Lambda, into one text; with `every_logger`, every
+    other logger's too (at its usual level). Caught at the loggers: the service's stream handler holds
+    whatever sys.stdout was when it was created."""
     service = logging.getLogger("zellify-tiktok")
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(service.handlers[0].formatter)
-    service.addHandler(handler)
-    level = service.level
+    if service.handlers:
+        handler.setFormatter(service.handlers[0].formatter)
+    loggers = [service, logging.getLogger()] if every_logger else [service]
+    for logger in loggers:
+        logger.addHandler(handler)
+    previous = service.level
     service.setLevel(logging.DEBUG)
-    yield stream
-    service.setLevel(level)
-    service.removeHandler(handler)
+    try:
+        yield stream
+    finally:
+        service.setLevel(previous)
+        for logger in loggers:
+            logger.removeHandler(handler)
+
+
+@pytest.fixture
+def service_logs():
+    """Every record the Powertools loggers emit, as JSON lines, at DEBUG: as an invocation
+    POWERTOOLS_LOGGER_SAMPLE_RATE picks logs."""
+    with _logs_at_debug(every_logger=False) as stream:
+        yield stream
 
 
 @pytest.fixture
 def all_logs():
     """Every log record of the run as one text: the service's at DEBUG (the most the template's LogLevel
-    allows), formatted as in Lambda, and every other logger's at its usual level."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    service = logging.getLogger("zellify-tiktok")
-    if service.handlers:
-        handler.setFormatter(service.handlers[0].formatter)
-    root = logging.getLogger()
-    service.addHandler(handler)
-    root.addHandler(handler)
-    previous = service.level
-    service.setLevel(logging.DEBUG)
-    yield stream
-    service.setLevel(previous)
-    root.removeHandler(handler)
-    service.removeHandler(handler)
+    allows), and every other logger's at its usual level."""
+    with _logs_at_debug(every_logger=True) as stream:
+        yield stream
