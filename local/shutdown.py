@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
+from typing import NoReturn
 
 log = logging.getLogger("local")
 
@@ -67,8 +68,8 @@ def _hard_deadline(seconds: float) -> None:
 
 def serve_until_signalled(start: Callable[[], object], stop: Callable[[float], bool],
                           on_ready: Callable[[], None] = lambda: None,
-                          stop_timeout_s: float = STOP_TIMEOUT_S, hard_deadline_s: float = HARD_DEADLINE_S) -> int:
-    """Start, run until SIGINT or SIGTERM, stop; answer the exit code.
+                          stop_timeout_s: float = STOP_TIMEOUT_S, hard_deadline_s: float = HARD_DEADLINE_S) -> NoReturn:
+    """Start, run until SIGINT or SIGTERM, stop; end the process with the exit code.
 
     `stop(timeout)` answers whether every thread it owns ended in time. A signal during `start` stops
     what has started so far. The process ends within `hard_deadline_s` of the first signal in every case.
@@ -106,14 +107,14 @@ def serve_until_signalled(start: Callable[[], object], stop: Callable[[float], b
                  and not t.name.startswith("Thread-")]  # werkzeug's per-request threads end with their request
     print("Local stack stopped." if stopped else f"Local stack stopped; left running: {', '.join(lingering)}",
           flush=True)
-    if not stopped:
-        # A thread still in a call that has no timeout (a handler waiting on TikTok) would keep printing
-        # into a closing interpreter; nothing it holds needs saving.
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    return code
+    # Ended here, not by the interpreter's finalization: that waits for request threads still in an AWS call
+    # and then puts SIGINT back to its default, so a second Ctrl-C in that window killed the process (exit
+    # -2). A thread still in a call that has no timeout would also keep printing into a closing interpreter;
+    # nothing any of them holds needs saving.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def stop_process(process: "subprocess.Popen[bytes]", sig: int = signal.SIGINT,
